@@ -1,0 +1,53 @@
+// Package directory defines how floatseat changes licence-group membership:
+// one small interface implemented by the LDAP, Crowd and app-REST backends,
+// and the typed errors callers use to decide what to do next.
+package directory
+
+import (
+	"context"
+	"errors"
+)
+
+// Directory is what the seat engine needs from a user directory. Group and
+// user names are compared case-insensitively, as Jira and Confluence do.
+// Implementations give every call its own deadline on top of ctx.
+type Directory interface {
+	// IsMember reports whether user belongs to group, directly or (nested)
+	// through subgroups.
+	IsMember(ctx context.Context, user, group string, nested bool) (bool, error)
+	// UserGroups lists the groups user belongs to, directly or nested.
+	UserGroups(ctx context.Context, user string, nested bool) ([]string, error)
+	// Members lists the users of group, directly or nested, reading every page.
+	Members(ctx context.Context, group string, nested bool) ([]string, error)
+	// AddMember makes user a direct member of group. Already a member is success.
+	AddMember(ctx context.Context, user, group string) error
+	// RemoveMember removes user's direct membership of group. Not a member is success.
+	RemoveMember(ctx context.Context, user, group string) error
+}
+
+// PasswordVerifier is implemented by backends that can check a password
+// (LDAP bind, Crowd authenticate). The simulator uses it; floatseat itself
+// never needs a user's password.
+type PasswordVerifier interface {
+	VerifyPassword(ctx context.Context, user, password string) error
+}
+
+// Typed errors. Backends wrap them (fmt.Errorf("...: %w", ErrUserNotFound))
+// so callers test with errors.Is.
+var (
+	// ErrUserNotFound: the directory does not know the user.
+	ErrUserNotFound = errors.New("user not found")
+	// ErrGroupNotFound: the directory does not know the group.
+	ErrGroupNotFound = errors.New("group not found")
+	// ErrPermissionDenied: floatseat's account may not do this (bad
+	// credentials, address not allowed, read-only directory). Not retryable.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrUnavailable: the directory could not be reached or answered with a
+	// server error or timeout. Retryable.
+	ErrUnavailable = errors.New("directory unavailable")
+	// ErrBadCredentials: VerifyPassword was given a wrong password.
+	ErrBadCredentials = errors.New("bad credentials")
+)
+
+// Retryable reports whether err is worth retrying later.
+func Retryable(err error) bool { return errors.Is(err, ErrUnavailable) }
