@@ -1,0 +1,37 @@
+// Package store is floatseat's only door to Redis: activity, learned
+// identities, seat accounting, audit, locks and heartbeats. Every key of one
+// instance shares the hash tag {key_prefix} so multi-key Lua scripts work on
+// Redis Cluster.
+package store
+
+import (
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Store wraps a go-redis universal client (single node, Sentinel or Cluster).
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string // "{floatseat:jira}"
+}
+
+// New returns a Store whose keys all start with the hash-tagged prefix.
+func New(rdb redis.UniversalClient, keyPrefix string) *Store {
+	return &Store{rdb: rdb, prefix: "{" + keyPrefix + "}"}
+}
+
+// Client returns the underlying client, for health checks.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Key joins parts under the instance's hash tag: Key("activity") is
+// "{floatseat:jira}:activity".
+func (s *Store) Key(parts ...string) string {
+	var b strings.Builder
+	b.WriteString(s.prefix)
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
