@@ -1,0 +1,300 @@
+// Package config is floatseat's configuration: the YAML schema of DESIGN
+// §3.2 parsed into typed values, product defaults, secrets read from files or
+// FLOATSEAT_* variables, and validation that reports every problem at once.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Products floatseat knows.
+const (
+	ProductJira       = "jira"
+	ProductConfluence = "confluence"
+)
+
+// Modes.
+const (
+	ModeEnforce = "enforce"
+	ModeObserve = "observe"
+)
+
+// Directory types.
+const (
+	DirLDAP       = "ldap"
+	DirCrowd      = "crowd"
+	DirJira       = "jira"
+	DirConfluence = "confluence"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Product        string        `yaml:"product"`
+	Listen         string        `yaml:"listen"`
+	Upstream       string        `yaml:"upstream"`
+	TrustedProxies []string      `yaml:"trusted_proxies"`
+	Mode           string        `yaml:"mode"`
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	MaxIdle        time.Duration `yaml:"max_idle"`
+	Admin          Admin         `yaml:"admin"`
+	Redis          Redis         `yaml:"redis"`
+	Activity       Activity      `yaml:"activity"`
+	App            App           `yaml:"app"`
+	Pools          []Pool        `yaml:"pools"`
+	Exclude        Exclude       `yaml:"exclude"`
+	Directory      Directory     `yaml:"directory"`
+	Noise          Noise         `yaml:"noise"`
+	Reaper         Reaper        `yaml:"reaper"`
+	Identity       Identity      `yaml:"identity"`
+	Proxy          Proxy         `yaml:"proxy"`
+	Log            Log           `yaml:"log"`
+
+	// Path is the file the configuration was read from; relative secret
+	// files are resolved against its directory.
+	Path string `yaml:"-"`
+	// ModeForced is set when Mode was forced to observe (embedded store).
+	ModeForced string `yaml:"-"`
+}
+
+// Admin is the admin port.
+type Admin struct {
+	Listen    string `yaml:"listen"`
+	TokenFile string `yaml:"token_file"`
+	Token     Secret `yaml:"-"`
+}
+
+// Redis is where activity, identities, seats and audit live. Empty Addr and
+// Addrs select the embedded in-process store (observe mode only).
+type Redis struct {
+	Addr           string   `yaml:"addr"`
+	Addrs          []string `yaml:"addrs"`
+	SentinelMaster string   `yaml:"sentinel_master"`
+	Username       string   `yaml:"username"`
+	PasswordFile   string   `yaml:"password_file"`
+	DB             int      `yaml:"db"`
+	TLS            TLS      `yaml:"tls"`
+	KeyPrefix      string   `yaml:"key_prefix"`
+	// Timeout bounds every Redis command; the request path never waits
+	// longer than this on Redis.
+	Timeout  time.Duration `yaml:"timeout"`
+	Password Secret        `yaml:"-"`
+}
+
+// Embedded reports whether the in-process store is used.
+func (r Redis) Embedded() bool { return r.Addr == "" && len(r.Addrs) == 0 }
+
+// TLS settings for a client connection.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Activity recording.
+type Activity struct {
+	// Resolution: at most one write per user per Resolution per replica.
+	Resolution time.Duration `yaml:"resolution"`
+	// QueueSize bounds pending activity events; overflow is dropped and counted.
+	QueueSize int `yaml:"queue_size"`
+	// FlushInterval is how often pending writes are sent in one pipeline.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// HeartbeatInterval is how often this replica announces itself; the
+	// reaper refuses to revoke without a live heartbeat.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+}
+
+// App is the service account for the licence API and the app backends.
+type App struct {
+	URL          string        `yaml:"url"`
+	User         string        `yaml:"user"`
+	PasswordFile string        `yaml:"password_file"`
+	Timeout      time.Duration `yaml:"timeout"`
+	Password     Secret        `yaml:"-"`
+}
+
+// Pool is one licence: Jira Software, JSM agents, or Confluence.
+type Pool struct {
+	Name            string   `yaml:"name"`
+	LicenseGroups   []string `yaml:"license_groups"`
+	DefaultGroups   []string `yaml:"default_groups"`
+	PoolGroups      []string `yaml:"pool_groups"`
+	ApplicationRole string   `yaml:"application_role"`
+	// Seats fixes the seat count; usage is then counted from the directory.
+	Seats   *int `yaml:"seats"`
+	Reserve int  `yaml:"reserve"`
+	// RefreshInterval is how often the app's seat count is polled.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+}
+
+// Exclude lists who is never revoked.
+type Exclude struct {
+	Groups          []string      `yaml:"groups"`
+	Users           []string      `yaml:"users"`
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+}
+
+// Directory selects and configures the backend that changes memberships.
+type Directory struct {
+	Type string `yaml:"type"`
+	// SyncInterval is the app's own directory sync interval (User
+	// Directories → Synchronisation Interval). A grant the app can only see
+	// at the next sync counts as pending for this long.
+	SyncInterval time.Duration `yaml:"sync_interval"`
+	Timeout      time.Duration `yaml:"timeout"`
+	LDAP         LDAP          `yaml:"ldap"`
+	Crowd        Crowd         `yaml:"crowd"`
+}
+
+// LDAP directory settings.
+type LDAP struct {
+	URL                   string        `yaml:"url"`
+	BindDN                string        `yaml:"bind_dn"`
+	BindPasswordFile      string        `yaml:"bind_password_file"`
+	UserBaseDN            string        `yaml:"user_base_dn"`
+	UserFilter            string        `yaml:"user_filter"`
+	UserNameAttribute     string        `yaml:"user_name_attribute"`
+	GroupBaseDN           string        `yaml:"group_base_dn"`
+	GroupFilter           string        `yaml:"group_filter"`
+	GroupNameAttribute    string        `yaml:"group_name_attribute"`
+	MemberAttribute       string        `yaml:"member_attribute"`
+	MemberValue           string        `yaml:"member_value"`
+	Nested                bool          `yaml:"nested"`
+	ADMatchingRuleInChain bool          `yaml:"ad_matching_rule_in_chain"`
+	StartTLS              bool          `yaml:"start_tls"`
+	CAFile                string        `yaml:"ca_file"`
+	InsecureSkipVerify    bool          `yaml:"insecure_skip_verify"`
+	Timeout               time.Duration `yaml:"timeout"`
+	PoolSize              int           `yaml:"pool_size"`
+	PageSize              int           `yaml:"page_size"`
+	BindPassword          Secret        `yaml:"-"`
+}
+
+// Crowd directory settings.
+type Crowd struct {
+	URL             string `yaml:"url"`
+	AppName         string `yaml:"app_name"`
+	AppPasswordFile string `yaml:"app_password_file"`
+	AppPassword     Secret `yaml:"-"`
+}
+
+// Noise configures the background-request filter.
+type Noise struct {
+	Defaults *bool       `yaml:"defaults"`
+	Rules    []NoiseRule `yaml:"rules"`
+	Disable  []string    `yaml:"disable"`
+}
+
+// NoiseRule is one admin rule: optional method, a regexp on the path, an
+// optional regexp on the raw query.
+type NoiseRule struct {
+	Name   string `yaml:"name"`
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	Query  string `yaml:"query"`
+}
+
+// DefaultsEnabled reports whether the shipped rules apply (default true).
+func (n Noise) DefaultsEnabled() bool { return n.Defaults == nil || *n.Defaults }
+
+// Reaper settings.
+type Reaper struct {
+	Interval             time.Duration `yaml:"interval"`
+	MaxRevocationsPerRun int           `yaml:"max_revocations_per_run"`
+	// LockTTL bounds how long a dead reaper keeps the lock.
+	LockTTL time.Duration `yaml:"lock_ttl"`
+	// HeartbeatMaxAge: no revocations unless a proxy heartbeat is this fresh.
+	HeartbeatMaxAge time.Duration `yaml:"heartbeat_max_age"`
+}
+
+// Identity configures how learned session → user mappings are kept.
+type Identity struct {
+	// KeyFile holds the HMAC key for learned mappings; empty = generated
+	// once and kept in Redis, shared by all replicas.
+	KeyFile       string        `yaml:"key_file"`
+	CacheSize     int           `yaml:"cache_size"`
+	SessionTTL    time.Duration `yaml:"session_ttl"`
+	RememberMeTTL time.Duration `yaml:"remember_me_ttl"`
+	TokenTTL      time.Duration `yaml:"token_ttl"`
+	LookupTimeout time.Duration `yaml:"lookup_timeout"`
+	Key           Secret        `yaml:"-"`
+}
+
+// Proxy tunes the request path.
+type Proxy struct {
+	// ContextPath is the app's context path ("/jira"), if any.
+	ContextPath           string        `yaml:"context_path"`
+	ResponseHeaderTimeout time.Duration `yaml:"response_header_timeout"`
+	ReadHeaderTimeout     time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout           time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout       time.Duration `yaml:"shutdown_timeout"`
+	MaxIdleConnsPerHost   int           `yaml:"max_idle_conns_per_host"`
+	GrantTimeout          time.Duration `yaml:"grant_timeout"`
+}
+
+// Log settings.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// Load reads, defaults, resolves secrets and validates path. It returns the
+// config with every problem found (errors) and advice (warnings). The
+// config is unusable when errs is non-empty.
+func Load(path string) (cfg *Config, warnings []string, errs []error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, []error{fmt.Errorf("read config: %w", err)}
+	}
+	return Parse(b, path, os.Getenv)
+}
+
+// Parse is Load on bytes; getenv supplies FLOATSEAT_* overrides.
+func Parse(b []byte, path string, getenv func(string) string) (*Config, []string, []error) {
+	cfg := &Config{Path: path}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs := make([]error, 0, len(te.Errors))
+			for _, e := range te.Errors {
+				errs = append(errs, errors.New(e))
+			}
+			return nil, nil, errs
+		}
+		return nil, nil, []error{fmt.Errorf("parse %s: %w", path, err)}
+	}
+	cfg.ApplyDefaults()
+	var v validator
+	cfg.readSecrets(&v, getenv)
+	cfg.validate(&v)
+	if cfg.Redis.Embedded() && cfg.Mode == ModeEnforce {
+		cfg.Mode = ModeObserve
+		cfg.ModeForced = "redis.addr is empty: the embedded store is per process, so floatseat runs in observe mode"
+		v.warn("%s", cfg.ModeForced)
+	}
+	return cfg, v.warnings, v.errs
+}
+
+// LogValue keeps secrets out of logs even if the whole config is logged.
+func (c *Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("product", c.Product),
+		slog.String("listen", c.Listen),
+		slog.String("upstream", c.Upstream),
+		slog.String("mode", c.Mode),
+		slog.Duration("session_timeout", c.SessionTimeout),
+		slog.Duration("max_idle", c.MaxIdle),
+		slog.Int("pools", len(c.Pools)),
+		slog.String("directory", c.Directory.Type),
+	)
+}
