@@ -7,13 +7,16 @@ package store
 import (
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
 )
 
 // Store wraps a go-redis universal client (single node, Sentinel or Cluster).
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string // "{floatseat:jira}"
+	rdb     redis.UniversalClient
+	prefix  string // "{floatseat:jira}"
+	metrics *Metrics
 }
 
 // New returns a Store whose keys all start with the hash-tagged prefix.
@@ -34,4 +37,32 @@ func (s *Store) Key(parts ...string) string {
 		b.WriteString(p)
 	}
 	return b.String()
+}
+
+// Metrics counts Redis errors by operation. A nil *Metrics counts nothing.
+type Metrics struct {
+	errors *prometheus.CounterVec
+}
+
+// NewMetrics registers floatseat_redis_errors_total on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	return &Metrics{errors: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat",
+		Name:      "redis_errors_total",
+		Help:      "Redis commands that failed, by operation.",
+	}, []string{"op"})}
+}
+
+// WithMetrics makes s count its errors in m.
+func (s *Store) WithMetrics(m *Metrics) *Store {
+	s.metrics = m
+	return s
+}
+
+// fail counts err under op and returns it.
+func (s *Store) fail(op string, err error) error {
+	if s.metrics != nil {
+		s.metrics.errors.WithLabelValues(op).Inc()
+	}
+	return err
 }

@@ -1,0 +1,230 @@
+// Package activity records each user's last real activity without ever
+// slowing a request: Record is a map lookup on the hot path, writes are
+// coalesced to one per user per resolution, queued on a bounded channel and
+// flushed to Redis in pipelined batches by Run.
+package activity
+
+import (
+	"context"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/floatseat/floatseat/internal/store"
+)
+
+// Writer persists a batch of activity; *store.Store implements it.
+type Writer interface {
+	RecordActivity(ctx context.Context, batch []store.Activity) error
+}
+
+// Options configure a Recorder.
+type Options struct {
+	Resolution    time.Duration // at most one write per user per Resolution
+	QueueSize     int           // bounded queue; overflow is dropped and counted
+	FlushInterval time.Duration // how often queued writes are sent
+	MaxBatch      int           // writes per pipeline (default 500)
+	WriteTimeout  time.Duration // deadline of one pipeline (default 2s)
+	Clock         func() time.Time
+}
+
+const shards = 64
+
+// Recorder coalesces and writes activity.
+type Recorder struct {
+	w      Writer
+	log    *slog.Logger
+	opt    Options
+	res    int64 // resolution in ms
+	seed   maphash.Seed
+	shards [shards]shard
+	queue  chan store.Activity
+
+	writes  *prometheus.CounterVec
+	dropped prometheus.Counter
+	okW     prometheus.Counter
+	errW    prometheus.Counter
+}
+
+type shard struct {
+	mu   sync.Mutex
+	last map[string]int64 // user → unix ms of the last write queued
+}
+
+// New returns a Recorder; call Run to flush.
+func New(w Writer, opt Options, reg prometheus.Registerer, log *slog.Logger) *Recorder {
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 500
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = 2 * time.Second
+	}
+	if opt.QueueSize <= 0 {
+		opt.QueueSize = 65536
+	}
+	if opt.FlushInterval <= 0 {
+		opt.FlushInterval = time.Second
+	}
+	r := &Recorder{
+		w: w, log: log, opt: opt,
+		res:   opt.Resolution.Milliseconds(),
+		seed:  maphash.MakeSeed(),
+		queue: make(chan store.Activity, opt.QueueSize),
+	}
+	for i := range r.shards {
+		r.shards[i].last = make(map[string]int64)
+	}
+	f := promauto.With(reg)
+	r.writes = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "activity_writes_total",
+		Help: "Per-user activity writes sent to Redis, by result.",
+	}, []string{"result"})
+	r.okW = r.writes.WithLabelValues("ok")
+	r.errW = r.writes.WithLabelValues("error")
+	r.dropped = f.NewCounter(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "activity_dropped_total",
+		Help: "Activity events dropped because the write queue was full.",
+	})
+	return r
+}
+
+// Normalize lower-cases a username, as Jira and Confluence compare them
+// case-insensitively. It does not allocate for names already in lower case.
+func Normalize(user string) string {
+	for i := 0; i < len(user); i++ {
+		c := user[i]
+		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(user)
+		}
+	}
+	return user
+}
+
+// Record notes that user did real work now. It never blocks: when the
+// user was recorded less than a resolution ago it returns at once, and when
+// the queue is full the event is dropped and counted.
+func (r *Recorder) Record(user string) {
+	if user == "" {
+		return
+	}
+	user = Normalize(user)
+	now := r.opt.Clock()
+	ms := now.UnixMilli()
+	sh := &r.shards[maphash.String(r.seed, user)%shards]
+	sh.mu.Lock()
+	last, ok := sh.last[user]
+	if ok && ms-last < r.res {
+		sh.mu.Unlock()
+		return
+	}
+	sh.last[user] = ms
+	sh.mu.Unlock()
+	select {
+	case r.queue <- store.Activity{User: user, At: now}:
+	default:
+		r.dropped.Inc()
+		r.forget(user, ms)
+	}
+}
+
+// forget clears a user's coalescing entry if it is still ms, so the next
+// request queues again instead of waiting a whole resolution.
+func (r *Recorder) forget(user string, ms int64) {
+	sh := &r.shards[maphash.String(r.seed, user)%shards]
+	sh.mu.Lock()
+	if sh.last[user] == ms {
+		delete(sh.last, user)
+	}
+	sh.mu.Unlock()
+}
+
+// Run flushes queued activity until ctx ends, then flushes what is left.
+func (r *Recorder) Run(ctx context.Context) error {
+	tick := time.NewTicker(r.opt.FlushInterval)
+	defer tick.Stop()
+	prune := time.NewTicker(10 * r.opt.Resolution)
+	defer prune.Stop()
+	batch := make([]store.Activity, 0, r.opt.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			// Give the last batch a short, fresh deadline: it is real activity.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opt.WriteTimeout)
+			r.drain(fctx, batch)
+			cancel()
+			return nil
+		case <-tick.C:
+			batch = r.drain(ctx, batch)
+		case <-prune.C:
+			r.prune()
+		}
+	}
+}
+
+// Flush writes everything queued now; tests and shutdown use it.
+func (r *Recorder) Flush(ctx context.Context) {
+	r.drain(ctx, make([]store.Activity, 0, r.opt.MaxBatch))
+}
+
+func (r *Recorder) drain(ctx context.Context, batch []store.Activity) []store.Activity {
+	for {
+		batch = batch[:0]
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case a := <-r.queue:
+				batch = append(batch, a)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			return batch
+		}
+		r.write(ctx, batch)
+		if len(batch) < cap(batch) {
+			return batch
+		}
+	}
+}
+
+func (r *Recorder) write(ctx context.Context, batch []store.Activity) {
+	wctx, cancel := context.WithTimeout(ctx, r.opt.WriteTimeout)
+	err := r.w.RecordActivity(wctx, batch)
+	cancel()
+	if err != nil {
+		r.errW.Add(float64(len(batch)))
+		r.log.Warn("activity write failed; will retry on the users' next requests", "users", len(batch), "err", err)
+		// Forget the coalescing entries so recording resumes as soon as
+		// Redis is back, instead of a resolution later.
+		for _, a := range batch {
+			r.forget(a.User, a.At.UnixMilli())
+		}
+		return
+	}
+	r.okW.Add(float64(len(batch)))
+}
+
+// prune drops coalescing entries older than a resolution: they no longer
+// suppress anything and would otherwise grow with every user ever seen.
+func (r *Recorder) prune() {
+	cut := r.opt.Clock().UnixMilli() - r.res
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for u, ms := range sh.last {
+			if ms < cut {
+				delete(sh.last, u)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Activity is one user's latest real activity.
+type Activity struct {
+	User string
+	At   time.Time
+}
+
+// RecordActivity writes a batch of last-activity times in one pipeline.
+// ZADD GT only ever moves a user's time forward, so replicas that flush out
+// of order never move someone back into the past.
+func (s *Store) RecordActivity(ctx context.Context, batch []Activity) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	key := s.Key("activity")
+	members := make([]redis.Z, len(batch))
+	for i, a := range batch {
+		members[i] = redis.Z{Score: float64(a.At.UnixMilli()), Member: a.User}
+	}
+	if err := s.rdb.ZAddGT(ctx, key, members...).Err(); err != nil {
+		return s.fail("activity_write", fmt.Errorf("record activity of %d users: %w", len(batch), err))
+	}
+	return nil
+}
+
+// LastActivity returns the last real activity of each user that has one.
+func (s *Store) LastActivity(ctx context.Context, users []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(users))
+	if len(users) == 0 {
+		return out, nil
+	}
+	scores, err := s.rdb.ZMScore(ctx, s.Key("activity"), users...).Result()
+	if err != nil {
+		return nil, s.fail("activity_read", fmt.Errorf("read activity: %w", err))
+	}
+	for i, sc := range scores {
+		if sc > 0 {
+			out[users[i]] = time.UnixMilli(int64(sc))
+		}
+	}
+	return out, nil
+}
+
+// AllActivity returns every recorded user's last activity.
+func (s *Store) AllActivity(ctx context.Context) (map[string]time.Time, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.Key("activity"), 0, -1).Result()
+	if err != nil {
+		return nil, s.fail("activity_read", fmt.Errorf("read activity: %w", err))
+	}
+	out := make(map[string]time.Time, len(zs))
+	for _, z := range zs {
+		out[z.Member.(string)] = time.UnixMilli(int64(z.Score))
+	}
+	return out, nil
+}
+
+// Heartbeat announces that replica is proxying traffic, and fixes the
+// observation start (the first time this Redis saw any proxy) if unset.
+func (s *Store) Heartbeat(ctx context.Context, replica string, now time.Time) error {
+	ms := now.UnixMilli()
+	pipe := s.rdb.TxPipeline()
+	pipe.ZAdd(ctx, s.Key("heartbeats"), redis.Z{Score: float64(ms), Member: replica})
+	pipe.SetNX(ctx, s.Key("observed_since"), ms, 0)
+	// Forget replicas silent for a day so the set stays small.
+	pipe.ZRemRangeByScore(ctx, s.Key("heartbeats"), "-inf", strconv.FormatInt(now.Add(-24*time.Hour).UnixMilli(), 10))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s.fail("heartbeat", fmt.Errorf("heartbeat: %w", err))
+	}
+	return nil
+}
+
+// LastHeartbeat returns the newest heartbeat of any replica (zero if none).
+func (s *Store) LastHeartbeat(ctx context.Context) (time.Time, error) {
+	zs, err := s.rdb.ZRevRangeWithScores(ctx, s.Key("heartbeats"), 0, 0).Result()
+	if err != nil {
+		return time.Time{}, s.fail("heartbeat", fmt.Errorf("read heartbeats: %w", err))
+	}
+	if len(zs) == 0 {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(int64(zs[0].Score)), nil
+}
+
+// ObservedSince returns when this Redis first saw a proxy (zero if never).
+func (s *Store) ObservedSince(ctx context.Context) (time.Time, error) {
+	ms, err := s.rdb.Get(ctx, s.Key("observed_since")).Int64()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, s.fail("heartbeat", fmt.Errorf("read observation start: %w", err))
+	}
+	return time.UnixMilli(ms), nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return s.fail("ping", err)
+	}
+	return nil
+}
