@@ -1,0 +1,110 @@
+// Package admin is floatseat's admin port: Prometheus metrics, health and
+// readiness, the admin API and the status page. It listens apart from the
+// proxy so that it is never exposed through nginx.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is one readiness probe (Redis, upstream); nil means healthy.
+type Check func(ctx context.Context) error
+
+// Options configure the admin server.
+type Options struct {
+	Gatherer prometheus.Gatherer
+	// Checks run for /readyz, each with CheckTimeout.
+	Checks       map[string]Check
+	CheckTimeout time.Duration
+}
+
+// Server routes the admin port.
+type Server struct {
+	opt    Options
+	router *mux.Router
+}
+
+// New builds the admin router. More routes (the API, the status page) are
+// added with Router().
+func New(opt Options) *Server {
+	if opt.CheckTimeout <= 0 {
+		opt.CheckTimeout = 2 * time.Second
+	}
+	s := &Server{opt: opt, router: mux.NewRouter()}
+	s.router.Handle("/metrics", promhttp.HandlerFor(opt.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	return s
+}
+
+// Router lets other components add routes.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// healthz answers 200 while the process serves: liveness only, so that a
+// Redis outage (which the proxy survives) never gets the pod restarted.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz runs every check in parallel and answers 503 if any fails.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	type result struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	res := make(map[string]result, len(s.opt.Checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, c := range s.opt.Checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(r.Context(), s.opt.CheckTimeout)
+			defer cancel()
+			err := c(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				res[name] = result{Error: err.Error()}
+			} else {
+				res[name] = result{OK: true}
+			}
+		}()
+	}
+	wg.Wait()
+	names := make([]string, 0, len(res))
+	ok := true
+	for n, v := range res {
+		names = append(names, n)
+		ok = ok && v.OK
+	}
+	sort.Strings(names)
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusServiceUnavailable
+	}
+	WriteJSON(w, code, map[string]any{"ready": ok, "checks": res})
+}
+
+// WriteJSON writes v as indented JSON with status code.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
