@@ -25,7 +25,8 @@ func newLog(t *testing.T, maxLen int64) *Log {
 func TestRecordAndExport(t *testing.T) {
 	l := newLog(t, 100)
 	ctx := t.Context()
-	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	// Events in the recent past: stream IDs are storage times (now).
+	t0 := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
 	l.Record(ctx, Event{Time: t0, Action: Revoke, User: "alice", Pool: "jira-software",
 		Groups: []string{"jira-software-users"}, Reason: "ceiling", Trigger: "reaper", Idle: 170 * time.Hour})
 	l.Record(ctx, Event{Time: t0.Add(time.Hour), Action: Grant, User: "alice", Pool: "jira-software",
