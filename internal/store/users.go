@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Revoked is what floatseat must give back to a user of one pool: exactly
+// the groups it removed (so a JSM agent gets JSM back, not Jira Software).
+type Revoked struct {
+	Groups []string  `json:"groups"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// Intent is a directory change announced before it is made, so that a crash
+// between the two can be completed or undone on restart.
+type Intent struct {
+	Op     string    `json:"op"` // "revoke" or "grant"
+	User   string    `json:"user"`
+	Pool   string    `json:"pool"`
+	Groups []string  `json:"groups"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// IntentKey identifies an intent by op, pool and user.
+func IntentKey(op, pool, user string) string { return op + "|" + pool + "|" + user }
+
+// RecordIntent stores an intent before its directory change.
+func (s *Store) RecordIntent(ctx context.Context, in Intent) error {
+	b, _ := json.Marshal(in)
+	if err := s.rdb.HSet(ctx, s.Key("intents"), IntentKey(in.Op, in.Pool, in.User), b).Err(); err != nil {
+		return s.fail("intent", fmt.Errorf("record intent: %w", err))
+	}
+	return nil
+}
+
+// Intents lists intents not yet completed.
+func (s *Store) Intents(ctx context.Context) ([]Intent, error) {
+	m, err := s.rdb.HGetAll(ctx, s.Key("intents")).Result()
+	if err != nil {
+		return nil, s.fail("intent", fmt.Errorf("read intents: %w", err))
+	}
+	out := make([]Intent, 0, len(m))
+	for _, v := range m {
+		var in Intent
+		if json.Unmarshal([]byte(v), &in) == nil {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// CompleteRevoke records the user as revoked from pool and drops the intent,
+// in one transaction: either both happen or neither.
+func (s *Store) CompleteRevoke(ctx context.Context, pool, user string, r Revoked) error {
+	b, _ := json.Marshal(r)
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.Key("revoked", pool), user, b)
+	pipe.HDel(ctx, s.Key("intents"), IntentKey("revoke", pool, user))
+	pipe.Publish(ctx, s.Key("events"), "revoke|"+pool+"|"+user)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s.fail("revoked", fmt.Errorf("complete revoke of %s: %w", user, err))
+	}
+	return nil
+}
+
+// CompleteGrant drops the user's revoked record of pool and any intent.
+func (s *Store) CompleteGrant(ctx context.Context, pool, user string) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.HDel(ctx, s.Key("revoked", pool), user)
+	pipe.HDel(ctx, s.Key("intents"), IntentKey("grant", pool, user), IntentKey("revoke", pool, user))
+	pipe.Publish(ctx, s.Key("events"), "grant|"+pool+"|"+user)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s.fail("revoked", fmt.Errorf("complete grant of %s: %w", user, err))
+	}
+	return nil
+}
+
+// DropIntent forgets an intent that turned out not to be needed.
+func (s *Store) DropIntent(ctx context.Context, op, pool, user string) error {
+	if err := s.rdb.HDel(ctx, s.Key("intents"), IntentKey(op, pool, user)).Err(); err != nil {
+		return s.fail("intent", fmt.Errorf("drop intent: %w", err))
+	}
+	return nil
+}
+
+// RevokedUsers returns every user floatseat revoked from pool.
+func (s *Store) RevokedUsers(ctx context.Context, pool string) (map[string]Revoked, error) {
+	m, err := s.rdb.HGetAll(ctx, s.Key("revoked", pool)).Result()
+	if err != nil {
+		return nil, s.fail("revoked", fmt.Errorf("read revoked users: %w", err))
+	}
+	out := make(map[string]Revoked, len(m))
+	for u, v := range m {
+		var r Revoked
+		if json.Unmarshal([]byte(v), &r) == nil {
+			out[u] = r
+		}
+	}
+	return out, nil
+}
+
+// RevokedUser returns one user's record of pool, ok false if none.
+func (s *Store) RevokedUser(ctx context.Context, pool, user string) (Revoked, bool, error) {
+	v, err := s.rdb.HGet(ctx, s.Key("revoked", pool), user).Result()
+	if errors.Is(err, redis.Nil) {
+		return Revoked{}, false, nil
+	}
+	if err != nil {
+		return Revoked{}, false, s.fail("revoked", fmt.Errorf("read revoked user: %w", err))
+	}
+	var r Revoked
+	if err := json.Unmarshal([]byte(v), &r); err != nil {
+		return Revoked{}, false, fmt.Errorf("revoked record of %s: %w", user, err)
+	}
+	return r, true, nil
+}
+
+// RestoreRevoked puts a revoked record back (rollback of a grant whose login
+// failed) and tells the other replicas.
+func (s *Store) RestoreRevoked(ctx context.Context, pool, user string, r Revoked) error {
+	b, _ := json.Marshal(r)
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.Key("revoked", pool), user, b)
+	pipe.Publish(ctx, s.Key("events"), "revoke|"+pool+"|"+user)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s.fail("revoked", fmt.Errorf("restore revoked %s: %w", user, err))
+	}
+	return nil
+}
+
+// Subscribe delivers "revoke|pool|user" and "grant|pool|user" events from
+// every replica until ctx ends. The channel closes when the subscription
+// ends; callers resubscribe and resynchronise.
+func (s *Store) Subscribe(ctx context.Context) (<-chan string, func()) {
+	sub := s.rdb.Subscribe(ctx, s.Key("events"))
+	out := make(chan string, 256)
+	go func() {
+		defer close(out)
+		ch := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-ch:
+				if !ok {
+					return
+				}
+				select {
+				case out <- m.Payload:
+				default: // a full reader resynchronises from Redis anyway
+				}
+			}
+		}
+	}()
+	return out, func() { _ = sub.Close() }
+}
+
+// Lock is a Redis lock with a TTL and a fencing token.
+type Lock struct {
+	s     *Store
+	key   string
+	token string
+	Fence int64
+}
+
+var renewScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0`)
+
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// TryLock takes the named lock for ttl if nobody holds it. The fence grows
+// with every acquisition, so a stale holder can be told apart.
+func (s *Store) TryLock(ctx context.Context, name, owner string, ttl time.Duration) (*Lock, bool, error) {
+	key := s.Key("lock", name)
+	fence, err := s.rdb.Incr(ctx, s.Key("lock", name, "fence")).Result()
+	if err != nil {
+		return nil, false, s.fail("lock", fmt.Errorf("lock fence: %w", err))
+	}
+	token := fmt.Sprintf("%s#%d", owner, fence)
+	ok, err := s.rdb.SetNX(ctx, key, token, ttl).Result()
+	if err != nil {
+		return nil, false, s.fail("lock", fmt.Errorf("take lock %s: %w", name, err))
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return &Lock{s: s, key: key, token: token, Fence: fence}, true, nil
+}
+
+// Held renews the lock for ttl and reports whether it is still ours. Every
+// revocation checks it first: a reaper that lost its lock stops at once.
+func (l *Lock) Held(ctx context.Context, ttl time.Duration) (bool, error) {
+	n, err := renewScript.Run(ctx, l.s.rdb, []string{l.key}, l.token, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, l.s.fail("lock", fmt.Errorf("renew lock: %w", err))
+	}
+	return n == 1, nil
+}
+
+// Release gives the lock up if it is still ours.
+func (l *Lock) Release(ctx context.Context) error {
+	if err := releaseScript.Run(ctx, l.s.rdb, []string{l.key}, l.token).Err(); err != nil {
+		return l.s.fail("lock", fmt.Errorf("release lock: %w", err))
+	}
+	return nil
+}
