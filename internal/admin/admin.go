@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 
@@ -85,13 +84,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
-	names := make([]string, 0, len(res))
 	ok := true
-	for n, v := range res {
-		names = append(names, n)
+	for _, v := range res {
 		ok = ok && v.OK
 	}
-	sort.Strings(names)
 	code := http.StatusOK
 	if !ok {
 		code = http.StatusServiceUnavailable

@@ -1,0 +1,124 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floatseat/floatseat/internal/audit"
+)
+
+func newTestServer(t *testing.T, api *API) *httptest.Server {
+	t.Helper()
+	s := New(Options{Gatherer: prometheus.NewRegistry(), Checks: map[string]Check{
+		"ok":   func(context.Context) error { return nil },
+		"down": func(context.Context) error { return errors.New("connection refused") },
+	}})
+	api.Mount(s.Router())
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, method, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestMutatingCallsNeedTheToken(t *testing.T) {
+	granted := 0
+	api := &API{Token: "s3cret", Grant: func(ctx context.Context, u string) (any, error) {
+		granted++
+		return map[string]any{"user": u, "granted": true}, nil
+	}}
+	srv := newTestServer(t, api)
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong token", "guess", http.StatusUnauthorized},
+		{"right token", "s3cret", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _ := do(t, http.MethodPost, srv.URL+"/api/v1/users/alice/grant", tc.token)
+			if code != tc.want {
+				t.Errorf("got %d, want %d", code, tc.want)
+			}
+		})
+	}
+	if granted != 1 {
+		t.Errorf("grant ran %d times, want once (only with the right token)", granted)
+	}
+}
+
+func TestNoTokenConfiguredForbids(t *testing.T) {
+	srv := newTestServer(t, &API{Reload: func() error { return nil }})
+	if code, _ := do(t, http.MethodPost, srv.URL+"/api/v1/reload", "anything"); code != http.StatusForbidden {
+		t.Errorf("got %d, want 403 without admin.token_file", code)
+	}
+}
+
+func TestAuditExport(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	var gotSince time.Time
+	api := &API{Audit: func(ctx context.Context, since time.Time, _ int64) ([]audit.Event, error) {
+		gotSince = since
+		return []audit.Event{{Time: t0, Action: audit.Revoke, User: "alice", Pool: "jira-software", Reason: "ceiling"}}, nil
+	}}
+	srv := newTestServer(t, api)
+	code, body := do(t, http.MethodGet, srv.URL+"/api/v1/audit?format=csv&since=2026-11-01T00:00:00Z", "")
+	if code != 200 || !strings.HasPrefix(body, "time,action,user") || !strings.Contains(body, "alice") {
+		t.Errorf("CSV: got %d %q", code, body)
+	}
+	if !gotSince.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("since: got %v", gotSince)
+	}
+	code, body = do(t, http.MethodGet, srv.URL+"/api/v1/audit", "")
+	var evs []map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &evs) != nil || evs[0]["reason"] != "ceiling" {
+		t.Errorf("JSON: got %d %q", code, body)
+	}
+	if code, _ := do(t, http.MethodGet, srv.URL+"/api/v1/audit?since=yesterday-ish", ""); code != 400 {
+		t.Errorf("bad since: got %d, want 400", code)
+	}
+}
+
+func TestReadyzReportsEachCheck(t *testing.T) {
+	srv := newTestServer(t, &API{})
+	code, body := do(t, http.MethodGet, srv.URL+"/readyz", "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
+		t.Errorf("got %d %s, want 503 naming the failed check", code, body)
+	}
+	if code, _ := do(t, http.MethodGet, srv.URL+"/healthz", ""); code != 200 {
+		t.Errorf("healthz: got %d", code)
+	}
+}
+
+func TestUsersValidatesState(t *testing.T) {
+	srv := newTestServer(t, &API{Users: func(ctx context.Context, pool, state string) ([]UserInfo, error) { return nil, nil }})
+	if code, _ := do(t, http.MethodGet, srv.URL+"/api/v1/users?state=sleepy", ""); code != 400 {
+		t.Errorf("got %d, want 400", code)
+	}
+	if code, body := do(t, http.MethodGet, srv.URL+"/api/v1/users?state=revoked", ""); code != 200 || strings.TrimSpace(body) != "[]" {
+		t.Errorf("got %d %q, want 200 []", code, body)
+	}
+}
