@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,4 +304,35 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 			t.Errorf("got %v %v, want both granted", a, b)
 		}
 	})
+}
+
+// TestSeatsRedisDown checks that every seat call fails with an error naming
+// the operation, and grants nothing, when Redis is gone.
+func TestSeatsRedisDown(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	s := New(rdb, "floatseat:test")
+	mr.Close()
+
+	ctx := t.Context()
+	ok, _, takeErr := s.TakeSeat(ctx, "jsw", "alice", seatT0, seatT0)
+	if ok {
+		t.Errorf("TakeSeat: got granted, want refused")
+	}
+	_, _, _, _, _, stateErr := s.PoolState(ctx, "jsw")
+	_, revErr := s.PendingRevocations(ctx, "jsw")
+	errs := map[string]error{
+		"set licence":         s.SetLicense(ctx, "jsw", LicenseCount{Seats: 1}, seatT0),
+		"take seat":           takeErr,
+		"release seat":        s.ReleaseSeat(ctx, "jsw", "alice"),
+		"mark alice revoked":  s.MarkRevoked(ctx, "jsw", "alice", seatT0),
+		"pool state":          stateErr,
+		"pending revocations": revErr,
+	}
+	for op, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), op) {
+			t.Errorf("%s: got %v, want an error naming the operation", op, err)
+		}
+	}
 }
