@@ -106,6 +106,9 @@ local user, vis = ARGV[1], tonumber(ARGV[2])
 local function headroom()
   return tonumber(lic[1]) - tonumber(lic[2]) - redis.call('ZCARD', KEYS[2])
 end
+-- Every path below that finds the user revoked grants, so the revocation
+-- can go first: a returning user's seat is no longer freed.
+local wasRevoked = redis.call('ZREM', KEYS[3], user) == 1
 local cur = redis.call('ZSCORE', KEYS[2], user)
 if cur then
   if tonumber(cur) < vis then
@@ -113,7 +116,7 @@ if cur then
   end
   return {1, headroom(), unl}
 end
-if redis.call('ZREM', KEYS[3], user) == 1 then
+if wasRevoked then
   redis.call('ZADD', KEYS[2], vis, user)
   return {2, headroom(), unl}
 end
@@ -141,8 +144,9 @@ return {1, headroom(), unl}
 // otherwise it grants only with headroom ≥ 1. A user whose revocation the app
 // has not seen yet is granted back whatever the headroom: the stored report
 // still counts them, so their return takes no seat the app does not already
-// count. headroomAfter is the headroom after the call (UnlimitedHeadroom for
-// an unlimited pool).
+// count. Any grant cancels the user's pending revocation, so the reaper no
+// longer counts their seat as freed. headroomAfter is the headroom after the
+// call (UnlimitedHeadroom for an unlimited pool).
 func (s *Store) TakeSeat(ctx context.Context, pool, user string, now, visibleAt time.Time) (granted bool, headroomAfter int, err error) {
 	if visibleAt.Before(now) {
 		visibleAt = now

@@ -294,6 +294,26 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 		}
 	})
 
+	t.Run("revoked while the grant was pending, then back", func(t *testing.T) {
+		s := newStore(t)
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 5}, seatT0)
+		mustTake(t, s, "jsw", "alice", seatT0, seatT0.Add(time.Hour))
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Hour)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0, seatT0.Add(time.Hour)); !ok {
+			t.Fatalf("alice: got refused, want granted")
+		}
+		// Her seat is taken again: the reaper must not count it as freed.
+		n, err := s.PendingRevocations(t.Context(), "jsw")
+		if err != nil || n != 0 {
+			t.Errorf("pending revocations: got %d, %v; want 0", n, err)
+		}
+		if got := mustPoolState(t, s, "jsw"); got.pending != 1 {
+			t.Errorf("pending grants: got %d, want 1", got.pending)
+		}
+	})
+
 	t.Run("pools are separate", func(t *testing.T) {
 		s := newStore(t)
 		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 1, Used: 0}, seatT0)
