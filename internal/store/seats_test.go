@@ -10,6 +10,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/floatseat/floatseat/internal/testenv"
 )
 
 // newMiniredisClient starts a miniredis for one test.
@@ -355,4 +357,19 @@ func TestSeatsRedisDown(t *testing.T) {
 			t.Errorf("%s: got %v, want an error naming the operation", op, err)
 		}
 	}
+}
+
+func TestSeatsRealRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: real redis-server")
+	}
+	r := testenv.StartRedis(t)
+	runSeatSuite(t, func(t *testing.T) redis.UniversalClient {
+		c := redis.NewClient(&redis.Options{Addr: r.Addr})
+		if err := c.FlushAll(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	})
 }
