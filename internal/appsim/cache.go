@@ -279,9 +279,27 @@ func (s *Sim) storedName(ctx context.Context, typed string) string {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u := s.cache.user(typed); u != nil {
+	u := s.cache.user(typed)
+	s.mu.Unlock()
+	if u != nil {
 		return u.name
+	}
+	// An external directory without a name lookup: the stored case shows in
+	// the member lists of the user's groups.
+	groups, err := s.dir.UserGroups(ctx, typed, false)
+	if err != nil {
+		return typed
+	}
+	for _, g := range groups {
+		ms, err := s.dir.Members(ctx, g, false)
+		if err != nil {
+			continue
+		}
+		for _, m := range ms {
+			if strings.EqualFold(m, typed) {
+				return m
+			}
+		}
 	}
 	return typed
 }
