@@ -166,3 +166,10 @@ func newServer(t *testing.T, h http.Handler) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// chanTime is a ticker the test drives by hand.
+type chanTime chan time.Time
+
+func (c chanTime) newTicker(time.Duration) (<-chan time.Time, func()) { return c, func() {} }
+
+func (c chanTime) send(clock *fakeClock) { c <- clock.Now() }
