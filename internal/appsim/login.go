@@ -119,7 +119,23 @@ func (s *Sim) passwordLogin(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	name := s.storedName(ctx, typed)
 	s.refreshAtLogin(ctx, name)
-	return s.finishLogin(w, r, rs, name, opts, "login")
+	res := s.finishLogin(w, r, rs, name, opts, "login")
+	s.log.Debug("appsim login", "user", name, "outcome", res.outcome.String())
+	return res
+}
+
+func (o outcome) String() string {
+	switch o {
+	case outcomeOK:
+		return ReasonOK
+	case outcomeBadCredentials:
+		return ReasonAuthFailed
+	case outcomeUnlicensed:
+		return ReasonAuthorisation
+	case outcomeCaptcha:
+		return ReasonDenied
+	}
+	return "unknown"
 }
 
 // finishLogin runs the licence check and establishes the session; shared by

@@ -163,6 +163,25 @@ func New(cfg Config) *Sim {
 	if cfg.Product == "" {
 		cfg.Product = Jira
 	}
+	// Invalid settings are programming errors in a test or the demo: fail loudly.
+	if cfg.Product != Jira && cfg.Product != Confluence {
+		panic(fmt.Sprintf("appsim: unknown product %q", cfg.Product))
+	}
+	switch cfg.UpdateGroupsAtLogin {
+	case "", UpdateEvery, UpdateNew, UpdateNever:
+	default:
+		panic(fmt.Sprintf("appsim: unknown UpdateGroupsAtLogin %q", cfg.UpdateGroupsAtLogin))
+	}
+	if cfg.Directory != nil && cfg.Verifier == nil {
+		v, ok := cfg.Directory.(directory.PasswordVerifier)
+		if !ok {
+			panic("appsim: Directory given without a Verifier")
+		}
+		cfg.Verifier = v
+	}
+	if cfg.Directory == nil && cfg.Verifier != nil {
+		panic("appsim: Verifier given without a Directory")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -409,15 +428,36 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request, rs *reqState)
 		return true
 	}
 	if u, ok := s.sessionUser(r, rs); ok {
-		// REFERENCE §1: a live session is not re-authorised.
+		// REFERENCE §1: a live session is not re-authorised. Seraph's login
+		// filter runs before its security filter, so on a login route the
+		// login's own reason is stamped first, not the session's OK.
 		rs.user, rs.via = u, "session"
-		rs.reason(ReasonOK)
+		if !s.isLoginRoute(r) {
+			rs.reason(ReasonOK)
+		}
 		return true
 	}
 	if c, err := r.Cookie(s.rememberCookie()); err == nil && c.Value != "" {
 		s.rememberMeLogin(w, r, rs, c.Value)
 	}
 	return true
+}
+
+// isLoginRoute reports whether r posts credentials to a login route of
+// REFERENCE §2.
+func (s *Sim) isLoginRoute(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	switch r.URL.Path {
+	case "/rest/tsv/1.0/authenticate", "/plugins/servlet/samlconsumer":
+		return true
+	case "/login.jsp", "/rest/gadget/1.0/login", "/rest/auth/1/session", "/servicedesk/customer/user/login":
+		return s.cfg.Product == Jira
+	case "/dologin.action":
+		return s.cfg.Product == Confluence
+	}
+	return false
 }
 
 // RequestRecord is one served request, for tests.
