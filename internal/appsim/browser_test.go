@@ -1,6 +1,7 @@
 package appsim
 
 import (
+	"context"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -116,5 +117,44 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}()
 			New(tc.cfg)
 		})
+	}
+}
+
+// hookDir runs hook once, in the middle of the next sync's directory reads.
+type hookDir struct {
+	plainDir
+	hook func()
+}
+
+func (h *hookDir) Members(ctx context.Context, g string, n bool) ([]string, error) {
+	ms, err := h.plainDir.Members(ctx, g, n)
+	if f := h.hook; f != nil {
+		h.hook = nil
+		f()
+	}
+	return ms, err
+}
+
+func TestSyncDoesNotLoseAConcurrentAppChange(t *testing.T) {
+	d := NewInternalDirectory()
+	d.AddUser("alice", pw)
+	d.AddUser("svc", adminPW)
+	d.AddGroup("jira-software-users")
+	hd := &hookDir{plainDir: plainDir{d}}
+	sim := New(Config{Directory: hd, Verifier: hd, AdminUsers: []string{"svc"}, Clock: newFakeClock().Now})
+	url := newServer(t, sim)
+	if err := sim.SyncNow(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	adm := NewBrowser(url, "svc", adminPW, Jira)
+	adm.Basic = true
+	hd.hook = func() {
+		mustDo(t, adm, "POST", "/rest/api/2/group/user?groupname=jira-software-users", `{"name":"alice"}`)
+	}
+	if err := sim.SyncNow(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !sim.Licensed("alice") {
+		t.Errorf("got alice unlicensed after the sync, want the grant made during it kept")
 	}
 }

@@ -103,7 +103,21 @@ type nameResolver interface {
 // directory into the app's cache, as a full directory sync does (REFERENCE
 // §5). It reads outside the lock and swaps the result in at once.
 func (s *Sim) SyncNow(ctx context.Context) error {
+	// A change made through the app while the sync reads would be lost when
+	// the fresh copy is swapped in; the real app's replication settles that
+	// eventually, but tests need determinism, so such a sync reads again.
+	for range 5 {
+		done, err := s.syncOnce(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+	return fmt.Errorf("appsim sync: the cache kept changing while reading")
+}
+
+func (s *Sim) syncOnce(ctx context.Context) (bool, error) {
 	s.mu.Lock()
+	gen := s.cacheGen
 	known := map[string]string{}
 	for k, u := range s.cache.users {
 		known[k] = u.name
@@ -117,7 +131,7 @@ func (s *Sim) SyncNow(ctx context.Context) error {
 	if l, ok := s.dir.(userLister); ok {
 		us, err := l.Users(ctx)
 		if err != nil {
-			return fmt.Errorf("appsim sync: list users: %w", err)
+			return false, fmt.Errorf("appsim sync: list users: %w", err)
 		}
 		for _, u := range us {
 			known[strings.ToLower(u)] = u
@@ -129,7 +143,7 @@ func (s *Sim) SyncNow(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("appsim sync: members of %s: %w", g, err)
+			return false, fmt.Errorf("appsim sync: members of %s: %w", g, err)
 		}
 		for _, u := range ms {
 			known[strings.ToLower(u)] = u
@@ -145,20 +159,24 @@ func (s *Sim) SyncNow(ctx context.Context) error {
 			continue // deleted in the directory: the sync drops it
 		}
 		if err != nil {
-			return fmt.Errorf("appsim sync: groups of %s: %w", name, err)
+			return false, fmt.Errorf("appsim sync: groups of %s: %w", name, err)
 		}
 		nested, err := s.dir.UserGroups(ctx, name, true)
 		if err != nil {
-			return fmt.Errorf("appsim sync: nested groups of %s: %w", name, err)
+			return false, fmt.Errorf("appsim sync: nested groups of %s: %w", name, err)
 		}
 		fresh.setGroups(fresh.ensureUser(name), direct, nested)
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cacheGen != gen {
+		return false, nil
+	}
 	s.cache = fresh
+	s.cacheGen++
 	s.observeCountsLocked()
-	s.mu.Unlock()
 	s.log.Debug("appsim directory sync", "users", len(known))
-	return nil
+	return true, nil
 }
 
 // Run syncs every SyncInterval until ctx ends, like the app's scheduled
@@ -217,6 +235,7 @@ func (s *Sim) refreshAtLogin(ctx context.Context, name string) {
 		return
 	}
 	s.cache.setGroups(u, direct, nested)
+	s.cacheGen++
 	s.observeCountsLocked()
 }
 
@@ -234,6 +253,7 @@ func (s *Sim) cacheAdd(ctx context.Context, user, group string) {
 		s.cache.track(g)
 		u.nested[strings.ToLower(g)] = true
 	}
+	s.cacheGen++
 	s.observeCountsLocked()
 }
 
@@ -255,6 +275,7 @@ func (s *Sim) cacheRemove(ctx context.Context, user, group string) {
 			u.nested[strings.ToLower(g)] = true
 		}
 	}
+	s.cacheGen++
 	s.observeCountsLocked()
 }
 

@@ -370,19 +370,19 @@ func (s *Sim) handleGadgetLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	res := s.passwordLogin(r.Context(), w, r, state(r), r.PostForm.Get("os_username"), r.PostForm.Get("os_password"),
 		loginOpts{rememberMe: r.PostForm.Get("os_cookie") == "true", captcha: r.PostForm.Get("os_captcha")})
+	// Field names as Jira's LoginProperties serialises them.
 	writeJSON(w, http.StatusOK, map[string]any{
-		"loginSucceeded":                 res.outcome == outcomeOK,
-		"loginError":                     res.outcome == outcomeBadCredentials,
-		"loginFailedByPermissions":       res.outcome == outcomeUnlicensed,
-		"captchaFailure":                 res.outcome == outcomeCaptcha,
-		"isElevatedSecurityCheckShown":   res.outcome == outcomeCaptcha,
-		"communicationError":             false,
-		"externalUserManagement":         false,
-		"isPublicMode":                   false,
-		"contactAdminLink":               "",
-		"isAllowCookies":                 true,
-		"captchaTimeout":                 false,
-		"isLogoutCaptchaRequiredAllowed": false,
+		"loginSucceeded":               res.outcome == outcomeOK,
+		"loginError":                   res.outcome == outcomeBadCredentials,
+		"communicationError":           false,
+		"allowCookies":                 true,
+		"externalPasswordManagement":   false,
+		"externalUserManagement":       false,
+		"isPublicMode":                 false,
+		"isElevatedSecurityCheckShown": res.outcome == outcomeCaptcha,
+		"captchaFailure":               res.outcome == outcomeCaptcha,
+		"loginFailedByPermissions":     res.outcome == outcomeUnlicensed,
+		"contactAdminLink":             "",
 	})
 }
 

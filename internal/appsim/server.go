@@ -151,6 +151,7 @@ type Sim struct {
 	nextPATID int
 	logins    map[string]*loginStats // lower user → counters
 	cache     *membershipCache
+	cacheGen  int // bumped by every cache change, so a sync can tell it raced one
 	maxCount  map[string]int
 	requests  []RequestRecord
 	nextReqID int
