@@ -508,8 +508,13 @@ func (s *Sim) handleSAML(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusBadRequest, "no NameID in SAMLResponse")
 		return
 	}
+	s.ssoLogin(w, r, strings.TrimSpace(doc.NameID), r.PostForm.Get("RelayState"))
+}
+
+// ssoLogin is what SAML and OIDC logins share: group refresh like a
+// password login, then the licence check (REFERENCE §2, SSO).
+func (s *Sim) ssoLogin(w http.ResponseWriter, r *http.Request, typed, dest string) {
 	ctx := r.Context()
-	typed := strings.TrimSpace(doc.NameID)
 	if _, err := s.dir.UserGroups(ctx, typed, false); err != nil {
 		s.ssoRefused(w)
 		return
@@ -523,9 +528,33 @@ func (s *Sim) handleSAML(w http.ResponseWriter, r *http.Request) {
 		s.ssoRefused(w)
 		return
 	}
-	rs := state(r)
-	s.finishLogin(w, r, rs, name, loginOpts{}, "sso")
-	http.Redirect(w, r, safeDestination(r.PostForm.Get("RelayState"), "/"), http.StatusFound)
+	s.finishLogin(w, r, state(r), name, loginOpts{}, "sso")
+	http.Redirect(w, r, safeDestination(dest, "/"), http.StatusFound)
+}
+
+// OIDCCode plays the identity provider: it returns a one-time code that
+// GET /plugins/servlet/oidc/callback?code=…&state=… redeems as user. The
+// callback names nobody (REFERENCE §2), which is what floatseat must cope with.
+func (s *Sim) OIDCCode(user string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	code := newToken()
+	s.oidcCodes[code] = user
+	return code
+}
+
+// handleOIDCCallback serves GET /plugins/servlet/oidc/callback.
+func (s *Sim) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
+	code := r.URL.Query().Get("code")
+	s.mu.Lock()
+	user, ok := s.oidcCodes[code]
+	delete(s.oidcCodes, code)
+	s.mu.Unlock()
+	if !ok {
+		s.ssoRefused(w)
+		return
+	}
+	s.ssoLogin(w, r, user, "/")
 }
 
 func (s *Sim) ssoRefused(w http.ResponseWriter) {

@@ -475,8 +475,8 @@ func TestLogout(t *testing.T) {
 	if res.LoginReason() != ReasonOut || res.User != "anonymous" {
 		t.Errorf("got %q %q, want OUT anonymous", res.LoginReason(), res.User)
 	}
-	if b.Cookie(ConfluenceRememberMe) != "" || e.sim.ActiveSessions() != 0 {
-		t.Errorf("got remember-me %q, %d sessions, want none", b.Cookie(ConfluenceRememberMe), e.sim.ActiveSessions())
+	if b.Cookie(ConfluenceRememberMeCookie) != "" || e.sim.ActiveSessions() != 0 {
+		t.Errorf("got remember-me %q, %d sessions, want none", b.Cookie(ConfluenceRememberMeCookie), e.sim.ActiveSessions())
 	}
 }
 
@@ -506,6 +506,32 @@ func TestSAMLLogin(t *testing.T) {
 	res = postForm(t, b, "/plugins/servlet/samlconsumer", assertion("bob"))
 	if res.Status != 302 || res.User != "bob" || res.Header.Get("Location") != "/browse/X-1" {
 		t.Errorf("after grant: got %d %q %q, want 302 bob /browse/X-1", res.Status, res.User, res.Header.Get("Location"))
+	}
+}
+
+func TestOIDCLogin(t *testing.T) {
+	e := newEnv(t, Confluence, func(c *Config) { c.UpdateGroupsAtLogin = UpdateEvery })
+	tests := []struct {
+		name     string
+		code     string
+		grant    bool
+		want     int
+		wantUser string
+	}{
+		{"unknown code", "nope", false, 403, "anonymous"},
+		{"unlicensed", e.sim.OIDCCode("bob"), false, 403, "anonymous"},
+		{"granted in the directory just before", e.sim.OIDCCode("bob"), true, 302, "bob"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.grant {
+				e.dir.AddMember(t.Context(), "bob", e.licenceGroup())
+			}
+			res := must(t)(e.browser("", "").Get(t.Context(), "/plugins/servlet/oidc/callback?code="+tc.code+"&state=x"))
+			if res.Status != tc.want || res.User != tc.wantUser {
+				t.Errorf("got %d %q, want %d %q", res.Status, res.User, tc.want, tc.wantUser)
+			}
+		})
 	}
 }
 

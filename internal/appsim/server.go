@@ -43,15 +43,15 @@ const UnlimitedSeats = -1
 
 // Cookie and header names (REFERENCE §1–2).
 const (
-	SessionCookie          = "JSESSIONID"
-	JiraRememberMeCookie   = "seraph.rememberme.cookie"
-	ConfluenceRememberMe   = "seraph.confluence"
-	XSRFCookie             = "atlassian.xsrf.token"
-	HeaderUser             = "X-AUSERNAME"
-	HeaderLoginReason      = "X-Seraph-LoginReason"
-	HeaderDeniedReason     = "X-Authentication-Denied-Reason"
-	HeaderJiraRequestID    = "X-AREQUESTID"
-	HeaderConfluenceReqTim = "X-Confluence-Request-Time"
+	SessionCookie               = "JSESSIONID"
+	JiraRememberMeCookie        = "seraph.rememberme.cookie"
+	ConfluenceRememberMeCookie  = "seraph.confluence"
+	XSRFCookie                  = "atlassian.xsrf.token"
+	HeaderUser                  = "X-AUSERNAME"
+	HeaderLoginReason           = "X-Seraph-LoginReason"
+	HeaderDeniedReason          = "X-Authentication-Denied-Reason"
+	HeaderJiraRequestID         = "X-AREQUESTID"
+	HeaderConfluenceRequestTime = "X-Confluence-Request-Time"
 )
 
 // Seraph login reasons (REFERENCE §1).
@@ -151,6 +151,7 @@ type Sim struct {
 	nextPATID int
 	logins    map[string]*loginStats // lower user → counters
 	cache     *membershipCache
+	oidcCodes map[string]string
 	cacheGen  int // bumped by every cache change, so a sync can tell it raced one
 	maxCount  map[string]int
 	requests  []RequestRecord
@@ -227,15 +228,16 @@ func New(cfg Config) *Sim {
 		}
 	}
 	s := &Sim{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		dir:      cfg.Directory,
-		verifier: cfg.Verifier,
-		sessions: map[string]*session{},
-		remember: map[string]*rememberToken{},
-		pats:     map[string]*patToken{},
-		logins:   map[string]*loginStats{},
-		maxCount: map[string]int{},
+		cfg:       cfg,
+		log:       cfg.Logger,
+		dir:       cfg.Directory,
+		verifier:  cfg.Verifier,
+		sessions:  map[string]*session{},
+		remember:  map[string]*rememberToken{},
+		pats:      map[string]*patToken{},
+		oidcCodes: map[string]string{},
+		logins:    map[string]*loginStats{},
+		maxCount:  map[string]int{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -290,17 +292,12 @@ func (s *Sim) InternalDirectory() *InternalDirectory { return s.internal }
 func (s *Sim) Product() string { return s.cfg.Product }
 
 // rememberCookie is the product's remember-me cookie name (REFERENCE §2).
-func (s *Sim) rememberCookie() string {
-	if s.cfg.Product == Confluence {
-		return ConfluenceRememberMe
-	}
-	return JiraRememberMeCookie
-}
+func (s *Sim) rememberCookie() string { return RememberMeCookieName(s.cfg.Product) }
 
 // RememberMeCookieName returns the product's remember-me cookie name.
 func RememberMeCookieName(product string) string {
 	if product == Confluence {
-		return ConfluenceRememberMe
+		return ConfluenceRememberMeCookie
 	}
 	return JiraRememberMeCookie
 }
@@ -349,7 +346,7 @@ func (w *respWriter) WriteHeader(code int) {
 	if w.s.cfg.Product == Jira {
 		h.Set(HeaderJiraRequestID, w.rs.id)
 	} else {
-		h.Set(HeaderConfluenceReqTim, fmt.Sprint(w.s.cfg.Clock().UnixMilli()))
+		h.Set(HeaderConfluenceRequestTime, fmt.Sprint(w.s.cfg.Clock().UnixMilli()))
 	}
 	// The xsrf cookie ends in "lin" logged in, "lout" not (REFERENCE §1).
 	suffix := "lout"

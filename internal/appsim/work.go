@@ -15,6 +15,7 @@ func (s *Sim) routes() {
 	// Common to both products.
 	m.HandleFunc("POST /rest/tsv/1.0/authenticate", s.handleTSVAuthenticate)
 	m.HandleFunc("POST /plugins/servlet/samlconsumer", s.handleSAML)
+	m.HandleFunc("GET /plugins/servlet/oidc/callback", s.handleOIDCCallback)
 	m.HandleFunc("POST /rest/pat/latest/tokens", s.handleCreatePAT)
 	m.HandleFunc("/logout", s.handleLogout)
 	s.backgroundRoutes()
