@@ -157,6 +157,9 @@ func (s *Sim) finishLogin(w http.ResponseWriter, r *http.Request, rs *reqState, 
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		delete(s.sessions, c.Value)
 	}
+	if len(s.sessions) >= sweepSessionsAt {
+		s.sweepLocked()
+	}
 	id := newToken()
 	s.sessions[id] = &session{user: name, lastSeen: s.now()}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true})
@@ -221,19 +224,30 @@ func (s *Sim) sessionUser(r *http.Request, rs *reqState) (string, bool) {
 	return ss.user, true
 }
 
+// sweepSessionsAt bounds memory in long demo runs: Basic clients that drop
+// cookies leave one dead session per request, as they do in Jira.
+const sweepSessionsAt = 1024
+
+func (s *Sim) sweepLocked() {
+	now := s.now()
+	for id, ss := range s.sessions {
+		if now.Sub(ss.lastSeen) > s.cfg.SessionTimeout {
+			delete(s.sessions, id)
+		}
+	}
+	for tok, rt := range s.remember {
+		if !now.Before(rt.expires) {
+			delete(s.remember, tok)
+		}
+	}
+}
+
 // ActiveSessions counts sessions that have not timed out.
 func (s *Sim) ActiveSessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for id, ss := range s.sessions {
-		if s.now().Sub(ss.lastSeen) > s.cfg.SessionTimeout {
-			delete(s.sessions, id)
-			continue
-		}
-		n++
-	}
-	return n
+	s.sweepLocked()
+	return len(s.sessions)
 }
 
 // SessionsOf counts the user's live sessions.
