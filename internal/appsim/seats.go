@@ -3,6 +3,7 @@ package appsim
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Licence seats (REFERENCE §3), always computed from the app's CACHED
@@ -53,6 +54,29 @@ func (s *Sim) observeCountsLocked() {
 			s.maxCount[r.Key] = n
 		}
 	}
+}
+
+// reportedCountLocked is the count the seat REST APIs report. The apps keep
+// it in a cache of its own (Jira's ActiveUsersCountForLicenseCache,
+// REFERENCE §1), so with Config.CountCacheTTL set it may lag the membership
+// by up to that long. Assumption: the lag is a plain TTL; the apps' real
+// invalidation rules are not documented.
+func (s *Sim) reportedCountLocked(r Role) int {
+	if s.cfg.CountCacheTTL <= 0 {
+		return s.userCountLocked(r)
+	}
+	now := s.now()
+	if c, ok := s.countCache[r.Key]; ok && now.Sub(c.at) < s.cfg.CountCacheTTL {
+		return c.n
+	}
+	n := s.userCountLocked(r)
+	s.countCache[r.Key] = cachedCount{n: n, at: now}
+	return n
+}
+
+type cachedCount struct {
+	n  int
+	at time.Time
 }
 
 // UserCount returns the role's current count from the cache.
@@ -138,7 +162,7 @@ func (s *Sim) rolesOfLocked(user string) []Role {
 }
 
 func (s *Sim) roleJSONLocked(r Role) map[string]any {
-	n := s.userCountLocked(r)
+	n := s.reportedCountLocked(r)
 	remaining := r.Seats - n
 	if r.Seats == UnlimitedSeats {
 		remaining = -1
@@ -209,7 +233,7 @@ func (s *Sim) handleConfluenceLicense(w http.ResponseWriter, r *http.Request) {
 	}
 	role := s.cfg.Roles[0]
 	s.mu.Lock()
-	n := s.userCountLocked(role)
+	n := s.reportedCountLocked(role)
 	s.mu.Unlock()
 	max := role.Seats
 	if max == UnlimitedSeats {

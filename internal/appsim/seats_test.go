@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func jiraRoles(c *Config) {
@@ -263,5 +264,28 @@ func TestRunSyncsOnTicks(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("got Run error %v, want nil", err)
+	}
+}
+
+func TestCountCacheTTL(t *testing.T) {
+	e := newEnv(t, Confluence, func(c *Config) { c.CountCacheTTL = time.Minute })
+	count := func() int {
+		var got struct{ Count int }
+		decode(t, mustDo(t, e.admin(), "GET", "/rest/license/1.0/license/userCount", ""), &got)
+		return got.Count
+	}
+	if got := count(); got != 1 {
+		t.Fatalf("got %d, want 1", got)
+	}
+	mustDo(t, e.admin(), "PUT", "/rest/api/user/bob/group/confluence-users", "")
+	if got := count(); got != 1 {
+		t.Errorf("within the TTL: got %d, want the cached 1", got)
+	}
+	if got := e.sim.UserCount("confluence"); got != 2 {
+		t.Errorf("live count: got %d, want 2", got)
+	}
+	e.clock.Advance(time.Minute)
+	if got := count(); got != 2 {
+		t.Errorf("after the TTL: got %d, want 2", got)
 	}
 }

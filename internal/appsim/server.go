@@ -114,6 +114,10 @@ type Config struct {
 	// group jira-software-users; Confluence "confluence" on confluence-users;
 	// 10 seats each.
 	Roles []Role
+	// CountCacheTTL makes the seat REST APIs report a count up to this old
+	// (the apps cache it separately, REFERENCE §1). Default 0: always live.
+	// Licence enforcement and MaxUserCount always use the live count.
+	CountCacheTTL time.Duration
 	// ExcludeFromCount lists users the seat count skips (as the apps skip
 	// deactivated users).
 	ExcludeFromCount []string
@@ -144,20 +148,21 @@ type Sim struct {
 	internal *InternalDirectory
 	mux      *http.ServeMux
 
-	mu        sync.Mutex
-	sessions  map[string]*session
-	remember  map[string]*rememberToken
-	pats      map[string]*patToken
-	nextPATID int
-	logins    map[string]*loginStats // lower user → counters
-	cache     *membershipCache
-	oidcCodes map[string]string
-	cacheGen  int // bumped by every cache change, so a sync can tell it raced one
-	maxCount  map[string]int
-	requests  []RequestRecord
-	nextReqID int
-	nextIssue int
-	nextPage  int
+	mu         sync.Mutex
+	sessions   map[string]*session
+	remember   map[string]*rememberToken
+	pats       map[string]*patToken
+	nextPATID  int
+	logins     map[string]*loginStats // lower user → counters
+	cache      *membershipCache
+	oidcCodes  map[string]string
+	countCache map[string]cachedCount
+	cacheGen   int // bumped by every cache change, so a sync can tell it raced one
+	maxCount   map[string]int
+	requests   []RequestRecord
+	nextReqID  int
+	nextIssue  int
+	nextPage   int
 }
 
 // New builds a simulator from cfg.
@@ -228,16 +233,17 @@ func New(cfg Config) *Sim {
 		}
 	}
 	s := &Sim{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		dir:       cfg.Directory,
-		verifier:  cfg.Verifier,
-		sessions:  map[string]*session{},
-		remember:  map[string]*rememberToken{},
-		pats:      map[string]*patToken{},
-		oidcCodes: map[string]string{},
-		logins:    map[string]*loginStats{},
-		maxCount:  map[string]int{},
+		cfg:        cfg,
+		log:        cfg.Logger,
+		dir:        cfg.Directory,
+		verifier:   cfg.Verifier,
+		sessions:   map[string]*session{},
+		remember:   map[string]*rememberToken{},
+		pats:       map[string]*patToken{},
+		oidcCodes:  map[string]string{},
+		countCache: map[string]cachedCount{},
+		logins:     map[string]*loginStats{},
+		maxCount:   map[string]int{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
