@@ -1,0 +1,104 @@
+package identity
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Cookie names of REFERENCE §2.
+const (
+	CookieSession              = "JSESSIONID"
+	CookieJiraRememberMe       = "seraph.rememberme.cookie"
+	CookieConfluenceRememberMe = "seraph.confluence"
+)
+
+// Credentials are the secrets a request carries that may name a user. The
+// values are substrings of the request's headers: parsing allocates nothing.
+type Credentials struct {
+	Session        string
+	RememberMe     string
+	RememberMeName string
+	Bearer         string
+}
+
+// ParseCredentials reads the Cookie headers and the Authorization header.
+// The first occurrence of a cookie wins, as servlet containers do.
+func ParseCredentials(cookieHeaders []string, authorization string) Credentials {
+	var c Credentials
+	for _, line := range cookieHeaders {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || val == "" {
+				continue
+			}
+			val = strings.Trim(val, `"`)
+			switch name {
+			case CookieSession:
+				if c.Session == "" {
+					c.Session = val
+				}
+			case CookieJiraRememberMe, CookieConfluenceRememberMe:
+				if c.RememberMe == "" {
+					c.RememberMe, c.RememberMeName = val, name
+				}
+			}
+		}
+	}
+	if t, ok := BearerToken(authorization); ok {
+		c.Bearer = t
+	}
+	return c
+}
+
+// CookieChange is a session or remember-me cookie the app set or deleted.
+type CookieChange struct {
+	Kind    Kind
+	Value   string
+	Deleted bool
+}
+
+// ResponseCookies reads the session and remember-me cookies a response
+// sets or deletes (Max-Age ≤ 0, an expiry in the past, or an empty value).
+func ResponseCookies(h http.Header, now time.Time) []CookieChange {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return nil
+	}
+	var out []CookieChange
+	for _, line := range lines {
+		first, attrs, _ := strings.Cut(line, ";")
+		name, val, ok := strings.Cut(strings.TrimSpace(first), "=")
+		if !ok {
+			continue
+		}
+		var kind Kind
+		switch name {
+		case CookieSession:
+			kind = KindSession
+		case CookieJiraRememberMe, CookieConfluenceRememberMe:
+			kind = KindRememberMe
+		default:
+			continue
+		}
+		val = strings.Trim(val, `"`)
+		deleted := val == ""
+		for attrs != "" && !deleted {
+			var a string
+			a, attrs, _ = strings.Cut(attrs, ";")
+			k, v, _ := strings.Cut(strings.TrimSpace(a), "=")
+			switch {
+			case strings.EqualFold(k, "max-age"):
+				deleted = strings.HasPrefix(v, "0") || strings.HasPrefix(v, "-")
+			case strings.EqualFold(k, "expires"):
+				if t, err := http.ParseTime(v); err == nil && !t.After(now) {
+					deleted = true
+				}
+			}
+		}
+		out = append(out, CookieChange{Kind: kind, Value: val, Deleted: deleted})
+	}
+	return out
+}

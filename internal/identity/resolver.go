@@ -1,0 +1,261 @@
+package identity
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Kind of learned credential.
+type Kind byte
+
+// Kinds.
+const (
+	KindSession    Kind = 's'
+	KindRememberMe Kind = 'r'
+	KindBearer     Kind = 'b'
+)
+
+// MapKey is the HMAC of a credential: what the LRU and Redis are keyed by.
+type MapKey [16]byte
+
+// String is the hex form used as a Redis key.
+func (k MapKey) String() string { return hex.EncodeToString(k[:]) }
+
+// Hasher computes MapKeys with a secret key shared by every replica.
+type Hasher struct {
+	pool sync.Pool
+}
+
+type hstate struct {
+	h   hash.Hash
+	buf []byte
+	out [sha256.Size]byte
+}
+
+// NewHasher returns a Hasher for key (at least 32 bytes recommended).
+func NewHasher(key []byte) *Hasher {
+	k := append([]byte(nil), key...)
+	h := &Hasher{}
+	h.pool.New = func() any { return &hstate{h: hmac.New(sha256.New, k), buf: make([]byte, 0, 128)} }
+	return h
+}
+
+// Key returns the HMAC of kind and secret. Pooled state keeps it free of
+// allocations.
+func (h *Hasher) Key(kind Kind, secret string) MapKey {
+	st := h.pool.Get().(*hstate)
+	st.h.Reset()
+	st.buf = append(st.buf[:0], byte(kind))
+	st.buf = append(st.buf, secret...)
+	st.h.Write(st.buf)
+	sum := st.h.Sum(st.out[:0])
+	var k MapKey
+	copy(k[:], sum)
+	clear(st.buf) // no secret lingers in the pool
+	h.pool.Put(st)
+	return k
+}
+
+// MappingStore shares learned mappings between replicas (Redis). A missing
+// key is ("", nil).
+type MappingStore interface {
+	GetUser(ctx context.Context, key string) (string, error)
+	SetUser(ctx context.Context, key, user string, ttl time.Duration) error
+	DeleteUser(ctx context.Context, key string) error
+}
+
+// ResolverOptions configure a Resolver.
+type ResolverOptions struct {
+	CacheSize     int
+	SessionTTL    time.Duration
+	RememberMeTTL time.Duration
+	TokenTTL      time.Duration
+	LookupTimeout time.Duration // bound on a Redis lookup before forwarding
+	NegativeTTL   time.Duration // how long "nobody known" is cached (default 30s)
+	QueueSize     int           // pending Redis writes (default 4096)
+}
+
+// Resolver maps hashed credentials to users.
+type Resolver struct {
+	h     *Hasher
+	store MappingStore
+	opt   ResolverOptions
+	cache *lru.Cache[MapKey, entry]
+	queue chan write
+	log   *slog.Logger
+	// storeDownUntil skips Redis lookups for a second after an error, so
+	// an outage costs one timeout a second, not one per request.
+	storeDownUntil atomic.Int64
+
+	lookups *prometheus.CounterVec
+	dropped prometheus.Counter
+}
+
+type entry struct {
+	user     string
+	negUntil int64 // unix nanoseconds; set for "nobody known"
+}
+
+type write struct {
+	key  string
+	user string
+	ttl  time.Duration
+	del  bool
+}
+
+// NewResolver builds a Resolver; call Run to write learned mappings.
+func NewResolver(h *Hasher, st MappingStore, opt ResolverOptions, reg prometheus.Registerer, log *slog.Logger) *Resolver {
+	if opt.CacheSize <= 0 {
+		opt.CacheSize = 100000
+	}
+	if opt.NegativeTTL <= 0 {
+		opt.NegativeTTL = 30 * time.Second
+	}
+	if opt.QueueSize <= 0 {
+		opt.QueueSize = 4096
+	}
+	if opt.LookupTimeout <= 0 {
+		opt.LookupTimeout = 50 * time.Millisecond
+	}
+	c, _ := lru.New[MapKey, entry](opt.CacheSize)
+	f := promauto.With(reg)
+	return &Resolver{
+		h: h, store: st, opt: opt, cache: c, log: log,
+		queue: make(chan write, opt.QueueSize),
+		lookups: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "floatseat", Name: "identity_lookups_total",
+			Help: "Identity lookups of learned credentials by where the answer came from: cache, redis, unknown, error.",
+		}, []string{"result"}),
+		dropped: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "floatseat", Name: "identity_writes_dropped_total",
+			Help: "Learned identity mappings not shared through Redis because the queue was full.",
+		}),
+	}
+}
+
+// Lookup resolves the user of a request's credentials: session first, then
+// remember-me, then Bearer token.
+func (r *Resolver) Lookup(ctx context.Context, c Credentials) (string, Source) {
+	if c.Session != "" {
+		if u := r.lookup(ctx, KindSession, c.Session); u != "" {
+			return u, SourceSession
+		}
+	}
+	if c.RememberMe != "" {
+		if u := r.lookup(ctx, KindRememberMe, c.RememberMe); u != "" {
+			return u, SourceRememberMe
+		}
+	}
+	if c.Bearer != "" {
+		if u := r.lookup(ctx, KindBearer, c.Bearer); u != "" {
+			return u, SourceBearer
+		}
+	}
+	return "", SourceNone
+}
+
+func (r *Resolver) lookup(ctx context.Context, kind Kind, secret string) string {
+	k := r.h.Key(kind, secret)
+	now := time.Now().UnixNano()
+	if e, ok := r.cache.Get(k); ok {
+		if e.negUntil == 0 {
+			r.lookups.WithLabelValues("cache").Inc()
+			return e.user
+		}
+		if now < e.negUntil {
+			r.lookups.WithLabelValues("unknown").Inc()
+			return ""
+		}
+	}
+	if now < r.storeDownUntil.Load() {
+		r.lookups.WithLabelValues("error").Inc()
+		return ""
+	}
+	lctx, cancel := context.WithTimeout(ctx, r.opt.LookupTimeout)
+	u, err := r.store.GetUser(lctx, k.String())
+	cancel()
+	if err != nil {
+		r.storeDownUntil.Store(now + int64(time.Second))
+		r.lookups.WithLabelValues("error").Inc()
+		return ""
+	}
+	if u == "" {
+		r.cache.Add(k, entry{negUntil: now + int64(r.opt.NegativeTTL)})
+		r.lookups.WithLabelValues("unknown").Inc()
+		return ""
+	}
+	r.cache.Add(k, entry{user: u})
+	r.lookups.WithLabelValues("redis").Inc()
+	return u
+}
+
+// Learn records that the credential now belongs to user ("" forgets it).
+func (r *Resolver) Learn(kind Kind, secret, user string) {
+	if secret == "" {
+		return
+	}
+	k := r.h.Key(kind, secret)
+	if user == "" {
+		if _, ok := r.cache.Peek(k); ok {
+			r.cache.Add(k, entry{negUntil: time.Now().Add(r.opt.NegativeTTL).UnixNano()})
+			r.enqueue(write{key: k.String(), del: true})
+		}
+		return
+	}
+	if e, ok := r.cache.Peek(k); ok && e.negUntil == 0 && e.user == user {
+		return
+	}
+	r.cache.Add(k, entry{user: user})
+	r.enqueue(write{key: k.String(), user: user, ttl: r.ttl(kind)})
+}
+
+func (r *Resolver) ttl(kind Kind) time.Duration {
+	switch kind {
+	case KindRememberMe:
+		return r.opt.RememberMeTTL
+	case KindBearer:
+		return r.opt.TokenTTL
+	}
+	return r.opt.SessionTTL
+}
+
+func (r *Resolver) enqueue(w write) {
+	select {
+	case r.queue <- w:
+	default:
+		r.dropped.Inc()
+	}
+}
+
+// Run shares learned mappings through Redis until ctx ends.
+func (r *Resolver) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case w := <-r.queue:
+			wctx, cancel := context.WithTimeout(ctx, time.Second)
+			var err error
+			if w.del {
+				err = r.store.DeleteUser(wctx, w.key)
+			} else {
+				err = r.store.SetUser(wctx, w.key, w.user, w.ttl)
+			}
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				r.log.Debug("identity mapping not shared", "err", err)
+			}
+		}
+	}
+}
