@@ -1,0 +1,309 @@
+// Package app wires floatseat together: it is the one place that knows every
+// package. cmd/floatseat calls it, and tests start a whole floatseat
+// in-process through it.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/floatseat/floatseat/internal/activity"
+	"github.com/floatseat/floatseat/internal/admin"
+	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/proxy"
+)
+
+// Version is set at build time (-ldflags -X).
+var Version = "dev"
+
+// App is one running floatseat: proxy, admin port and background loops.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	replica string
+
+	mini  *miniredis.Miniredis // embedded store, nil with a real Redis
+	rdb   redis.UniversalClient
+	store *store.Store
+
+	noise    *noiseFilter
+	who      *who
+	recorder *activity.Recorder
+	proxy    *proxy.Proxy
+	admin    *admin.Server
+
+	proxyLn, adminLn net.Listener
+	mu               sync.Mutex // serialises Reload
+}
+
+// New builds every part and binds both listeners, so that ":0" works in
+// tests and addresses are known before Run.
+func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), replica: replicaID()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "floatseat", Name: "build_info", Help: "Always 1; labels say what runs.",
+		ConstLabels: prometheus.Labels{"version": Version, "product": cfg.Product, "mode": cfg.Mode},
+	}, func() float64 { return 1 }))
+
+	if err := a.openStore(); err != nil {
+		return nil, err
+	}
+	upstream, err := url.Parse(cfg.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	if a.noise, err = newNoiseFilter(cfg, a.reg); err != nil {
+		a.closeStore()
+		return nil, err
+	}
+	if a.who, err = newWho(cfg, a.store, a.reg, log); err != nil {
+		a.closeStore()
+		return nil, err
+	}
+	a.recorder = activity.New(a.store, activity.Options{
+		Resolution:    cfg.Activity.Resolution,
+		QueueSize:     cfg.Activity.QueueSize,
+		FlushInterval: cfg.Activity.FlushInterval,
+		WriteTimeout:  4 * cfg.Redis.Timeout,
+	}, a.reg, log)
+
+	trusted := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
+	for _, s := range cfg.TrustedProxies {
+		p, _ := config.ParsePrefix(s) // validated by config
+		trusted = append(trusted, p)
+	}
+	a.proxy = proxy.New(proxy.Options{
+		Upstream:       upstream,
+		TrustedProxies: trusted,
+		Transport:      proxy.Transport(cfg.Proxy.ResponseHeaderTimeout, cfg.Proxy.MaxIdleConnsPerHost),
+		ContextPath:    cfg.Proxy.ContextPath,
+		Who:            a.who,
+		Noise:          a.noise,
+		Activity:       a.recorder,
+		Metrics:        proxy.NewMetrics(a.reg),
+		Log:            log,
+	})
+	a.admin = admin.New(admin.Options{
+		Gatherer: a.reg,
+		Checks: map[string]admin.Check{
+			"redis":    a.store.Ping,
+			"upstream": upstreamCheck(upstream),
+		},
+	})
+
+	if a.proxyLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		a.closeStore()
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if a.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+		a.proxyLn.Close()
+		a.closeStore()
+		return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
+	}
+	return a, nil
+}
+
+// ProxyAddr is where the proxy listens.
+func (a *App) ProxyAddr() string { return a.proxyLn.Addr().String() }
+
+// AdminAddr is where the admin port listens.
+func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
+
+// Registry exposes the metrics registry (tests read it).
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Store exposes the Redis store (tests and tools read it).
+func (a *App) Store() *store.Store { return a.store }
+
+// Run serves until ctx ends, then drains in-flight requests for up to
+// proxy.shutdown_timeout and stops every loop it started.
+func (a *App) Run(ctx context.Context) error {
+	defer a.closeStore()
+	srv := &http.Server{
+		Handler:           a.proxy,
+		ReadHeaderTimeout: a.cfg.Proxy.ReadHeaderTimeout,
+		IdleTimeout:       a.cfg.Proxy.IdleTimeout,
+		// No WriteTimeout: downloads of large attachments may take long,
+		// and a blanket write timeout would cut them.
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	adm := &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	goRun := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(loopCtx); err != nil {
+				a.log.Error("background loop stopped", "loop", name, "err", err)
+			}
+		}()
+	}
+	goRun("activity", a.recorder.Run)
+	goRun("identity", a.who.Run)
+	goRun("heartbeat", a.heartbeat)
+
+	go func() { errc <- srv.Serve(a.proxyLn) }()
+	go func() { errc <- adm.Serve(a.adminLn) }()
+	a.log.Info("floatseat serving", "proxy", a.ProxyAddr(), "admin", a.AdminAddr(),
+		"upstream", a.cfg.Upstream, "mode", a.cfg.Mode, "replica", a.replica, "version", Version)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		a.log.Error("server stopped", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.Proxy.ShutdownTimeout)
+	defer cancel()
+	a.log.Info("shutting down: draining in-flight requests", "deadline", a.cfg.Proxy.ShutdownTimeout)
+	if serr := srv.Shutdown(sctx); serr != nil {
+		a.log.Warn("proxy did not drain in time", "err", serr)
+	}
+	_ = adm.Shutdown(sctx)
+	stopLoops()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Reload re-reads what can change without a restart: today the noise rules.
+func (a *App) Reload(cfg *config.Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.noise.reload(cfg); err != nil {
+		return err
+	}
+	a.log.Info("configuration reloaded", "noise_rules", a.noise.count())
+	return nil
+}
+
+// heartbeat tells the reaper (on any replica) that traffic flows through
+// floatseat; without it the reaper revokes nobody.
+func (a *App) heartbeat(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.Activity.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		hctx, cancel := context.WithTimeout(ctx, 2*a.cfg.Redis.Timeout)
+		if err := a.store.Heartbeat(hctx, a.replica, time.Now()); err != nil {
+			a.log.Warn("heartbeat failed", "err", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (a *App) openStore() error {
+	c := a.cfg.Redis
+	opt := &redis.UniversalOptions{
+		Addrs:        c.Addrs,
+		MasterName:   c.SentinelMaster,
+		Username:     c.Username,
+		Password:     c.Password.Reveal(),
+		DB:           c.DB,
+		DialTimeout:  2 * c.Timeout,
+		ReadTimeout:  c.Timeout,
+		WriteTimeout: c.Timeout,
+		MaxRetries:   1,
+		PoolSize:     32,
+	}
+	if c.Addr != "" {
+		opt.Addrs = []string{c.Addr}
+	}
+	if c.Embedded() {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("embedded store: %w", err)
+		}
+		a.mini = m
+		opt.Addrs = []string{m.Addr()}
+		a.log.Warn("using the embedded in-process store: nothing survives a restart and replicas share nothing; mode is observe", "reason", a.cfg.ModeForced)
+	}
+	if c.TLS.Enabled {
+		tc := &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // admin's explicit choice
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return fmt.Errorf("redis.tls.ca_file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("redis.tls.ca_file: no certificate found in %s", c.TLS.CAFile)
+			}
+		}
+		opt.TLSConfig = tc
+	}
+	a.rdb = redis.NewUniversalClient(opt)
+	a.store = store.New(a.rdb, c.KeyPrefix).WithMetrics(store.NewMetrics(a.reg))
+	return nil
+}
+
+func (a *App) closeStore() {
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.mini != nil {
+		a.mini.Close()
+	}
+}
+
+// upstreamCheck: the app answers HTTP at all (any status).
+func upstreamCheck(u *url.URL) admin.Check {
+	host := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", host)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
+// replicaID names this process in heartbeats and audit events:
+// FLOATSEAT_REPLICA if set (a pod name), else host name plus a random suffix.
+func replicaID() string {
+	if r := os.Getenv("FLOATSEAT_REPLICA"); r != "" {
+		return r
+	}
+	h, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return h + "/" + hex.EncodeToString(b)
+}

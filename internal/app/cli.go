@@ -1,0 +1,212 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/floatseat/floatseat/internal/config"
+)
+
+const usage = `floatseat — floating licences for Jira and Confluence Data Center
+
+Usage:
+  floatseat serve --config FILE           run the proxy, admin port and reaper
+  floatseat check --config FILE           validate a configuration (every problem at once)
+  floatseat noise test --config FILE METHOD PATH
+                                          which noise rule matches a request, if any
+  floatseat demo                          everything on this machine: embedded Redis,
+                                          a Jira simulator and floatseat in front
+  floatseat version                       print the version
+
+Signals (serve): SIGTERM/SIGINT drain and stop; SIGHUP reloads the noise rules.
+`
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(rest, stdout, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
+	case "noise":
+		return cmdNoise(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "floatseat", Version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if f, ok := extraCommands[cmd]; ok {
+		return f(rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "floatseat: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// extraCommands are added by other files (demo, admin client).
+var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
+
+func configFlag(name string, args []string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (YAML)")
+	return fs, path
+}
+
+// loadConfig loads and prints problems; nil means the caller exits 1.
+func loadConfig(path string, stderr io.Writer) *config.Config {
+	if path == "" {
+		fmt.Fprintln(stderr, "floatseat: --config FILE is required")
+		return nil
+	}
+	cfg, warns, errs := config.Load(path)
+	for _, w := range warns {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	for _, e := range errs {
+		fmt.Fprintln(stderr, "error:", e)
+	}
+	if len(errs) > 0 {
+		return nil
+	}
+	return cfg
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs, path := configFlag("check", args, stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := loadConfig(*path, stderr)
+	if cfg == nil {
+		return 1
+	}
+	if errs := checkComponents(cfg); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, "error:", e)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (product %s, mode %s, %d pools, directory %q)\n", *path, cfg.Product, cfg.Mode, len(cfg.Pools), cfg.Directory.Type)
+	return 0
+}
+
+// checkComponents builds what config alone cannot judge (the noise rule
+// set with its defaults) and returns every problem.
+func checkComponents(cfg *config.Config) []error {
+	_, errs := buildNoise(cfg)
+	return errs
+}
+
+func cmdNoise(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprintln(stderr, "usage: floatseat noise test --config FILE METHOD PATH")
+		return 2
+	}
+	fs, path := configFlag("noise test", args[1:], stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(stderr, "usage: floatseat noise test --config FILE METHOD PATH")
+		return 2
+	}
+	cfg := loadConfig(*path, stderr)
+	if cfg == nil {
+		return 1
+	}
+	set, errs := buildNoise(cfg)
+	if len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, "error:", e)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, explainNoise(set, strings.ToUpper(fs.Arg(0)), fs.Arg(1)))
+	return 0
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs, path := configFlag("serve", args, stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := loadConfig(*path, stderr)
+	if cfg == nil {
+		return 1
+	}
+	log := NewLogger(cfg.Log, stderr)
+	if errs := checkComponents(cfg); len(errs) > 0 {
+		for _, e := range errs {
+			log.Error("invalid configuration", "err", e)
+		}
+		return 1
+	}
+	a, err := New(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reloadFrom(a, *path, log)
+			}
+		}
+	}()
+	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("stopped with error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// reloadFrom re-reads the file; a bad file keeps the running configuration.
+func reloadFrom(a *App, path string, log *slog.Logger) {
+	cfg, warns, errs := config.Load(path)
+	for _, w := range warns {
+		log.Warn("configuration", "warning", w)
+	}
+	if len(errs) > 0 {
+		for _, e := range errs {
+			log.Error("reload rejected: keeping the running configuration", "err", e)
+		}
+		return
+	}
+	if err := a.Reload(cfg); err != nil {
+		log.Error("reload rejected: keeping the running configuration", "err", err)
+	}
+}
+
+// NewLogger builds the one logger passed everywhere.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

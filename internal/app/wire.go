@@ -1,0 +1,93 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/noise"
+	"github.com/floatseat/floatseat/internal/store"
+)
+
+// noiseConfig maps the configuration onto the noise package.
+func noiseConfig(cfg *config.Config) noise.Config {
+	rules := make([]noise.Rule, len(cfg.Noise.Rules))
+	for i, r := range cfg.Noise.Rules {
+		rules[i] = noise.Rule{Name: r.Name, Method: r.Method, Path: r.Path, Query: r.Query}
+	}
+	return noise.Config{Defaults: cfg.Noise.DefaultsEnabled(), Rules: rules, Disable: cfg.Noise.Disable}
+}
+
+func buildNoise(cfg *config.Config) (*noise.Set, []error) {
+	return noise.Build(cfg.Product, noiseConfig(cfg))
+}
+
+func explainNoise(s *noise.Set, method, path string) string { return noise.Explain(s, method, path) }
+
+// noiseFilter is the live rule set with its counters.
+type noiseFilter struct {
+	*noise.Filter
+}
+
+func newNoiseFilter(cfg *config.Config, reg prometheus.Registerer) (*noiseFilter, error) {
+	f, errs := noise.NewFilter(cfg.Product, noiseConfig(cfg), reg)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("noise rules: %v", errs)
+	}
+	return &noiseFilter{f}, nil
+}
+
+func (n *noiseFilter) reload(cfg *config.Config) error {
+	if errs := n.Reload(cfg.Product, noiseConfig(cfg)); len(errs) > 0 {
+		return fmt.Errorf("noise rules: %v", errs)
+	}
+	return nil
+}
+
+func (n *noiseFilter) count() int { return len(n.Set().Rules()) }
+
+func (n *noiseFilter) explain(method, path string) string {
+	return noise.Explain(n.Set(), method, path)
+}
+
+// who adapts identity.Identifier to the proxy.
+type who struct {
+	*identity.Identifier
+	resolver *identity.Resolver
+}
+
+func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log *slog.Logger) (*who, error) {
+	key := []byte(cfg.Identity.Key.Reveal())
+	if len(key) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*cfg.Redis.Timeout)
+		k, err := st.IdentityKey(ctx)
+		cancel()
+		if err != nil {
+			// Without Redis there is nothing to share yet: a per-process key
+			// keeps this replica working; mappings are relearned later.
+			log.Warn("cannot read the shared identity key; using a per-process key until restart", "err", err)
+			k = make([]byte, 32)
+			_, _ = rand.Read(k)
+		}
+		key = k
+	}
+	r := identity.NewResolver(identity.NewHasher(key), st, identity.ResolverOptions{
+		CacheSize:     cfg.Identity.CacheSize,
+		SessionTTL:    cfg.Identity.SessionTTL,
+		RememberMeTTL: cfg.Identity.RememberMeTTL,
+		TokenTTL:      cfg.Identity.TokenTTL,
+		LookupTimeout: cfg.Identity.LookupTimeout,
+	}, reg, log)
+	return &who{
+		Identifier: &identity.Identifier{Product: cfg.Product, ContextPath: cfg.Proxy.ContextPath, Resolver: r},
+		resolver:   r,
+	}, nil
+}
+
+func (w *who) Run(ctx context.Context) error { return w.resolver.Run(ctx) }
+

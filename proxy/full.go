@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var fullPage = template.Must(template.New("full").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>All seats are in use</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#172b4d}
+h1{font-size:1.4rem}p{line-height:1.5}.hint{color:#5e6c84;font-size:.9rem}</style></head>
+<body><h1>All licence seats are in use right now</h1>
+<p>Everyone who holds a seat has been working within the last session. A seat is expected to free up in about <strong>{{.Minutes}} minute{{if ne .Minutes 1}}s{{end}}</strong>.</p>
+<p>Please try again then. Your work is not lost: nothing was sent to the application.</p>
+<p class="hint">Pool: {{.Pool}}. If this happens often, ask your administrator for more seats.</p>
+</body></html>
+`))
+
+// writeFull answers a request that cannot get a seat: 503 with
+// Retry-After, a page for browsers and JSON for REST clients.
+func writeFull(w http.ResponseWriter, r *http.Request, v Verdict) {
+	secs := int(math.Ceil(v.RetryAfter.Seconds()))
+	if secs < 1 {
+		secs = 60
+	}
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(secs))
+	h.Set("Cache-Control", "no-store")
+	if wantsJSON(r) {
+		h.Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"errorMessages":     []string{fmt.Sprintf("All licence seats of %s are in use; retry in about %d minutes.", v.Pool, minutes(secs))},
+			"pool":              v.Pool,
+			"retryAfterSeconds": secs,
+		})
+		return
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = fullPage.Execute(w, struct {
+		Minutes int
+		Pool    string
+	}{minutes(secs), v.Pool})
+}
+
+func minutes(secs int) int { return int(math.Ceil(float64(secs) / float64(time.Minute/time.Second))) }
+
+// wantsJSON: REST paths and clients that ask for JSON rather than HTML.
+func wantsJSON(r *http.Request) bool {
+	if strings.Contains(r.URL.Path, "/rest/") {
+		return true
+	}
+	acc := r.Header.Get("Accept")
+	return strings.Contains(acc, "application/json") && !strings.Contains(acc, "text/html")
+}

@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"net/http"
+
+	"github.com/floatseat/floatseat/internal/identity"
+)
+
+// observer wraps the client's ResponseWriter for one request. It sees the
+// app's response headers the moment they are written, learns who the
+// request ran as, and records activity, without buffering the body. It is
+// pooled: one request costs no allocation for it.
+type observer struct {
+	http.ResponseWriter
+	p       *Proxy
+	r       *http.Request
+	id      identity.Identity
+	verdict Verdict
+	class   class
+	quiet   bool // noise or static: learn identities, record no activity
+	wrote   bool
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack (WebSocket
+// upgrades) on the real writer.
+func (o *observer) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+
+func (o *observer) WriteHeader(code int) {
+	if !o.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		o.wrote = true
+		o.seen(o.ResponseWriter.Header())
+	}
+	o.ResponseWriter.WriteHeader(code)
+}
+
+func (o *observer) Write(b []byte) (int, error) {
+	if !o.wrote {
+		o.wrote = true
+		o.seen(o.ResponseWriter.Header())
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// seen runs once per request with the app's response headers.
+func (o *observer) seen(h http.Header) {
+	user := appUser(h)
+	p := o.p
+	if o.id.FromPassword() && p.opt.Seats != nil {
+		p.opt.Seats.LoginResult(o.id, o.verdict, firstValue(h, "X-Seraph-Loginreason"), user)
+	}
+	if user == "" {
+		if o.class == classActivity {
+			o.class = classAnonymous
+		}
+		// A response that deletes a session or remember-me cookie still
+		// teaches something: the mapping must be forgotten.
+		if len(h["Set-Cookie"]) > 0 {
+			p.opt.Who.Learn(o.r, o.id, h, "")
+		}
+		return
+	}
+	// Learning is skipped when the pre-request answer already named this
+	// user and no cookie changes: the common case costs nothing.
+	if len(h["Set-Cookie"]) > 0 || o.id.User == "" || !equalFold(o.id.User, user) || o.id.FromPassword() {
+		p.opt.Who.Learn(o.r, o.id, h, user)
+	}
+	if o.quiet {
+		return
+	}
+	if o.class == classAnonymous {
+		o.class = classActivity
+	}
+	p.opt.Activity.Record(user)
+}
+
+// appUser is X-AUSERNAME, the app's own word on who the request ran as;
+// "anonymous" and empty mean nobody (REFERENCE §1).
+func appUser(h http.Header) string {
+	v := firstValue(h, "X-Ausername")
+	if v == "" || v == "anonymous" {
+		return ""
+	}
+	return v
+}
+
+// firstValue reads a canonical header key without the allocation of
+// Header.Get's canonicalisation.
+func firstValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x >= 0x80 || y >= 0x80 {
+			return stringsEqualFold(a, b)
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

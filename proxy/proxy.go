@@ -1,0 +1,305 @@
+// Package proxy is floatseat's request path: classify each request, resolve
+// who it is before forwarding, make sure a returning user has a seat, stream
+// it to the Jira or Confluence node, and learn from the response who the
+// request ran as. It declares the small interfaces it needs and imports no
+// backend: the wiring in internal/app plugs the real parts in.
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/identity"
+)
+
+// Who resolves the user of a request before it is forwarded, and learns
+// session, remember-me and token mappings from the app's answer.
+type Who interface {
+	Identify(ctx context.Context, r *http.Request) identity.Identity
+	Learn(r *http.Request, id identity.Identity, respHeader http.Header, user string)
+}
+
+// Noise tells background polling from real work.
+type Noise interface {
+	Match(method, path, rawQuery string) (rule int, ok bool)
+}
+
+// Recorder notes a user's real activity; it must never block.
+type Recorder interface {
+	Record(user string)
+}
+
+// Seats makes sure a returning user holds a seat before the request is
+// forwarded (issue: the seat engine), and hears how a login ended.
+type Seats interface {
+	// Ensure runs before forwarding a non-noise request of a known user.
+	Ensure(ctx context.Context, id identity.Identity, r *http.Request) Verdict
+	// LoginResult runs after the app answered a request that carried a
+	// password (login route or Basic), with X-Seraph-LoginReason.
+	LoginResult(id identity.Identity, v Verdict, loginReason string, user string)
+}
+
+// Verdict is what the seat engine decided before forwarding.
+type Verdict struct {
+	// Deny answers 503 "all seats are in use" instead of forwarding.
+	Deny bool
+	// RetryAfter is when a seat is expected to free (Deny only).
+	RetryAfter time.Duration
+	// Pool names the pool that was full (Deny only).
+	Pool string
+	// DropRememberMe removes the remember-me cookie from the forwarded
+	// request: the app cannot see the grant yet and would count a failed
+	// login and delete the cookie (DESIGN §2.6).
+	DropRememberMe bool
+	// Granted is set when a seat was taken for this request, so a login
+	// rejected for bad credentials can roll it back.
+	Granted bool
+}
+
+// Options configure a Proxy.
+type Options struct {
+	Upstream       *url.URL
+	TrustedProxies []netip.Prefix
+	Transport      http.RoundTripper
+	ContextPath    string
+	Who            Who
+	Noise          Noise
+	Activity       Recorder
+	Seats          Seats // nil until the seat engine is configured
+	Metrics        *Metrics
+	Log            *slog.Logger
+}
+
+// Proxy is an http.Handler.
+type Proxy struct {
+	opt     Options
+	rp      *httputil.ReverseProxy
+	obsPool sync.Pool
+	lastLog atomic.Int64
+}
+
+// New builds the proxy.
+func New(opt Options) *Proxy {
+	p := &Proxy{opt: opt}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:      p.rewrite,
+		Transport:    opt.Transport,
+		BufferPool:   newBufferPool(256),
+		ErrorHandler: p.upstreamError,
+		// The stdlib logs to the global logger otherwise; errors reach us
+		// through ErrorHandler and are logged there, rate limited.
+		ErrorLog: slog.NewLogLogger(opt.Log.Handler(), slog.LevelDebug),
+	}
+	p.obsPool.New = func() any { return new(observer) }
+	return p
+}
+
+// Transport returns the upstream transport floatseat recommends: keep-alive
+// pools sized for a busy Jira node, a bound on waiting for response headers,
+// and no transparent compression so bodies pass through untouched.
+func Transport(responseHeaderTimeout time.Duration, maxIdlePerHost int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * maxIdlePerHost
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = responseHeaderTimeout
+	t.ExpectContinueTimeout = time.Second
+	t.DisableCompression = true
+	t.ForceAttemptHTTP2 = false
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
+}
+
+// class of a request, for metrics.
+type class uint8
+
+const (
+	classLogin class = iota
+	classActivity
+	classNoise
+	classAnonymous
+	classDenied
+	numClasses
+)
+
+var classNames = [numClasses]string{"login", "activity", "noise", "anonymous", "denied"}
+
+// ServeHTTP handles one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	o := p.obsPool.Get().(*observer)
+	*o = observer{ResponseWriter: w, p: p, r: r}
+	defer func() {
+		p.opt.Metrics.observe(o.class, time.Since(start))
+		*o = observer{}
+		p.obsPool.Put(o)
+	}()
+
+	path := strings.TrimPrefix(r.URL.Path, p.opt.ContextPath)
+	o.id = p.opt.Who.Identify(r.Context(), r)
+	switch {
+	case o.id.Route != identity.RouteNone:
+		o.class = classLogin
+	case isStatic(path):
+		o.class = classNoise
+		o.quiet = true
+	default:
+		if rule, ok := p.opt.Noise.Match(r.Method, path, r.URL.RawQuery); ok {
+			_ = rule // counted by the matcher
+			o.class = classNoise
+			o.quiet = true
+		} else {
+			o.class = classAnonymous // until the app names a user
+		}
+	}
+
+	if p.opt.Seats != nil && !o.quiet && o.id.User != "" && o.id.Route != identity.RouteJSMPortal {
+		o.verdict = p.opt.Seats.Ensure(r.Context(), o.id, r)
+		if o.verdict.Deny {
+			o.class = classDenied
+			p.opt.Metrics.denied(o.verdict.Pool)
+			writeFull(w, r, o.verdict)
+			return
+		}
+		if o.verdict.DropRememberMe {
+			dropCookie(r, o.id.RememberMeCookie)
+		}
+	}
+	p.rp.ServeHTTP(o, r)
+}
+
+// rewrite prepares the outbound request. The Host header is kept, as Jira
+// and Confluence build links from it; X-Forwarded-* are trusted only from
+// the configured proxies, so a client cannot spoof its address.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.opt.Upstream)
+	pr.Out.Host = pr.In.Host
+	peer := remoteIP(pr.In.RemoteAddr)
+	in := pr.In.Header
+	if p.trusted(peer) {
+		xff := peer.String()
+		if prior := in["X-Forwarded-For"]; len(prior) > 0 {
+			xff = strings.Join(prior, ", ") + ", " + xff
+		}
+		pr.Out.Header.Set("X-Forwarded-For", xff)
+		if v := in.Get("X-Forwarded-Proto"); v != "" {
+			pr.Out.Header.Set("X-Forwarded-Proto", v)
+		} else {
+			pr.Out.Header.Set("X-Forwarded-Proto", scheme(pr.In))
+		}
+		if v := in.Get("X-Forwarded-Host"); v != "" {
+			pr.Out.Header.Set("X-Forwarded-Host", v)
+		} else {
+			pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+		}
+		return
+	}
+	if peer.IsValid() {
+		pr.Out.Header.Set("X-Forwarded-For", peer.String())
+	}
+	pr.Out.Header.Set("X-Forwarded-Proto", scheme(pr.In))
+	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+	pr.Out.Header.Del("X-Real-Ip")
+	pr.Out.Header.Del("Forwarded")
+}
+
+func (p *Proxy) trusted(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	for _, pfx := range p.opt.TrustedProxies {
+		if pfx.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteIP(addr string) netip.Addr {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		a, _ := netip.ParseAddr(addr)
+		return a.Unmap()
+	}
+	return ap.Addr().Unmap()
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// upstreamError answers 502 with a plain page when the app cannot be
+// reached. A client that went away gets nothing: there is nobody to tell.
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	p.opt.Metrics.upstreamError()
+	if r.Context().Err() != nil {
+		return
+	}
+	// One log line a second at most: a dead upstream under load would
+	// otherwise flood the log.
+	now := time.Now().Unix()
+	if last := p.lastLog.Load(); now > last && p.lastLog.CompareAndSwap(last, now) {
+		p.opt.Log.Warn("upstream request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusBadGateway)
+	_, _ = w.Write([]byte("502 Bad Gateway: the application behind floatseat did not answer.\n"))
+}
+
+// isStatic reports web resources that the app serves for a page already
+// being viewed. They are not activity in their own right.
+func isStatic(path string) bool {
+	switch {
+	case strings.HasPrefix(path, "/s/"),
+		strings.HasPrefix(path, "/download/resources/"),
+		strings.HasPrefix(path, "/download/batch/"),
+		strings.HasPrefix(path, "/download/contextbatch/"),
+		strings.HasPrefix(path, "/download/superbatch/"),
+		strings.HasPrefix(path, "/images/"),
+		strings.HasPrefix(path, "/static-assets/"),
+		path == "/favicon.ico":
+		return true
+	}
+	return false
+}
+
+// dropCookie removes one cookie by name from the request's Cookie headers.
+func dropCookie(r *http.Request, name string) {
+	if name == "" {
+		return
+	}
+	vals := r.Header["Cookie"]
+	out := vals[:0]
+	for _, line := range vals {
+		parts := strings.Split(line, ";")
+		kept := parts[:0]
+		for _, c := range parts {
+			n, _, _ := strings.Cut(strings.TrimSpace(c), "=")
+			if n != name {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) > 0 {
+			out = append(out, strings.TrimSpace(strings.Join(kept, ";")))
+		}
+	}
+	if len(out) == 0 {
+		r.Header.Del("Cookie")
+		return
+	}
+	r.Header["Cookie"] = out
+}
