@@ -1,12 +1,10 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/noise"
+	"github.com/floatseat/floatseat/internal/testenv"
 )
 
 // fakeWho names the user of a "user" cookie, like a learned session.
@@ -282,35 +281,9 @@ func TestWebSocketUpgradePasses(t *testing.T) {
 		Noise: &noise.Set{}, Activity: rec, Metrics: NewMetrics(prometheus.NewRegistry()),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer p.Close()
-	if got := WebSocketEcho(t, strings.TrimPrefix(p.URL, "http://"), "/synchrony/v1/bayeux-sync1", "ping over the upgraded connection"); got != "ping over the upgraded connection" {
+	if got := testenv.WebSocketEcho(t, strings.TrimPrefix(p.URL, "http://"), "/synchrony/v1/bayeux-sync1", "ping over the upgraded connection"); got != "ping over the upgraded connection" {
 		t.Errorf("echo: got %q", got)
 	}
-}
-
-// WebSocketEcho upgrades a connection at addr and returns the echo of msg.
-func WebSocketEcho(t testing.TB, addr, path, msg string) string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: jira.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: got %d", resp.StatusCode)
-	}
-	_, _ = io.WriteString(c, msg)
-	buf := make([]byte, len(msg))
-	if _, err := io.ReadFull(br, buf); err != nil {
-		t.Fatal(err)
-	}
-	return string(buf)
 }
 
 func TestDropCookie(t *testing.T) {

@@ -100,8 +100,10 @@ func RenderSite(t testing.TB, listen, backend, logDir string) string {
 		switch {
 		case strings.HasPrefix(trim, "server 127.0.0.1:8090"):
 			line = "    server " + backend + " max_fails=0;"
-		case strings.HasPrefix(trim, "listen 443"), strings.HasPrefix(trim, "listen [::]:443"):
+		case strings.HasPrefix(trim, "listen 443"):
 			line = "    listen " + listen + ";"
+		case strings.HasPrefix(trim, "listen [::]:443"):
+			continue
 		case strings.HasPrefix(trim, "ssl_"), strings.HasPrefix(trim, "http2 "):
 			continue
 		case strings.HasPrefix(trim, "access_log /var/log/nginx/"):
