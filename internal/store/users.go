@@ -219,3 +219,24 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SetNextFree records when the reaper expects the next seat of pool to
+// free, for the Retry-After of a denied login.
+func (s *Store) SetNextFree(ctx context.Context, pool string, at time.Time) error {
+	if err := s.rdb.Set(ctx, s.Key("next_free", pool), at.UnixMilli(), 0).Err(); err != nil {
+		return s.fail("next_free", err)
+	}
+	return nil
+}
+
+// NextFree returns the reaper's last estimate (zero if none).
+func (s *Store) NextFree(ctx context.Context, pool string) (time.Time, error) {
+	ms, err := s.rdb.Get(ctx, s.Key("next_free", pool)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, s.fail("next_free", err)
+	}
+	return time.UnixMilli(ms), nil
+}

@@ -1,0 +1,427 @@
+// Package keeper gives seats back: before a request of a user floatseat
+// revoked (or of a pool-group member without a seat) is forwarded, it takes
+// a seat atomically in Redis and restores exactly the groups that were
+// removed, so the app sees a licensed user when the request arrives. It also
+// revokes on the reaper's or an admin's behalf, rolls back grants whose login
+// failed, and reconciles after a crash.
+//
+// The fast path, a user floatseat never revoked, is one read-locked map
+// lookup: no network call and no allocation.
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/floatseat/floatseat/internal/activity"
+	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/proxy"
+)
+
+// Pool is one licence as the keeper needs it.
+type Pool struct {
+	Name          string
+	LicenseGroups []string
+	DefaultGroups []string
+	PoolGroups    []string
+}
+
+// Store is the part of Redis the keeper uses.
+type Store interface {
+	TakeSeat(ctx context.Context, pool, user string, now, visibleAt time.Time) (bool, int, error)
+	ReleaseSeat(ctx context.Context, pool, user string) error
+	MarkRevoked(ctx context.Context, pool, user string, visibleAt time.Time) error
+	RecordIntent(ctx context.Context, in store.Intent) error
+	Intents(ctx context.Context) ([]store.Intent, error)
+	DropIntent(ctx context.Context, op, pool, user string) error
+	CompleteRevoke(ctx context.Context, pool, user string, r store.Revoked) error
+	CompleteGrant(ctx context.Context, pool, user string) error
+	RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error
+	RevokedUsers(ctx context.Context, pool string) (map[string]store.Revoked, error)
+	RevokedUser(ctx context.Context, pool, user string) (store.Revoked, bool, error)
+	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
+	NextFree(ctx context.Context, pool string) (time.Time, error)
+	Subscribe(ctx context.Context) (<-chan string, func())
+}
+
+// Options configure a Keeper.
+type Options struct {
+	Pools []Pool
+	Dir   directory.Directory
+	Store Store
+	Audit *audit.Log
+	// Observe: decide and audit, change nothing.
+	Observe bool
+	// Immediate: the backend's changes are visible to the app at once (app
+	// REST). Otherwise (Crowd, LDAP) only at a password login or the next
+	// directory sync (DESIGN §2.6).
+	Immediate    bool
+	SyncInterval time.Duration
+	GrantTimeout time.Duration
+	// Floor is the session timeout: nobody active within it is revoked.
+	Floor   time.Duration
+	Refresh time.Duration // full resync of revoked users from Redis
+	Clock   func() time.Time
+	Log     *slog.Logger
+	Reg     prometheus.Registerer
+}
+
+// Keeper implements proxy.Seats.
+type Keeper struct {
+	opt   Options
+	pools map[string]*Pool
+
+	mu sync.RWMutex
+	// revoked: normalised user → pool → what to give back.
+	revoked map[string]map[string]store.Revoked
+	// seatless: pool-group members who hold no licence group of the pool.
+	seatless map[string][]string
+	// invisible: users granted through a backend the app has not synced
+	// yet, until when. Their remember-me cookie is not forwarded meanwhile.
+	invisible map[string]time.Time
+	// recent: grants made for a request still in flight, for rollback.
+	recent map[string]grantRecord
+	// denied: when a user's denial was last audited, so a user retrying
+	// against a full pool writes one event a minute, not one a request.
+	denied map[string]time.Time
+
+	flightMu sync.Mutex
+	flight   map[string]*call
+
+	grants      *prometheus.CounterVec
+	revocations *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+}
+
+type grantRecord struct {
+	at    time.Time
+	pools map[string]store.Revoked // pool → record before the grant (Groups restored)
+}
+
+type call struct {
+	done chan struct{}
+	v    proxy.Verdict
+}
+
+var _ proxy.Seats = (*Keeper)(nil)
+
+// New returns a Keeper; call Run to keep its view of revoked users current.
+func New(opt Options) *Keeper {
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	if opt.Refresh <= 0 {
+		opt.Refresh = 30 * time.Second
+	}
+	k := &Keeper{
+		opt:       opt,
+		pools:     make(map[string]*Pool, len(opt.Pools)),
+		revoked:   map[string]map[string]store.Revoked{},
+		seatless:  map[string][]string{},
+		invisible: map[string]time.Time{},
+		recent:    map[string]grantRecord{},
+		denied:    map[string]time.Time{},
+		flight:    map[string]*call{},
+	}
+	for i := range opt.Pools {
+		k.pools[opt.Pools[i].Name] = &opt.Pools[i]
+	}
+	f := promauto.With(opt.Reg)
+	k.grants = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "grants_total",
+		Help: "Seats given back, by pool and reason (login, return, pool-group, manual, rollback-undo).",
+	}, []string{"pool", "reason"})
+	k.revocations = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "revocations_total",
+		Help: "Seats taken away, by pool and reason (ceiling, pressure, manual, rollback).",
+	}, []string{"pool", "reason"})
+	k.failures = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "seat_errors_total",
+		Help: "Grants or revocations that failed (the request was forwarded unchanged), by operation.",
+	}, []string{"op"})
+	return k
+}
+
+// Ensure runs before a non-noise request of a known user is forwarded.
+func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, _ *http.Request) proxy.Verdict {
+	u := activity.Normalize(id.User)
+	k.mu.RLock()
+	_, revoked := k.revoked[u]
+	seatless := k.seatless[u]
+	inv, invisible := k.invisible[u]
+	k.mu.RUnlock()
+	if !revoked && seatless == nil {
+		if invisible && id.RememberMeCookie != "" {
+			if k.opt.Clock().Before(inv) {
+				return proxy.Verdict{DropRememberMe: true}
+			}
+			k.mu.Lock()
+			delete(k.invisible, u)
+			k.mu.Unlock()
+		}
+		return proxy.Verdict{}
+	}
+	if k.opt.Observe {
+		return proxy.Verdict{}
+	}
+	return k.grantOnce(ctx, u, id)
+}
+
+// grantOnce makes concurrent requests of one user share one grant.
+func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity) proxy.Verdict {
+	k.flightMu.Lock()
+	if c, ok := k.flight[u]; ok {
+		k.flightMu.Unlock()
+		select {
+		case <-c.done:
+			v := c.v
+			v.Granted = false // only the request that made the grant rolls it back
+			if v.DropRememberMe && id.RememberMeCookie == "" {
+				v.DropRememberMe = false
+			}
+			return v
+		case <-ctx.Done():
+			return proxy.Verdict{}
+		}
+	}
+	c := &call{done: make(chan struct{})}
+	k.flight[u] = c
+	k.flightMu.Unlock()
+
+	// The grant gets its own deadline and survives the client going away:
+	// a half-made grant is worse than a finished one nobody waited for.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opt.GrantTimeout)
+	c.v = k.grant(gctx, u, id)
+	cancel()
+
+	k.flightMu.Lock()
+	delete(k.flight, u)
+	k.flightMu.Unlock()
+	close(c.done)
+	return c.v
+}
+
+// grant gives u a seat in every pool it lacks one.
+func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity) proxy.Verdict {
+	now := k.opt.Clock()
+	k.mu.RLock()
+	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
+	for p, r := range k.revoked[u] {
+		recs[p] = r
+	}
+	for _, p := range k.seatless[u] {
+		if _, ok := recs[p]; !ok {
+			recs[p] = store.Revoked{Groups: k.pools[p].DefaultGroups, Reason: "pool-group"}
+		}
+	}
+	k.mu.RUnlock()
+
+	// A password login makes the app re-read groups before its licence
+	// check; otherwise Crowd/LDAP changes show only at the next sync.
+	visibleNow := k.opt.Immediate || id.FromPassword()
+	visibleAt := now
+	if !visibleNow {
+		visibleAt = now.Add(k.opt.SyncInterval)
+	}
+	reason := "return"
+	if id.Route != identity.RouteNone || id.Source == identity.SourceBasic {
+		reason = "login"
+	}
+	trigger := trigger(id)
+
+	var v proxy.Verdict
+	done := grantRecord{at: now, pools: map[string]store.Revoked{}}
+	for pool, rec := range recs {
+		if rec.Reason == "pool-group" {
+			reason = "pool-group"
+		}
+		ok, _, err := k.opt.Store.TakeSeat(ctx, pool, u, now, visibleAt)
+		if err != nil {
+			k.failures.WithLabelValues("grant").Inc()
+			k.opt.Log.Warn("grant skipped: seat accounting unavailable; forwarding unchanged", "user", u, "pool", pool, "err", err)
+			continue
+		}
+		if !ok {
+			next, _ := k.opt.Store.NextFree(ctx, pool)
+			retry := next.Sub(now)
+			if retry < 30*time.Second {
+				retry = k.opt.Floor / 10
+			}
+			k.mu.Lock()
+			last := k.denied[u]
+			audited := now.Sub(last) >= time.Minute
+			if audited {
+				k.denied[u] = now
+			}
+			k.mu.Unlock()
+			if audited {
+				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Deny, User: u, Pool: pool, Groups: rec.Groups,
+					Reason: "full", Trigger: trigger})
+			}
+			return proxy.Verdict{Deny: true, Pool: pool, RetryAfter: retry}
+		}
+		if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
+			_ = k.opt.Store.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
+			k.failures.WithLabelValues("grant").Inc()
+			k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
+				Reason: reason, Trigger: trigger, Error: err.Error()})
+			k.opt.Log.Warn("grant failed; forwarding unchanged (the app decides)", "user", u, "pool", pool, "err", err)
+			continue
+		}
+		k.grants.WithLabelValues(pool, reason).Inc()
+		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
+			Reason: reason, Trigger: trigger})
+		done.pools[pool] = rec
+		v.Granted = true
+	}
+	if v.Granted {
+		k.mu.Lock()
+		if id.FromPassword() { // only password requests report a login result
+			k.recent[u] = done
+		}
+		if !visibleNow {
+			k.invisible[u] = visibleAt
+		}
+		k.mu.Unlock()
+		v.DropRememberMe = !visibleNow && id.RememberMeCookie != ""
+	}
+	return v
+}
+
+// addGroups restores rec.Groups in the directory with an intent around it.
+func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoked, reason string) error {
+	in := store.Intent{Op: "grant", User: u, Pool: pool, Groups: rec.Groups, Reason: reason, At: k.opt.Clock()}
+	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+		return err
+	}
+	for _, g := range rec.Groups {
+		if err := k.opt.Dir.AddMember(ctx, u, g); err != nil {
+			_ = k.opt.Store.DropIntent(context.WithoutCancel(ctx), "grant", pool, u)
+			return fmt.Errorf("add %s to %s: %w", u, g, err)
+		}
+	}
+	if err := k.opt.Store.CompleteGrant(ctx, pool, u); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.forgetLocked(u, pool)
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *Keeper) forgetLocked(u, pool string) {
+	if m := k.revoked[u]; m != nil {
+		delete(m, pool)
+		if len(m) == 0 {
+			delete(k.revoked, u)
+		}
+	}
+	if ps := k.seatless[u]; ps != nil {
+		out := ps[:0]
+		for _, p := range ps {
+			if p != pool {
+				out = append(out, p)
+			}
+		}
+		if len(out) == 0 {
+			delete(k.seatless, u)
+		} else {
+			k.seatless[u] = out
+		}
+	}
+}
+
+// LoginResult hears how a request that carried a password ended. A grant
+// made for a login the app then rejected as bad credentials is rolled back
+// at once: no seat is left behind for a wrong password.
+func (k *Keeper) LoginResult(id identity.Identity, v proxy.Verdict, loginReason, user string) {
+	u := activity.Normalize(id.User)
+	first := firstReason(loginReason)
+	if first == "OK" && user != "" {
+		k.mu.Lock()
+		delete(k.invisible, u) // the password login made the app re-read groups
+		delete(k.recent, u)
+		k.mu.Unlock()
+		return
+	}
+	if !v.Granted || first != "AUTHENTICATED_FAILED" {
+		return
+	}
+	k.mu.Lock()
+	rec, ok := k.recent[u]
+	delete(k.recent, u)
+	delete(k.invisible, u)
+	k.mu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*k.opt.GrantTimeout)
+	defer cancel()
+	for pool, prev := range rec.pools {
+		if err := k.removeGroups(ctx, pool, u, prev.Groups); err != nil {
+			k.failures.WithLabelValues("rollback").Inc()
+			k.opt.Audit.Record(ctx, audit.Event{Action: audit.Rollback, User: u, Pool: pool, Groups: prev.Groups,
+				Reason: "bad-credentials", Trigger: trigger(id), Error: err.Error()})
+			continue
+		}
+		_ = k.opt.Store.ReleaseSeat(ctx, pool, u)
+		if prev.Reason != "pool-group" {
+			_ = k.opt.Store.RestoreRevoked(ctx, pool, u, prev)
+			k.mu.Lock()
+			k.setRevokedLocked(u, pool, prev)
+			k.mu.Unlock()
+		} else {
+			k.mu.Lock()
+			k.seatless[u] = append(k.seatless[u], pool)
+			k.mu.Unlock()
+		}
+		k.revocations.WithLabelValues(pool, "rollback").Inc()
+		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Rollback, User: u, Pool: pool, Groups: prev.Groups,
+			Reason: "bad-credentials", Trigger: trigger(id)})
+	}
+}
+
+func (k *Keeper) removeGroups(ctx context.Context, pool, u string, groups []string) error {
+	var errs []error
+	for _, g := range groups {
+		if err := k.opt.Dir.RemoveMember(ctx, u, g); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", u, g, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (k *Keeper) setRevokedLocked(u, pool string, r store.Revoked) {
+	m := k.revoked[u]
+	if m == nil {
+		m = map[string]store.Revoked{}
+		k.revoked[u] = m
+	}
+	m[pool] = r
+}
+
+// firstReason is the first X-Seraph-LoginReason value: the header can carry
+// several ("OUT, OK") and the first one stamped wins (REFERENCE §1).
+func firstReason(h string) string {
+	first, _, _ := strings.Cut(h, ",")
+	return strings.TrimSpace(first)
+}
+
+func trigger(id identity.Identity) string {
+	if id.Route != identity.RouteNone {
+		return id.Route.String()
+	}
+	return id.Source.String()
+}

@@ -1,0 +1,348 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/activity"
+	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/store"
+)
+
+// ErrActive: the user was active within the floor; revoking is refused.
+var ErrActive = errors.New("user active within the session timeout")
+
+// ErrNotLicensed: the user holds no licence group of the pool directly.
+var ErrNotLicensed = errors.New("user holds no licence group of the pool directly")
+
+// RevokeRequest is one revocation.
+type RevokeRequest struct {
+	Pool    string
+	User    string
+	Reason  string        // ceiling, pressure, manual
+	Trigger string        // reaper, admin-api
+	Idle    time.Duration // as the decision saw it
+	// Allowed is checked right before the directory change (the reaper's
+	// lock still held); nil means allowed.
+	Allowed func(ctx context.Context) bool
+}
+
+// Revoke removes the user's direct licence groups of the pool, with an
+// intent recorded first so that a crash half-way is completed on restart.
+// It refuses anyone active within the floor, whatever the caller decided.
+func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
+	u := activity.Normalize(rq.User)
+	pool, ok := k.pools[rq.Pool]
+	if !ok {
+		return fmt.Errorf("revoke %s: unknown pool %q", u, rq.Pool)
+	}
+	now := k.opt.Clock()
+	last, err := k.opt.Store.LastActivity(ctx, []string{u})
+	if err != nil {
+		return fmt.Errorf("revoke %s: fail closed: %w", u, err)
+	}
+	if t, ok := last[u]; ok && now.Sub(t) <= k.opt.Floor {
+		return fmt.Errorf("revoke %s: %w (last active %s ago)", u, ErrActive, now.Sub(t).Round(time.Second))
+	}
+	held, err := k.opt.Dir.UserGroups(ctx, u, false)
+	if err != nil {
+		return fmt.Errorf("revoke %s: %w", u, err)
+	}
+	var groups []string
+	for _, g := range held {
+		for _, lg := range pool.LicenseGroups {
+			if strings.EqualFold(g, lg) {
+				groups = append(groups, lg)
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return fmt.Errorf("revoke %s from %s: %w", u, rq.Pool, ErrNotLicensed)
+	}
+	ev := audit.Event{Action: audit.Revoke, User: u, Pool: rq.Pool, Groups: groups, Reason: rq.Reason,
+		Trigger: rq.Trigger, Idle: rq.Idle}
+	if k.opt.Observe {
+		ev.Mode = "observe"
+		k.opt.Audit.Record(ctx, ev)
+		return nil
+	}
+	in := store.Intent{Op: "revoke", User: u, Pool: rq.Pool, Groups: groups, Reason: rq.Reason, At: now}
+	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+		return fmt.Errorf("revoke %s: fail closed: %w", u, err)
+	}
+	if rq.Allowed != nil && !rq.Allowed(ctx) {
+		_ = k.opt.Store.DropIntent(ctx, "revoke", rq.Pool, u)
+		return fmt.Errorf("revoke %s: no longer allowed (reaper lock lost)", u)
+	}
+	if err := k.removeGroups(ctx, rq.Pool, u, groups); err != nil {
+		// Put back what was removed, so a half-revoked user is not left
+		// behind; the intent stays for reconcile if that fails too.
+		if rerr := k.restore(ctx, u, groups); rerr == nil {
+			_ = k.opt.Store.DropIntent(ctx, "revoke", rq.Pool, u)
+		}
+		k.failures.WithLabelValues("revoke").Inc()
+		ev.Error = err.Error()
+		k.opt.Audit.Record(ctx, ev)
+		return fmt.Errorf("revoke %s: %w", u, err)
+	}
+	return k.finishRevoke(ctx, in, ev)
+}
+
+func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Event) error {
+	rec := store.Revoked{Groups: in.Groups, At: in.At, Reason: in.Reason}
+	if err := k.opt.Store.CompleteRevoke(ctx, in.Pool, in.User, rec); err != nil {
+		return fmt.Errorf("revoke %s: directory changed, record pending reconcile: %w", in.User, err)
+	}
+	visibleAt := in.At
+	if !k.opt.Immediate {
+		visibleAt = in.At.Add(k.opt.SyncInterval)
+	}
+	_ = k.opt.Store.MarkRevoked(ctx, in.Pool, in.User, visibleAt)
+	k.mu.Lock()
+	k.setRevokedLocked(in.User, in.Pool, rec)
+	k.mu.Unlock()
+	k.revocations.WithLabelValues(in.Pool, in.Reason).Inc()
+	k.opt.Audit.Record(ctx, ev)
+	return nil
+}
+
+func (k *Keeper) restore(ctx context.Context, u string, groups []string) error {
+	var errs []error
+	for _, g := range groups {
+		if err := k.opt.Dir.AddMember(ctx, u, g); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Grant gives a user a seat on an admin's request, through the same seat
+// accounting and audit as a returning user.
+func (k *Keeper) Grant(ctx context.Context, user, trigger string) (bool, error) {
+	u := activity.Normalize(user)
+	k.mu.RLock()
+	_, revoked := k.revoked[u]
+	seatless := k.seatless[u] != nil
+	k.mu.RUnlock()
+	if !revoked && !seatless {
+		return false, nil
+	}
+	if k.opt.Observe {
+		return false, errors.New("observe mode: nothing is changed")
+	}
+	v := k.grant(ctx, u, identity.Identity{User: u, Source: identity.SourceNone})
+	if v.Deny {
+		return false, fmt.Errorf("grant %s: every seat of %s is in use", u, v.Pool)
+	}
+	if !v.Granted {
+		return false, fmt.Errorf("grant %s failed: see the audit log", u)
+	}
+	return true, nil
+}
+
+// Reconcile completes or undoes intents left by a crash, and drops revoked
+// records of users an admin put back by hand (drift), once per call. It is
+// idempotent: run at start and by every reaper run.
+func (k *Keeper) Reconcile(ctx context.Context) error {
+	ins, err := k.opt.Store.Intents(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, in := range ins {
+		if err := k.reconcileIntent(ctx, in); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for name, pool := range k.pools {
+		recs, err := k.opt.Store.RevokedUsers(ctx, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for u, rec := range recs {
+			held, err := k.opt.Dir.UserGroups(ctx, u, false)
+			if errors.Is(err, directory.ErrUserNotFound) {
+				// Deleted from the directory: nothing to give back, ever.
+				_ = k.opt.Store.CompleteGrant(ctx, name, u)
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if holdsAny(held, rec.Groups) || holdsAny(held, pool.LicenseGroups) {
+				// Someone gave the seat back outside floatseat: the user is
+				// licensed, so the record must go, or a grant would be
+				// attempted again and again.
+				_ = k.opt.Store.CompleteGrant(ctx, name, u)
+				k.mu.Lock()
+				k.forgetLocked(u, name)
+				k.mu.Unlock()
+				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: name, Groups: rec.Groups,
+					Reason: "drift", Trigger: "reconcile"})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
+	switch in.Op {
+	case "revoke":
+		// Still idle? Complete the revocation; active since? Undo it.
+		last, err := k.opt.Store.LastActivity(ctx, []string{in.User})
+		if err != nil {
+			return err
+		}
+		if t, ok := last[in.User]; ok && t.After(in.At) {
+			if err := k.restore(ctx, in.User, in.Groups); err != nil {
+				return fmt.Errorf("reconcile revoke of %s: %w", in.User, err)
+			}
+			return k.opt.Store.DropIntent(ctx, "revoke", in.Pool, in.User)
+		}
+		if err := k.removeGroups(ctx, in.Pool, in.User, in.Groups); err != nil {
+			return fmt.Errorf("reconcile revoke of %s: %w", in.User, err)
+		}
+		return k.finishRevoke(ctx, in, audit.Event{Action: audit.Revoke, User: in.User, Pool: in.Pool,
+			Groups: in.Groups, Reason: in.Reason, Trigger: "reconcile"})
+	case "grant":
+		if err := k.restore(ctx, in.User, in.Groups); err != nil {
+			return fmt.Errorf("reconcile grant of %s: %w", in.User, err)
+		}
+		if err := k.opt.Store.CompleteGrant(ctx, in.Pool, in.User); err != nil {
+			return err
+		}
+		k.mu.Lock()
+		k.forgetLocked(in.User, in.Pool)
+		k.mu.Unlock()
+		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: in.User, Pool: in.Pool, Groups: in.Groups,
+			Reason: in.Reason, Trigger: "reconcile"})
+	}
+	return nil
+}
+
+func holdsAny(held, groups []string) bool {
+	for _, h := range held {
+		for _, g := range groups {
+			if strings.EqualFold(h, g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SetSeatless replaces the pool-group members that hold no seat (computed
+// by the reaper from the directory).
+func (k *Keeper) SetSeatless(m map[string][]string) {
+	k.mu.Lock()
+	k.seatless = m
+	k.mu.Unlock()
+}
+
+// IsRevoked reports whether floatseat holds a revoked record of user.
+func (k *Keeper) IsRevoked(user string) map[string]store.Revoked {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	out := map[string]store.Revoked{}
+	for p, r := range k.revoked[activity.Normalize(user)] {
+		out[p] = r
+	}
+	return out
+}
+
+// Run keeps the revoked view current: events from every replica at once,
+// and a full resync every Refresh in case an event was missed.
+func (k *Keeper) Run(ctx context.Context) error {
+	k.resync(ctx)
+	t := time.NewTicker(k.opt.Refresh)
+	defer t.Stop()
+	for {
+		events, unsubscribe := k.opt.Store.Subscribe(ctx)
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				unsubscribe()
+				return nil
+			case <-t.C:
+				k.resync(ctx)
+			case e, ok := <-events:
+				if !ok {
+					break loop
+				}
+				k.apply(ctx, e)
+			}
+		}
+		unsubscribe()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (k *Keeper) apply(ctx context.Context, e string) {
+	op, rest, _ := strings.Cut(e, "|")
+	pool, u, _ := strings.Cut(rest, "|")
+	switch op {
+	case "grant":
+		k.mu.Lock()
+		k.forgetLocked(u, pool)
+		k.mu.Unlock()
+	case "revoke":
+		r, ok, err := k.opt.Store.RevokedUser(ctx, pool, u)
+		if err != nil {
+			return // the next resync catches up
+		}
+		if ok {
+			k.mu.Lock()
+			k.setRevokedLocked(u, pool, r)
+			k.mu.Unlock()
+		}
+	}
+}
+
+func (k *Keeper) resync(ctx context.Context) {
+	fresh := map[string]map[string]store.Revoked{}
+	for name := range k.pools {
+		recs, err := k.opt.Store.RevokedUsers(ctx, name)
+		if err != nil {
+			k.opt.Log.Warn("cannot read revoked users; keeping the last view", "pool", name, "err", err)
+			return
+		}
+		for u, r := range recs {
+			if fresh[u] == nil {
+				fresh[u] = map[string]store.Revoked{}
+			}
+			fresh[u][name] = r
+		}
+	}
+	now := k.opt.Clock()
+	k.mu.Lock()
+	k.revoked = fresh
+	// Bounded bookkeeping: drop what can no longer matter.
+	for u, t := range k.invisible {
+		if !now.Before(t) {
+			delete(k.invisible, u)
+		}
+	}
+	for u, t := range k.denied {
+		if now.Sub(t) > time.Minute {
+			delete(k.denied, u)
+		}
+	}
+	for u, g := range k.recent {
+		if now.Sub(g.at) > time.Minute {
+			delete(k.recent, u)
+		}
+	}
+	k.mu.Unlock()
+}

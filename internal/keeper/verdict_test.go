@@ -1,0 +1,5 @@
+package keeper
+
+import "github.com/floatseat/floatseat/proxy"
+
+var proxyVerdictZero = proxy.Verdict{}
