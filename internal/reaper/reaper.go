@@ -1,0 +1,395 @@
+// Package reaper takes seats away from idle users. It runs on one replica at
+// a time (a Redis lock with a TTL and a fencing token), applies the pure
+// policy of internal/seats to what Redis and the directory say, and revokes
+// through the keeper, which records an intent before every directory change.
+//
+// It fails closed: without Redis, the directory, a fresh proxy heartbeat or
+// the lock, it revokes nobody.
+package reaper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/floatseat/floatseat/internal/activity"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/keeper"
+	"github.com/floatseat/floatseat/internal/seats"
+	"github.com/floatseat/floatseat/internal/store"
+)
+
+// Pool is one licence as the reaper needs it.
+type Pool struct {
+	Name          string
+	LicenseGroups []string
+	PoolGroups    []string
+	Reserve       int
+}
+
+// Store is the part of Redis the reaper reads.
+type Store interface {
+	TryLock(ctx context.Context, name, owner string, ttl time.Duration) (*store.Lock, bool, error)
+	LastHeartbeat(ctx context.Context) (time.Time, error)
+	ObservedSince(ctx context.Context) (time.Time, error)
+	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
+	PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
+	PendingRevocations(ctx context.Context, pool string) (int, error)
+	SetNextFree(ctx context.Context, pool string, at time.Time) error
+}
+
+// Keeper performs revocations and reconciles.
+type Keeper interface {
+	Revoke(ctx context.Context, rq keeper.RevokeRequest) error
+	Reconcile(ctx context.Context) error
+	SetSeatless(m map[string][]string)
+}
+
+// Options configure a Reaper.
+type Options struct {
+	Pools           []Pool
+	Store           Store
+	Dir             directory.Directory
+	Keeper          Keeper
+	Replica         string
+	Interval        time.Duration
+	LockTTL         time.Duration
+	HeartbeatMaxAge time.Duration
+	Floor, Ceiling  time.Duration
+	MaxRevocations  int
+	Observe         bool
+	ExcludeUsers    []string
+	ExcludeGroups   []string
+	ExcludeRefresh  time.Duration
+	Clock           func() time.Time
+	Log             *slog.Logger
+	Reg             prometheus.Registerer
+	// OnHeadroom reports a pool's headroom after each run (a gauge).
+	OnHeadroom func(pool string, headroom int)
+}
+
+// Reaper is the revocation loop.
+type Reaper struct {
+	opt  Options
+	lock *store.Lock
+
+	mu         sync.Mutex
+	excluded   map[string]bool
+	excludedAt time.Time
+	last       map[string]PoolReport
+	lastRun    time.Time
+	lastRunErr error
+
+	runs     *prometheus.CounterVec
+	lastOK   prometheus.Gauge
+	window   *prometheus.GaugeVec
+	licensed *prometheus.GaugeVec
+	progress prometheus.Gauge
+}
+
+// PoolReport is what the last run saw and did for one pool.
+type PoolReport struct {
+	Pool            string        `json:"pool"`
+	Licensed        int           `json:"licensed"`
+	Active          int           `json:"active"`
+	Idle            int           `json:"idle"`
+	Excluded        int           `json:"excluded"`
+	Headroom        int           `json:"headroom"`
+	EffectiveWindow time.Duration `json:"effective_window"`
+	Revoked         []string      `json:"revoked"`
+	Skipped         string        `json:"skipped,omitempty"`
+	Users           []seats.User  `json:"-"`
+	PoolState       seats.Pool    `json:"-"`
+}
+
+// New returns a Reaper.
+func New(opt Options) *Reaper {
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	f := promauto.With(opt.Reg)
+	r := &Reaper{opt: opt, last: map[string]PoolReport{}}
+	r.runs = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "reaper_runs_total",
+		Help: "Reaper runs by result: ok, skipped (not the lock holder, or a safety rail), error.",
+	}, []string{"result"})
+	r.lastOK = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "floatseat", Name: "reaper_last_success_timestamp_seconds",
+		Help: "When a reaper run last completed on this replica (Unix time).",
+	})
+	r.window = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "floatseat", Name: "effective_idle_window_seconds",
+		Help: "The inactivity window in force: max_idle, or less under seat pressure (never below session_timeout).",
+	}, []string{"pool"})
+	r.licensed = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "floatseat", Name: "licensed_users",
+		Help: "Users holding a licence group of the pool, by state: active (within the session timeout), idle, excluded.",
+	}, []string{"pool", "state"})
+	r.progress = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "floatseat", Name: "reaper_progress_ratio",
+		Help: "How far the current reaper run is through its pools (0–1).",
+	})
+	return r
+}
+
+// Run runs the reaper every Interval until ctx ends.
+func (r *Reaper) Run(ctx context.Context) error {
+	t := time.NewTicker(r.opt.Interval)
+	defer t.Stop()
+	defer func() {
+		if r.lock != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = r.lock.Release(rctx)
+			cancel()
+		}
+	}()
+	for {
+		if err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			r.opt.Log.Warn("reaper run failed; nobody revoked this time", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// errSkipped marks a run that did nothing by design.
+var errSkipped = errors.New("skipped")
+
+// RunOnce is one run: lock, safety rails, reconcile, then each pool.
+func (r *Reaper) RunOnce(ctx context.Context) (err error) {
+	defer func() {
+		switch {
+		case errors.Is(err, errSkipped):
+			r.runs.WithLabelValues("skipped").Inc()
+			err = nil
+		case err != nil:
+			r.runs.WithLabelValues("error").Inc()
+		default:
+			r.runs.WithLabelValues("ok").Inc()
+			r.lastOK.Set(float64(r.opt.Clock().Unix()))
+		}
+		r.mu.Lock()
+		r.lastRun, r.lastRunErr = r.opt.Clock(), err
+		r.mu.Unlock()
+	}()
+	if !r.holdLock(ctx) {
+		return errSkipped
+	}
+	now := r.opt.Clock()
+	hb, err := r.opt.Store.LastHeartbeat(ctx)
+	if err != nil {
+		return err
+	}
+	obs, err := r.opt.Store.ObservedSince(ctx)
+	if err != nil {
+		return err
+	}
+	if obs.IsZero() {
+		obs = now
+	}
+	alive := !hb.IsZero() && now.Sub(hb) <= r.opt.HeartbeatMaxAge
+	if err := r.opt.Keeper.Reconcile(ctx); err != nil {
+		r.opt.Log.Warn("reconcile incomplete; will retry next run", "err", err)
+	}
+	excluded, err := r.exclusions(ctx, now)
+	if err != nil {
+		return fmt.Errorf("exclusions: %w", err)
+	}
+	seatless := map[string][]string{}
+	var errs []error
+	for i, p := range r.opt.Pools {
+		r.progress.Set(float64(i) / float64(len(r.opt.Pools)))
+		rep, err := r.runPool(ctx, now, p, obs, alive, excluded, seatless)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pool %s: %w", p.Name, err))
+			continue
+		}
+		r.mu.Lock()
+		r.last[p.Name] = rep
+		r.mu.Unlock()
+	}
+	r.progress.Set(1)
+	r.opt.Keeper.SetSeatless(seatless)
+	return errors.Join(errs...)
+}
+
+func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Time, alive bool,
+	excluded map[string]bool, seatless map[string][]string) (PoolReport, error) {
+	members, err := r.members(ctx, p.LicenseGroups)
+	if err != nil {
+		return PoolReport{}, err
+	}
+	if len(p.PoolGroups) > 0 {
+		pg, err := r.members(ctx, p.PoolGroups)
+		if err != nil {
+			return PoolReport{}, err
+		}
+		for u := range pg {
+			if !members[u] {
+				seatless[u] = append(seatless[u], p.Name)
+			}
+		}
+	}
+	names := make([]string, 0, len(members))
+	for u := range members {
+		names = append(names, u)
+	}
+	sort.Strings(names)
+	last, err := r.opt.Store.LastActivity(ctx, names)
+	if err != nil {
+		return PoolReport{}, err
+	}
+	users := make([]seats.User, len(names))
+	for i, u := range names {
+		users[i] = seats.User{Name: u, LastActive: last[u], Excluded: excluded[u]}
+	}
+	nSeats, used, pending, unlimited, reportedAt, err := r.opt.Store.PoolState(ctx, p.Name)
+	if err != nil {
+		return PoolReport{}, err
+	}
+	pendingRev, err := r.opt.Store.PendingRevocations(ctx, p.Name)
+	if err != nil {
+		return PoolReport{}, err
+	}
+	pool := seats.Pool{Name: p.Name, Seats: nSeats, Unlimited: unlimited, Used: used,
+		PendingGrants: pending, PendingRevocations: pendingRev, Reserve: p.Reserve}
+	prm := seats.Params{Floor: r.opt.Floor, Ceiling: r.opt.Ceiling, ObservationStart: obs,
+		MaxRevocations: r.opt.MaxRevocations, HeartbeatAlive: alive, Observe: r.opt.Observe,
+		Interval: r.opt.Interval}
+	if reportedAt.IsZero() {
+		// No seat count from the app yet: pressure cannot be judged, so
+		// only the ceiling applies (reserve 0, seats unlimited).
+		pool.Unlimited = true
+	}
+	plan := seats.Plan(now, pool, users, prm)
+	rep := PoolReport{Pool: p.Name, Licensed: len(users), Active: plan.Counts.Active, Idle: plan.Counts.Idle,
+		Excluded: plan.Counts.Excluded, Headroom: seats.Headroom(pool), EffectiveWindow: plan.EffectiveWindow,
+		Skipped: plan.Skipped, Users: users, PoolState: pool}
+	r.window.WithLabelValues(p.Name).Set(plan.EffectiveWindow.Seconds())
+	r.licensed.WithLabelValues(p.Name, "active").Set(float64(plan.Counts.Active))
+	r.licensed.WithLabelValues(p.Name, "idle").Set(float64(plan.Counts.Idle))
+	r.licensed.WithLabelValues(p.Name, "excluded").Set(float64(plan.Counts.Excluded))
+	if next := seats.RetryAfter(now, users, prm); next > 0 {
+		_ = r.opt.Store.SetNextFree(ctx, p.Name, now.Add(next))
+	}
+	if plan.Skipped != "" {
+		r.opt.Log.Info("reaper revokes nobody", "pool", p.Name, "why", plan.Skipped)
+	}
+	for _, rv := range plan.Revocations {
+		err := r.opt.Keeper.Revoke(ctx, keeper.RevokeRequest{
+			Pool: p.Name, User: rv.User, Reason: rv.Reason, Trigger: "reaper", Idle: rv.Idle,
+			Allowed: r.stillHeld,
+		})
+		switch {
+		case err == nil:
+			rep.Revoked = append(rep.Revoked, rv.User)
+		case errors.Is(err, keeper.ErrActive), errors.Is(err, keeper.ErrNotLicensed):
+			r.opt.Log.Info("not revoked", "user", rv.User, "pool", p.Name, "why", err)
+		default:
+			return rep, err // fail closed: stop this pool's run
+		}
+	}
+	if r.opt.OnHeadroom != nil {
+		r.opt.OnHeadroom(p.Name, rep.Headroom)
+	}
+	r.opt.Log.Info("reaper run", "pool", p.Name, "licensed", rep.Licensed, "active", rep.Active, "idle", rep.Idle,
+		"excluded", rep.Excluded, "revoked", len(rep.Revoked), "effective_window", plan.EffectiveWindow)
+	return rep, nil
+}
+
+// members is the union of the groups' nested members, lower-cased.
+func (r *Reaper) members(ctx context.Context, groups []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, g := range groups {
+		ms, err := r.opt.Dir.Members(ctx, g, true)
+		if errors.Is(err, directory.ErrGroupNotFound) {
+			r.opt.Log.Warn("licence group not found in the directory", "group", g)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("members of %s: %w", g, err)
+		}
+		for _, m := range ms {
+			out[activity.Normalize(m)] = true
+		}
+	}
+	return out, nil
+}
+
+// exclusions are refreshed every ExcludeRefresh; a failed refresh keeps the
+// previous set only if there is one (fail closed on the first run).
+func (r *Reaper) exclusions(ctx context.Context, now time.Time) (map[string]bool, error) {
+	r.mu.Lock()
+	cur, at := r.excluded, r.excludedAt
+	r.mu.Unlock()
+	if cur != nil && now.Sub(at) < r.opt.ExcludeRefresh {
+		return cur, nil
+	}
+	m, err := r.members(ctx, r.opt.ExcludeGroups)
+	if err != nil {
+		if cur != nil {
+			r.opt.Log.Warn("exclusion refresh failed; keeping the previous set", "err", err)
+			return cur, nil
+		}
+		return nil, err
+	}
+	for _, u := range r.opt.ExcludeUsers {
+		m[activity.Normalize(u)] = true
+	}
+	r.mu.Lock()
+	r.excluded, r.excludedAt = m, now
+	r.mu.Unlock()
+	return m, nil
+}
+
+// RefreshExclusions forces the next run to re-read exclusions (reload).
+func (r *Reaper) RefreshExclusions() {
+	r.mu.Lock()
+	r.excludedAt = time.Time{}
+	r.mu.Unlock()
+}
+
+func (r *Reaper) holdLock(ctx context.Context) bool {
+	if r.lock != nil {
+		if held, err := r.lock.Held(ctx, r.opt.LockTTL); err == nil && held {
+			return true
+		}
+		r.lock = nil
+	}
+	l, ok, err := r.opt.Store.TryLock(ctx, "reaper", r.opt.Replica, r.opt.LockTTL)
+	if err != nil || !ok {
+		return false
+	}
+	r.lock = l
+	r.opt.Log.Info("this replica runs the reaper", "fence", l.Fence)
+	return true
+}
+
+func (r *Reaper) stillHeld(ctx context.Context) bool {
+	if r.lock == nil {
+		return false
+	}
+	held, err := r.lock.Held(ctx, r.opt.LockTTL)
+	return err == nil && held
+}
+
+// Report returns what the last run saw, per pool, and when it ran.
+func (r *Reaper) Report() (map[string]PoolReport, time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]PoolReport, len(r.last))
+	for k, v := range r.last {
+		out[k] = v
+	}
+	return out, r.lastRun, r.lastRunErr
+}
