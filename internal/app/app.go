@@ -27,6 +27,7 @@ import (
 
 	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/admin"
+	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/proxy"
@@ -49,6 +50,8 @@ type App struct {
 	noise    *noiseFilter
 	who      *who
 	recorder *activity.Recorder
+	audit    *audit.Log
+	seats    *seatParts // nil without a directory
 	proxy    *proxy.Proxy
 	admin    *admin.Server
 
@@ -88,6 +91,16 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		WriteTimeout:  4 * cfg.Redis.Timeout,
 	}, a.reg, log)
 
+	a.audit = audit.New(a.store, log, 100000, a.replica, cfg.Mode)
+	if a.seats, err = a.buildSeats(a.audit); err != nil {
+		a.closeStore()
+		return nil, err
+	}
+	var seats proxy.Seats // a nil *keeper.Keeper must stay a nil interface
+	if a.seats != nil {
+		seats = a.seats.keeper
+	}
+
 	trusted := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
 	for _, s := range cfg.TrustedProxies {
 		p, _ := config.ParsePrefix(s) // validated by config
@@ -101,6 +114,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Who:            a.who,
 		Noise:          a.noise,
 		Activity:       a.recorder,
+		Seats:          seats,
 		Metrics:        proxy.NewMetrics(a.reg),
 		Log:            log,
 	})
@@ -111,6 +125,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 			"upstream": upstreamCheck(upstream),
 		},
 	})
+	a.mountAPI()
 
 	if a.proxyLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		a.closeStore()
@@ -165,6 +180,11 @@ func (a *App) Run(ctx context.Context) error {
 	goRun("activity", a.recorder.Run)
 	goRun("identity", a.who.Run)
 	goRun("heartbeat", a.heartbeat)
+	if a.seats != nil {
+		goRun("licence", a.seats.poller.Run)
+		goRun("keeper", a.seats.keeper.Run)
+		goRun("reaper", a.seats.reaper.Run)
+	}
 
 	go func() { errc <- srv.Serve(a.proxyLn) }()
 	go func() { errc <- adm.Serve(a.adminLn) }()
@@ -198,6 +218,9 @@ func (a *App) Reload(cfg *config.Config) error {
 	defer a.mu.Unlock()
 	if err := a.noise.reload(cfg); err != nil {
 		return err
+	}
+	if a.seats != nil {
+		a.seats.reaper.RefreshExclusions()
 	}
 	a.log.Info("configuration reloaded", "noise_rules", a.noise.count())
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/noise"
@@ -91,3 +92,4 @@ func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log 
 
 func (w *who) Run(ctx context.Context) error { return w.resolver.Run(ctx) }
 
+func normalize(u string) string { return activity.Normalize(u) }

@@ -43,6 +43,7 @@ type Store interface {
 	PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
 	PendingRevocations(ctx context.Context, pool string) (int, error)
 	SetNextFree(ctx context.Context, pool string, at time.Time) error
+	AddSample(ctx context.Context, pool string, p store.Sample, keep time.Duration) error
 }
 
 // Keeper performs revocations and reconciles.
@@ -299,6 +300,8 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 			return rep, err // fail closed: stop this pool's run
 		}
 	}
+	// One chart point a run for the status page (kept 24 h).
+	_ = r.opt.Store.AddSample(ctx, p.Name, store.Sample{At: now, Headroom: rep.Headroom, Licensed: rep.Licensed}, 24*time.Hour)
 	if r.opt.OnHeadroom != nil {
 		r.opt.OnHeadroom(p.Name, rep.Headroom)
 	}

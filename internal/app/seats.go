@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/keeper"
+	"github.com/floatseat/floatseat/internal/license"
+	"github.com/floatseat/floatseat/internal/reaper"
+	"github.com/floatseat/floatseat/internal/store"
+)
+
+// seatParts are the seat engine of one floatseat: nil when no directory is
+// configured (the proxy then only observes activity).
+type seatParts struct {
+	dir     directory.Directory
+	keeper  *keeper.Keeper
+	reaper  *reaper.Reaper
+	poller  *license.Poller
+	metrics *license.Metrics
+}
+
+// errNoBackend: a directory type whose backend this build cannot open.
+var errNoBackend = errors.New("directory backend not available")
+
+// openDirectory opens the configured backend, instrumented with retries, a
+// circuit breaker and metrics. immediate reports whether its changes reach
+// the app at once (app REST) or only at a password login or the next
+// directory sync (Crowd, LDAP).
+var openDirectory = func(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (d directory.Directory, immediate bool, err error) {
+	return nil, false, fmt.Errorf("%w: %s", errNoBackend, cfg.Directory.Type)
+}
+
+func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
+	cfg := a.cfg
+	if cfg.Directory.Type == "" {
+		a.log.Warn("no directory configured: floatseat records activity but manages no seats")
+		return nil, nil
+	}
+	dir, immediate, err := openDirectory(cfg, a.log, a.reg)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	observe := cfg.Mode == config.ModeObserve
+	var kp []keeper.Pool
+	var rp []reaper.Pool
+	for _, p := range cfg.Pools {
+		kp = append(kp, keeper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, DefaultGroups: p.DefaultGroups, PoolGroups: p.PoolGroups})
+		rp = append(rp, reaper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, PoolGroups: p.PoolGroups, Reserve: p.Reserve})
+	}
+	s := &seatParts{dir: dir, metrics: license.NewMetrics(a.reg)}
+	s.keeper = keeper.New(keeper.Options{
+		Pools: kp, Dir: dir, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
+		SyncInterval: cfg.Directory.SyncInterval, GrantTimeout: cfg.Proxy.GrantTimeout, Floor: cfg.SessionTimeout,
+		Log: a.log, Reg: a.reg,
+	})
+	s.reaper = reaper.New(reaper.Options{
+		Pools: rp, Store: a.store, Dir: dir, Keeper: s.keeper, Replica: a.replica,
+		Interval: cfg.Reaper.Interval, LockTTL: cfg.Reaper.LockTTL, HeartbeatMaxAge: cfg.Reaper.HeartbeatMaxAge,
+		Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, MaxRevocations: cfg.Reaper.MaxRevocationsPerRun,
+		Observe: observe, ExcludeUsers: append(append([]string(nil), cfg.Exclude.Users...), cfg.App.User),
+		ExcludeGroups: cfg.Exclude.Groups, ExcludeRefresh: cfg.Exclude.RefreshInterval,
+		Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
+	})
+	sources := map[string]license.Source{}
+	interval := time.Duration(0)
+	for _, p := range cfg.Pools {
+		if interval == 0 || p.RefreshInterval < interval {
+			interval = p.RefreshInterval
+		}
+		switch {
+		case p.Seats != nil:
+			groups := p.LicenseGroups
+			sources[p.Name] = license.Fixed{Seats: *p.Seats, Used: func(ctx context.Context) (int, error) {
+				return countMembers(ctx, dir, groups)
+			}}
+		case p.ApplicationRole != "":
+			sources[p.Name] = license.JiraRole{BaseURL: cfg.App.URL, User: cfg.App.User, Password: cfg.App.Password.Reveal(),
+				Key: p.ApplicationRole, Timeout: cfg.App.Timeout}
+		default:
+			sources[p.Name] = license.Confluence{BaseURL: cfg.App.URL, User: cfg.App.User, Password: cfg.App.Password.Reveal(),
+				Timeout: cfg.App.Timeout}
+		}
+	}
+	s.poller = &license.Poller{
+		Sources: sources, Interval: interval, Timeout: cfg.App.Timeout, Metrics: s.metrics, Logger: a.log,
+		Sink: func(ctx context.Context, pool string, c license.Count, at time.Time) error {
+			if err := a.store.SetLicense(ctx, pool, store.LicenseCount{Seats: c.Seats, Unlimited: c.Unlimited, Used: c.Used}, at); err != nil {
+				return err
+			}
+			seats, used, pending, unlimited, _, err := a.store.PoolState(ctx, pool)
+			if err == nil && !unlimited {
+				s.metrics.SetHeadroom(pool, seats-used-pending)
+			}
+			return nil
+		},
+	}
+	return s, nil
+}
+
+// countMembers counts the distinct nested members of groups (a fixed-seat
+// pool's usage, as the app would count it: once per user).
+func countMembers(ctx context.Context, d directory.Directory, groups []string) (int, error) {
+	seen := map[string]bool{}
+	for _, g := range groups {
+		ms, err := d.Members(ctx, g, true)
+		if err != nil && !errors.Is(err, directory.ErrGroupNotFound) {
+			return 0, err
+		}
+		for _, m := range ms {
+			seen[normalize(m)] = true
+		}
+	}
+	return len(seen), nil
+}
