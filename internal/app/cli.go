@@ -22,6 +22,9 @@ Usage:
   floatseat check --config FILE           validate a configuration (every problem at once)
   floatseat noise test --config FILE METHOD PATH
                                           which noise rule matches a request, if any
+  floatseat status|users|audit [--format table|json|csv] [--pool P] [--state S] [--since T]
+  floatseat grant|revoke USER [--pool P]  talk to a running instance's admin API
+                                          (--admin URL, --token-file F or FLOATSEAT_ADMIN_TOKEN)
   floatseat demo                          everything on this machine: embedded Redis,
                                           a Jira simulator and floatseat in front
   floatseat version                       print the version

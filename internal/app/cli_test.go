@@ -1,0 +1,127 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/floatseat/floatseat/internal/config"
+)
+
+// startEmbedded runs a whole floatseat with the embedded store.
+func startEmbedded(t *testing.T, extra string) *App {
+	t.Helper()
+	yaml := "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nadmin: {listen: 127.0.0.1:0}\n" + extra
+	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
+		if k == "FLOATSEAT_ADMIN_TOKEN" {
+			return "tok"
+		}
+		return ""
+	})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return a
+}
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLIAgainstARunningInstance(t *testing.T) {
+	a := startEmbedded(t, "")
+	admin := "http://" + a.AdminAddr()
+	code, out, errOut := run("status", "--admin", admin)
+	if code != 0 || !strings.Contains(out, "POOL") || !strings.Contains(out, "jira-software") || !strings.Contains(out, "mode observe") {
+		t.Errorf("status: code %d out %q err %q", code, out, errOut)
+	}
+	code, out, _ = run("status", "--admin", admin, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"product": "jira"`) {
+		t.Errorf("status json: %d %q", code, out)
+	}
+	code, out, _ = run("audit", "--admin", admin, "--format", "csv")
+	if code != 0 || !strings.HasPrefix(out, "time,action,user") {
+		t.Errorf("audit csv: %d %q", code, out)
+	}
+	// Mutating calls: the token is checked.
+	t.Setenv("FLOATSEAT_ADMIN_TOKEN", "wrong")
+	code, _, errOut = run("grant", "--admin", admin, "alice")
+	if code != 1 || !strings.Contains(errOut, "token was refused") {
+		t.Errorf("grant with a wrong token: %d %q", code, errOut)
+	}
+	tf := filepath.Join(t.TempDir(), "token")
+	_ = os.WriteFile(tf, []byte("tok\n"), 0o600)
+	code, _, errOut = run("grant", "--admin", admin, "--token-file", tf, "alice")
+	if code != 1 || !strings.Contains(errOut, "not available") {
+		t.Errorf("grant without a directory: %d %q, want a clear 501", code, errOut)
+	}
+}
+
+func TestCLIUnreachable(t *testing.T) {
+	code, _, errOut := run("status", "--admin", "http://127.0.0.1:9")
+	if code != 1 || !strings.Contains(errOut, "cannot reach the admin API") {
+		t.Errorf("got %d %q", code, errOut)
+	}
+}
+
+func TestCheckAndNoiseCommands(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	_ = os.WriteFile(good, []byte("product: confluence\nupstream: http://127.0.0.1:8090\nlisten: :8091\n"), 0o600)
+	if code, out, errOut := run("check", "--config", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("check good: %d %q %q", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("product: jira\nmode: loud\nmax_idle: 1h\nnoise: {disable: [nope]}\n"), 0o600)
+	code, _, errOut := run("check", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, "mode") || !strings.Contains(errOut, "max_idle") {
+		t.Errorf("check bad: %d %q, want every problem", code, errOut)
+	}
+	code, out, _ := run("noise", "test", "--config", good, "GET", "/rest/quickreload/latest/1")
+	if code != 0 || !strings.Contains(out, "confluence-quick-reload") {
+		t.Errorf("noise test: %d %q", code, out)
+	}
+	code, out, _ = run("noise", "test", "--config", good, "GET", "/display/DS/Home")
+	if code != 0 || !strings.Contains(out, "no rule") {
+		t.Errorf("noise test miss: %d %q", code, out)
+	}
+}
+
+func TestStatusPageRenders(t *testing.T) {
+	a := startEmbedded(t, "")
+	resp, err := httpGet("http://" + a.AdminAddr() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"floatseat — jira", `data-testid="headroom-jira-software"`, "Recent audit events"} {
+		if !strings.Contains(resp, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+}
+
+func httpGet(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
