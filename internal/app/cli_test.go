@@ -19,8 +19,11 @@ func startEmbedded(t *testing.T, extra string) *App {
 	t.Helper()
 	yaml := "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nadmin: {listen: 127.0.0.1:0}\n" + extra
 	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
-		if k == "FLOATSEAT_ADMIN_TOKEN" {
+		switch k {
+		case "FLOATSEAT_ADMIN_TOKEN":
 			return "tok"
+		case "FLOATSEAT_APP_PASSWORD":
+			return "svc-pw"
 		}
 		return ""
 	})
