@@ -54,7 +54,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	var rp []reaper.Pool
 	for _, p := range cfg.Pools {
 		kp = append(kp, keeper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, DefaultGroups: p.DefaultGroups, PoolGroups: p.PoolGroups})
-		rp = append(rp, reaper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, PoolGroups: p.PoolGroups, Reserve: p.Reserve})
+		rp = append(rp, reaper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, Reserve: p.Reserve})
 	}
 	s := &seatParts{dir: dir, metrics: license.NewMetrics(a.reg)}
 	s.keeper = keeper.New(keeper.Options{

@@ -73,9 +73,11 @@ type Options struct {
 	// Floor is the session timeout: nobody active within it is revoked.
 	Floor   time.Duration
 	Refresh time.Duration // full resync of revoked users from Redis
-	Clock   func() time.Time
-	Log     *slog.Logger
-	Reg     prometheus.Registerer
+	// SeatlessRefresh: how often pool groups are read from the directory.
+	SeatlessRefresh time.Duration
+	Clock           func() time.Time
+	Log             *slog.Logger
+	Reg             prometheus.Registerer
 }
 
 // Keeper implements proxy.Seats.
@@ -124,6 +126,9 @@ func New(opt Options) *Keeper {
 	}
 	if opt.Refresh <= 0 {
 		opt.Refresh = 30 * time.Second
+	}
+	if opt.SeatlessRefresh <= 0 {
+		opt.SeatlessRefresh = time.Minute
 	}
 	k := &Keeper{
 		opt:       opt,

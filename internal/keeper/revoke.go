@@ -238,8 +238,51 @@ func holdsAny(held, groups []string) bool {
 	return false
 }
 
-// SetSeatless replaces the pool-group members that hold no seat (computed
-// by the reaper from the directory).
+// refreshSeatless finds pool-group members who hold no licence group of
+// the pool. A failed read keeps the previous view.
+func (k *Keeper) refreshSeatless(ctx context.Context) {
+	m := map[string][]string{}
+	for name, p := range k.pools {
+		if len(p.PoolGroups) == 0 {
+			continue
+		}
+		licensed, err := k.members(ctx, p.LicenseGroups)
+		if err != nil {
+			k.opt.Log.Warn("cannot read licence groups; keeping the last pool-group view", "pool", name, "err", err)
+			return
+		}
+		pool, err := k.members(ctx, p.PoolGroups)
+		if err != nil {
+			k.opt.Log.Warn("cannot read pool groups; keeping the last pool-group view", "pool", name, "err", err)
+			return
+		}
+		for u := range pool {
+			if !licensed[u] {
+				m[u] = append(m[u], name)
+			}
+		}
+	}
+	k.SetSeatless(m)
+}
+
+func (k *Keeper) members(ctx context.Context, groups []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, g := range groups {
+		ms, err := k.opt.Dir.Members(ctx, g, true)
+		if errors.Is(err, directory.ErrGroupNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range ms {
+			out[activity.Normalize(u)] = true
+		}
+	}
+	return out, nil
+}
+
+// SetSeatless replaces the pool-group members that hold no seat.
 func (k *Keeper) SetSeatless(m map[string][]string) {
 	k.mu.Lock()
 	k.seatless = m
@@ -258,11 +301,16 @@ func (k *Keeper) IsRevoked(user string) map[string]store.Revoked {
 }
 
 // Run keeps the revoked view current: events from every replica at once,
-// and a full resync every Refresh in case an event was missed.
+// and a full resync every Refresh in case an event was missed. Every
+// replica also reads the pool groups itself, so a pool-group member gets a
+// seat on whichever replica the first request lands.
 func (k *Keeper) Run(ctx context.Context) error {
 	k.resync(ctx)
+	k.refreshSeatless(ctx)
 	t := time.NewTicker(k.opt.Refresh)
 	defer t.Stop()
+	pg := time.NewTicker(k.opt.SeatlessRefresh)
+	defer pg.Stop()
 	for {
 		events, unsubscribe := k.opt.Store.Subscribe(ctx)
 	loop:
@@ -273,6 +321,8 @@ func (k *Keeper) Run(ctx context.Context) error {
 				return nil
 			case <-t.C:
 				k.resync(ctx)
+			case <-pg.C:
+				k.refreshSeatless(ctx)
 			case e, ok := <-events:
 				if !ok {
 					break loop

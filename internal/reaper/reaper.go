@@ -30,7 +30,6 @@ import (
 type Pool struct {
 	Name          string
 	LicenseGroups []string
-	PoolGroups    []string
 	Reserve       int
 }
 
@@ -50,7 +49,6 @@ type Store interface {
 type Keeper interface {
 	Revoke(ctx context.Context, rq keeper.RevokeRequest) error
 	Reconcile(ctx context.Context) error
-	SetSeatless(m map[string][]string)
 }
 
 // Options configure a Reaper.
@@ -206,11 +204,10 @@ func (r *Reaper) RunOnce(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("exclusions: %w", err)
 	}
-	seatless := map[string][]string{}
 	var errs []error
 	for i, p := range r.opt.Pools {
 		r.progress.Set(float64(i) / float64(len(r.opt.Pools)))
-		rep, err := r.runPool(ctx, now, p, obs, alive, excluded, seatless)
+		rep, err := r.runPool(ctx, now, p, obs, alive, excluded)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pool %s: %w", p.Name, err))
 			continue
@@ -220,26 +217,14 @@ func (r *Reaper) RunOnce(ctx context.Context) (err error) {
 		r.mu.Unlock()
 	}
 	r.progress.Set(1)
-	r.opt.Keeper.SetSeatless(seatless)
 	return errors.Join(errs...)
 }
 
 func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Time, alive bool,
-	excluded map[string]bool, seatless map[string][]string) (PoolReport, error) {
+	excluded map[string]bool) (PoolReport, error) {
 	members, err := r.members(ctx, p.LicenseGroups)
 	if err != nil {
 		return PoolReport{}, err
-	}
-	if len(p.PoolGroups) > 0 {
-		pg, err := r.members(ctx, p.PoolGroups)
-		if err != nil {
-			return PoolReport{}, err
-		}
-		for u := range pg {
-			if !members[u] {
-				seatless[u] = append(seatless[u], p.Name)
-			}
-		}
 	}
 	names := make([]string, 0, len(members))
 	for u := range members {
