@@ -73,6 +73,9 @@ type Options struct {
 	// Floor is the session timeout: nobody active within it is revoked.
 	Floor   time.Duration
 	Refresh time.Duration // full resync of revoked users from Redis
+	// VisibilityMargin is added to when a change can first show in the
+	// app's seat count (default 1 minute).
+	VisibilityMargin time.Duration
 	// SeatlessRefresh: how often pool groups are read from the directory.
 	SeatlessRefresh time.Duration
 	Clock           func() time.Time
@@ -126,6 +129,9 @@ func New(opt Options) *Keeper {
 	}
 	if opt.Refresh <= 0 {
 		opt.Refresh = 30 * time.Second
+	}
+	if opt.VisibilityMargin <= 0 {
+		opt.VisibilityMargin = time.Minute
 	}
 	if opt.SeatlessRefresh <= 0 {
 		opt.SeatlessRefresh = time.Minute
@@ -236,9 +242,17 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity) prox
 	// A password login makes the app re-read groups before its licence
 	// check; otherwise Crowd/LDAP changes show only at the next sync.
 	visibleNow := k.opt.Immediate || id.FromPassword()
-	visibleAt := now
+	// The grant stays counted as pending until a licence report taken
+	// after the app can count it: after the directory write and the login
+	// have completed (at most the grant timeout, plus a margin for the
+	// login itself and the app's own seat-count cache), or after the next
+	// directory sync. Counting it twice for a while errs on the safe side;
+	// dropping it too early could push the app over its licence.
+	visibleAt := now.Add(k.opt.GrantTimeout + k.opt.VisibilityMargin)
+	syncAt := visibleAt
 	if !visibleNow {
-		visibleAt = now.Add(k.opt.SyncInterval)
+		visibleAt = now.Add(k.opt.SyncInterval + k.opt.VisibilityMargin)
+		syncAt = now.Add(k.opt.SyncInterval)
 	}
 	reason := "return"
 	if id.Route != identity.RouteNone || id.Source == identity.SourceBasic {
@@ -297,7 +311,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity) prox
 			k.recent[u] = done
 		}
 		if !visibleNow {
-			k.invisible[u] = visibleAt
+			k.invisible[u] = syncAt
 		}
 		k.mu.Unlock()
 		v.DropRememberMe = !visibleNow && id.RememberMeCookie != ""

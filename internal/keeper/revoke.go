@@ -98,9 +98,9 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 	if err := k.opt.Store.CompleteRevoke(ctx, in.Pool, in.User, rec); err != nil {
 		return fmt.Errorf("revoke %s: directory changed, record pending reconcile: %w", in.User, err)
 	}
-	visibleAt := in.At
+	visibleAt := in.At.Add(k.opt.VisibilityMargin)
 	if !k.opt.Immediate {
-		visibleAt = in.At.Add(k.opt.SyncInterval)
+		visibleAt = visibleAt.Add(k.opt.SyncInterval)
 	}
 	_ = k.opt.Store.MarkRevoked(ctx, in.Pool, in.User, visibleAt)
 	k.mu.Lock()
