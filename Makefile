@@ -15,8 +15,8 @@ help: ## Show this help.
 build: ## Build bin/floatseat.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/floatseat
 
-deps: ## Install redis-server, slapd and nginx from Debian packages when missing.
-	./scripts/install-deps.sh redis-server slapd nginx
+deps: ## Install redis-server, slapd, nginx and chromium from Debian packages when missing.
+	./scripts/install-deps.sh redis-server slapd nginx chromium
 
 test: deps ## Everything CI runs: vet, unit, integration (real redis/slapd/nginx), fuzz corpora, race detector.
 	$(GO) vet $(PKGS)

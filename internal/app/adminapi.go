@@ -153,6 +153,14 @@ func (a *App) users(ctx context.Context, pool, state string) ([]admin.UserInfo, 
 		return nil, err
 	}
 	now := time.Now()
+	// Users never seen are idle since the observation start (DESIGN §2.4).
+	obs, err := a.store.ObservedSince(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if obs.IsZero() {
+		obs = now
+	}
 	var out []admin.UserInfo
 	for _, p := range a.cfg.Pools {
 		if pool != "" && pool != p.Name {
@@ -190,6 +198,8 @@ func (a *App) users(ctx context.Context, pool, state string) ([]admin.UserInfo, 
 			if t, ok := last[u]; ok {
 				ui.LastActive = tp(t)
 				ui.IdleSec = now.Sub(t).Seconds()
+			} else {
+				ui.IdleSec = now.Sub(obs).Seconds()
 			}
 			if r, ok := revoked[u]; ok && !members[u] {
 				ui.State, ui.Groups, ui.RevokedAt, ui.Reason = "revoked", r.Groups, tp(r.At), r.Reason

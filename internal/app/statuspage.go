@@ -57,7 +57,7 @@ svg{background:#fff;border:1px solid #dfe1e6}
 {{end}}
 <h2>Most idle licensed users</h2>
 {{if .Idle}}<table><tr><th>user</th><th>pool</th><th>state</th><th>last real activity</th><th class="n">idle</th></tr>
-{{range .Idle}}<tr><td>{{.User}}</td><td>{{.Pool}}</td><td>{{.State}}</td><td>{{ago .LastActive}}</td><td class="n">{{dur .IdleSec}}</td></tr>
+{{range .Idle}}<tr><td>{{.User}}</td><td>{{.Pool}}</td><td>{{.State}}</td><td>{{if .LastActive}}{{ago .LastActive}}{{else}}not seen since observation start{{end}}</td><td class="n">{{dur .IdleSec}}</td></tr>
 {{end}}</table>{{else}}<p class="meta">{{.IdleNote}}</p>{{end}}
 <h2>Recent audit events</h2>
 {{if .Events}}<table><tr><th>time</th><th>action</th><th>user</th><th>pool</th><th>groups</th><th>reason</th><th>trigger</th><th>mode</th></tr>

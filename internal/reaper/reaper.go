@@ -285,8 +285,11 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 			return rep, err // fail closed: stop this pool's run
 		}
 	}
-	// One chart point a run for the status page (kept 24 h).
-	_ = r.opt.Store.AddSample(ctx, p.Name, store.Sample{At: now, Headroom: rep.Headroom, Licensed: rep.Licensed}, 24*time.Hour)
+	// One chart point a run for the status page (kept 24 h); an unlimited
+	// or not-yet-counted pool has no headroom worth drawing.
+	if !pool.Unlimited {
+		_ = r.opt.Store.AddSample(ctx, p.Name, store.Sample{At: now, Headroom: rep.Headroom, Licensed: rep.Licensed}, 24*time.Hour)
+	}
 	if r.opt.OnHeadroom != nil {
 		r.opt.OnHeadroom(p.Name, rep.Headroom)
 	}
