@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,6 +81,7 @@ func run(dur time.Duration, conns, rate, users int) error {
 	bare := &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() },
 		Transport: proxy.Transport(5*time.Minute, 256),
+		ErrorLog:  log.New(io.Discard, "", 0), // wrk closing connections at the end is not news
 	}
 	bareLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	go (&http.Server{Handler: bare}).Serve(bareLn)
@@ -90,13 +92,12 @@ func run(dur time.Duration, conns, rate, users int) error {
 		return err
 	}
 	defer stopRedis()
-	yaml := fmt.Sprintf("product: jira\nlisten: 127.0.0.1:0\nupstream: %s\nmode: observe\nadmin: {listen: 127.0.0.1:0}\nredis: {addr: %q}\nlog: {level: error}\n", upURL, redisAddr)
+	yaml := fmt.Sprintf("product: jira\nlisten: 127.0.0.1:0\nupstream: %s\nmode: observe\nadmin: {listen: 127.0.0.1:0}\nredis: {addr: %q}\npools: [{name: jira-software, license_groups: [jira-software-users], seats: 100}]\nlog: {level: error}\n", upURL, redisAddr)
 	cfg, _, errs := config.Parse([]byte(yaml), "", func(string) string { return "" })
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %v", errs)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	fs, err := app.New(cfg, log)
+	fs, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
