@@ -152,7 +152,7 @@ func (a *App) users(ctx context.Context, pool, state string) ([]admin.UserInfo, 
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := a.clock()
 	// Users never seen are idle since the observation start (DESIGN §2.4).
 	obs, err := a.store.ObservedSince(ctx)
 	if err != nil {
@@ -263,7 +263,7 @@ func (a *App) user(ctx context.Context, name string) (*UserDetail, error) {
 		return nil, err
 	}
 	if t, ok := last[u]; ok {
-		d.LastActive, d.IdleSec = tp(t), time.Since(t).Seconds()
+		d.LastActive, d.IdleSec = tp(t), a.clock().Sub(t).Seconds()
 	}
 	all, err := a.users(ctx, "", "")
 	if err != nil {

@@ -55,14 +55,25 @@ type App struct {
 	proxy    *proxy.Proxy
 	admin    *admin.Server
 
+	clock            func() time.Time
 	proxyLn, adminLn net.Listener
 	mu               sync.Mutex // serialises Reload
 }
 
+// Option changes how New builds an App.
+type Option func(*App)
+
+// WithClock makes every time-based decision (activity, heartbeats, the
+// reaper, grants, audit) use clock: end-to-end tests accelerate time.
+func WithClock(clock func() time.Time) Option { return func(a *App) { a.clock = clock } }
+
 // New builds every part and binds both listeners, so that ":0" works in
 // tests and addresses are known before Run.
-func New(cfg *config.Config, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), replica: replicaID()}
+func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), replica: replicaID(), clock: time.Now}
+	for _, o := range opts {
+		o(a)
+	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "floatseat", Name: "build_info", Help: "Always 1; labels say what runs.",
@@ -89,9 +100,10 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		QueueSize:     cfg.Activity.QueueSize,
 		FlushInterval: cfg.Activity.FlushInterval,
 		WriteTimeout:  4 * cfg.Redis.Timeout,
+		Clock:         a.clock,
 	}, a.reg, log)
 
-	a.audit = audit.New(a.store, log, 100000, a.replica, cfg.Mode)
+	a.audit = audit.New(a.store, log, 100000, a.replica, cfg.Mode).WithClock(a.clock)
 	if a.seats, err = a.buildSeats(a.audit); err != nil {
 		a.closeStore()
 		return nil, err
@@ -233,7 +245,7 @@ func (a *App) heartbeat(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		hctx, cancel := context.WithTimeout(ctx, 2*a.cfg.Redis.Timeout)
-		if err := a.store.Heartbeat(hctx, a.replica, time.Now()); err != nil {
+		if err := a.store.Heartbeat(hctx, a.replica, a.clock()); err != nil {
 			a.log.Warn("heartbeat failed", "err", err)
 		}
 		cancel()

@@ -60,7 +60,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	s.keeper = keeper.New(keeper.Options{
 		Pools: kp, Dir: dir, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
 		SyncInterval: cfg.Directory.SyncInterval, GrantTimeout: cfg.Proxy.GrantTimeout, Floor: cfg.SessionTimeout,
-		Log: a.log, Reg: a.reg,
+		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{
 		Pools: rp, Store: a.store, Dir: dir, Keeper: s.keeper, Replica: a.replica,
@@ -68,7 +68,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, MaxRevocations: cfg.Reaper.MaxRevocationsPerRun,
 		Observe: observe, ExcludeUsers: append(append([]string(nil), cfg.Exclude.Users...), cfg.App.User),
 		ExcludeGroups: cfg.Exclude.Groups, ExcludeRefresh: cfg.Exclude.RefreshInterval,
-		Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
+		Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
 	})
 	sources := map[string]license.Source{}
 	interval := time.Duration(0)
@@ -92,6 +92,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	}
 	s.poller = &license.Poller{
 		Sources: sources, Interval: interval, Timeout: cfg.App.Timeout, Metrics: s.metrics, Logger: a.log,
+		Clock: pollerClock{a.clock},
 		Sink: func(ctx context.Context, pool string, c license.Count, at time.Time) error {
 			if err := a.store.SetLicense(ctx, pool, store.LicenseCount{Seats: c.Seats, Unlimited: c.Unlimited, Used: c.Used}, at); err != nil {
 				return err
@@ -104,6 +105,16 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		},
 	}
 	return s, nil
+}
+
+// pollerClock reads the app's clock and ticks in real time.
+type pollerClock struct{ now func() time.Time }
+
+func (c pollerClock) Now() time.Time { return c.now() }
+
+func (c pollerClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // countMembers counts the distinct nested members of groups (a fixed-seat

@@ -67,6 +67,13 @@ type Log struct {
 	maxLen  int64
 	replica string
 	mode    string
+	clock   func() time.Time
+}
+
+// WithClock stamps events with clock instead of the wall clock.
+func (l *Log) WithClock(clock func() time.Time) *Log {
+	l.clock = clock
+	return l
 }
 
 // New returns a Log keeping about maxLen events.
@@ -74,13 +81,13 @@ func New(st Store, log *slog.Logger, maxLen int64, replica, mode string) *Log {
 	if maxLen <= 0 {
 		maxLen = 100000
 	}
-	return &Log{st: st, log: log, maxLen: maxLen, replica: replica, mode: mode}
+	return &Log{st: st, log: log, maxLen: maxLen, replica: replica, mode: mode, clock: time.Now}
 }
 
 // Record stores e, filling time, replica and mode when unset.
 func (l *Log) Record(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = l.clock()
 	}
 	if e.Replica == "" {
 		e.Replica = l.replica
