@@ -224,6 +224,15 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// ReapNow runs the reaper once, now, on this replica (if it can take the
+// lock). Tests and the demo use it; in service the reaper runs on its own.
+func (a *App) ReapNow(ctx context.Context) error {
+	if a.seats == nil {
+		return errors.New("no directory configured: nothing to reap")
+	}
+	return a.seats.reaper.RunOnce(ctx)
+}
+
 // Reload re-reads what can change without a restart: today the noise rules.
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()

@@ -38,11 +38,11 @@ func RepoFile(t testing.TB, rel string) string {
 	}
 }
 
-// StartNginx runs nginx in front of backend (host:port, where floatseat
-// listens) using deploy/nginx/floatseat.conf as shipped: only the listen
+// StartNginx runs nginx in front of backends (host:port, where floatseat
+// replicas listen; several are balanced round-robin) using deploy/nginx/floatseat.conf as shipped: only the listen
 // address, the upstream address and the TLS parts are rewritten for the
 // test, everything else is what ops deploy.
-func StartNginx(t testing.TB, backend string) *Nginx {
+func StartNginx(t testing.TB, backends ...string) *Nginx {
 	t.Helper()
 	bin := Binary(t, "nginx")
 	dir := t.TempDir()
@@ -53,7 +53,7 @@ func StartNginx(t testing.TB, backend string) *Nginx {
 	}
 	port := FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	site := RenderSite(t, addr, backend, filepath.Join(dir, "logs"))
+	site := RenderSite(t, addr, backends, filepath.Join(dir, "logs"))
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
@@ -88,7 +88,7 @@ http {
 // RenderSite returns the shipped server block with the test's addresses.
 // The shipped file marks the lines a site changes with "# SITE:" comments;
 // TLS is dropped because the test speaks plain HTTP on loopback.
-func RenderSite(t testing.TB, listen, backend, logDir string) string {
+func RenderSite(t testing.TB, listen string, backends []string, logDir string) string {
 	t.Helper()
 	b, err := os.ReadFile(RepoFile(t, "deploy/nginx/floatseat.conf"))
 	if err != nil {
@@ -99,7 +99,11 @@ func RenderSite(t testing.TB, listen, backend, logDir string) string {
 		trim := strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(trim, "server 127.0.0.1:8090"):
-			line = "    server " + backend + " max_fails=0;"
+			var lines []string
+			for _, b := range backends {
+				lines = append(lines, "    server "+b+" max_fails=0;")
+			}
+			line = strings.Join(lines, "\n")
 		case strings.HasPrefix(trim, "listen 443"):
 			line = "    listen " + listen + ";"
 		case strings.HasPrefix(trim, "listen [::]:443"):

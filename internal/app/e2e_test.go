@@ -1,0 +1,433 @@
+package app
+
+// End-to-end: real nginx (deploy/nginx/floatseat.conf) → two floatseat
+// replicas → the Jira simulator, with a real redis-server, on an
+// accelerated clock shared by the simulator and floatseat.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floatseat/floatseat/internal/appsim"
+	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/testenv"
+)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+const (
+	e2eFloor   = time.Hour     // session_timeout
+	e2eCeiling = 4 * time.Hour // max_idle
+)
+
+type world struct {
+	t     *testing.T
+	clock *fakeClock
+	sim   *appsim.Sim
+	dir   *appsim.InternalDirectory
+	redis *testenv.Redis
+	apps  []*App
+	nginx *testenv.Nginx
+	base  string // through nginx
+}
+
+type worldOpts struct {
+	seats      int
+	users      []string // licensed in jira-software-users
+	poolUsers  []string // only in the pool group jira-users
+	admins     []string // licensed and in jira-administrators (excluded)
+	agents     []string // licensed in jira-servicedesk-users too
+	unlicensed bool     // UnlicensedSessionForbidden
+}
+
+// newWorld builds the chain with an LDAP-like directory: floatseat writes
+// the directory, and the app sees it at a password login ("every time") or
+// at its next sync.
+func newWorld(t *testing.T, o worldOpts) *world {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration: real redis-server and nginx")
+	}
+	w := &world{t: t, clock: &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}}
+	w.redis = testenv.StartRedis(t)
+	w.sim = appsim.New(appsim.Config{
+		Product: "jira", Clock: w.clock.Now, SessionTimeout: e2eFloor, UpdateGroupsAtLogin: appsim.UpdateEvery,
+		SyncInterval: 24 * time.Hour, AdminUsers: []string{"svc"}, UnlicensedSessionForbidden: o.unlicensed,
+		Roles: []appsim.Role{
+			{Key: "jira-software", Groups: []string{"jira-software-users"}, Seats: o.seats},
+			{Key: "jira-servicedesk", Groups: []string{"jira-servicedesk-users"}, Seats: o.seats},
+		},
+		Groups: []string{"jira-users", "jira-administrators"},
+	})
+	w.dir = w.sim.InternalDirectory()
+	ctx := t.Context()
+	for _, g := range []string{"jira-software-users", "jira-servicedesk-users", "jira-users", "jira-administrators"} {
+		w.dir.AddGroup(g)
+	}
+	w.dir.AddUser("svc", "svc-pw")
+	add := func(users []string, groups ...string) {
+		for _, u := range users {
+			w.dir.AddUser(u, "pw-"+u)
+			for _, g := range groups {
+				_ = w.dir.AddMember(ctx, u, g)
+			}
+		}
+	}
+	add(o.users, "jira-software-users")
+	add(o.poolUsers, "jira-users")
+	add(o.admins, "jira-software-users", "jira-administrators")
+	add(o.agents, "jira-software-users", "jira-servicedesk-users")
+	if err := w.sim.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(w.sim)
+	t.Cleanup(up.Close)
+
+	old := openDirectory
+	openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
+		return w.dir, false, nil
+	}
+	t.Cleanup(func() { openDirectory = old })
+	var addrs []string
+	for i := 0; i < 2; i++ {
+		yaml := fmt.Sprintf(`
+product: jira
+listen: 127.0.0.1:0
+upstream: %s
+mode: enforce
+session_timeout: 1h
+max_idle: 4h
+admin: {listen: 127.0.0.1:0}
+redis: {addr: %q, key_prefix: "floatseat:e2e"}
+activity: {resolution: 1s, flush_interval: 20ms, heartbeat_interval: 1s}
+app: {user: svc}
+pools:
+  - {name: jira-software, license_groups: [jira-software-users], pool_groups: [jira-users], application_role: jira-software, reserve: 1, refresh_interval: 1s}
+  - {name: jsm, license_groups: [jira-servicedesk-users], application_role: jira-servicedesk, reserve: 0, refresh_interval: 1s}
+exclude: {groups: [jira-administrators]}
+directory: {type: ldap, sync_interval: 24h, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_dn: x, group_base_dn: x}}
+reaper: {interval: 1h}
+log: {level: error}
+`, up.URL, w.redis.Addr)
+		cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
+			return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc-pw", "FLOATSEAT_LDAP_BIND_PASSWORD": "x"}[k]
+		})
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), WithClock(w.clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = a.Run(rctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		w.apps = append(w.apps, a)
+		addrs = append(addrs, a.ProxyAddr())
+	}
+	w.nginx = testenv.StartNginx(t, addrs...)
+	w.base = "http://" + w.nginx.Addr
+	w.settle()
+	return w
+}
+
+// settle waits until every replica has a licence report and a heartbeat
+// at the current (fake) time.
+func (w *world) settle() {
+	w.t.Helper()
+	now := w.clock.Now()
+	for _, a := range w.apps {
+		eventually(w.t, "licence report and heartbeat at the current time", func() bool {
+			st, err := a.Status(w.t.Context())
+			if err != nil || st.LastHeartbeat == nil || st.LastHeartbeat.Before(now) {
+				return false
+			}
+			for _, p := range st.Pools {
+				if p.LicenceReportedAt == nil || p.LicenceReportedAt.Before(now) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// advance moves time on, lets every replica catch up, and runs the reaper.
+func (w *world) advance(d time.Duration) {
+	w.t.Helper()
+	w.clock.Advance(d)
+	w.settle()
+	w.reap()
+}
+
+func (w *world) reap() {
+	w.t.Helper()
+	for _, a := range w.apps { // whichever holds the lock runs
+		if err := a.ReapNow(w.t.Context()); err != nil {
+			w.t.Logf("reap: %v", err)
+		}
+	}
+}
+
+func (w *world) browser(user string) *appsim.Browser {
+	return appsim.NewBrowser(w.base, user, "pw-"+user, "jira")
+}
+
+func (w *world) licensed(user, group string) bool {
+	ok, err := w.dir.IsMember(w.t.Context(), user, group, false)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ok
+}
+
+func (w *world) mustLogin(b *appsim.Browser, remember bool) {
+	w.t.Helper()
+	res, err := b.Login(w.t.Context(), remember)
+	if err != nil || res.LoginReason() != "OK" {
+		w.t.Fatalf("login: %+v %v", res, err)
+	}
+}
+
+func TestE2EDeployingRevokesNobodyAtOnce(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"alice", "bob", "carol"}})
+	w.reap()
+	w.advance(2 * time.Hour) // past the floor, within the ceiling since observation start
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if !w.licensed(u, "jira-software-users") {
+			t.Errorf("%s lost the seat although floatseat has watched for less than max_idle", u)
+		}
+	}
+}
+
+func TestE2EIdleUserComesBack(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"alice", "bob"}, admins: []string{"root"}})
+	ctx := t.Context()
+	b := w.browser("alice")
+	w.mustLogin(b, false)
+	w.advance(5 * time.Hour) // past the ceiling
+	if w.licensed("alice", "jira-software-users") {
+		t.Fatal("alice kept the seat past max_idle")
+	}
+	if !w.licensed("root", "jira-software-users") {
+		t.Error("an excluded admin was revoked")
+	}
+	// Back: the login succeeds on the first try, with no failed login.
+	b2 := w.browser("alice")
+	w.mustLogin(b2, false)
+	if res, err := b2.ViewIssue(ctx, "FS-1"); err != nil || res.Status != 200 {
+		t.Errorf("work after return: %+v %v", res, err)
+	}
+	if n := w.sim.FailedLoginCount("alice"); n != 0 {
+		t.Errorf("failed logins: %d, want 0", n)
+	}
+}
+
+func TestE2ERememberMeReturnWithLDAP(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"dana"}})
+	ctx := t.Context()
+	b := w.browser("dana")
+	w.mustLogin(b, true)
+	w.advance(5 * time.Hour)
+	if w.licensed("dana", "jira-software-users") {
+		t.Fatal("dana kept the seat past max_idle")
+	}
+	b.DropSession() // the session expired; only the remember-me cookie is left
+	res, err := b.ViewIssue(ctx, "FS-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.User != "anonymous" {
+		t.Errorf("with the grant invisible to the app, the remember-me cookie must not be forwarded: answered as %q", res.User)
+	}
+	if !w.licensed("dana", "jira-software-users") {
+		t.Error("the return did not restore the group in the directory")
+	}
+	w.mustLogin(b, true) // one password login: the app re-reads groups
+	if res, err := b.ViewIssue(ctx, "FS-1"); err != nil || res.Status != 200 || res.User != "dana" {
+		t.Errorf("work after the login: %+v %v", res, err)
+	}
+	if n := w.sim.FailedLoginCount("dana"); n != 0 || w.sim.CaptchaRequired("dana") {
+		t.Errorf("failed logins %d, CAPTCHA %v; want 0 and none", n, w.sim.CaptchaRequired("dana"))
+	}
+}
+
+func TestE2EPollingAgentIsRevokedAndComesBack(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, agents: []string{"agent"}, unlicensed: true})
+	ctx := t.Context()
+	b := w.browser("agent")
+	w.mustLogin(b, false)
+	if res, _ := b.Get(ctx, "/browse/SD-1"); res.Status != 200 {
+		t.Fatalf("first work: %d", res.Status)
+	}
+	// The queue tab polls every 30 minutes; nobody touches anything.
+	for i := 0; i < 10; i++ {
+		w.clock.Advance(30 * time.Minute)
+		if res, _ := b.Get(ctx, "/rest/servicedesk/1/servicedesk/SD/queues/poll"); res.Status != 200 || res.User != "agent" {
+			t.Fatalf("poll %d: %d %q (the session must stay alive by polling)", i, res.Status, res.User)
+		}
+	}
+	w.settle()
+	w.reap()
+	if w.licensed("agent", "jira-servicedesk-users") {
+		t.Fatal("the polling agent kept the JSM seat: polling counted as activity")
+	}
+	// First real click: floatseat restores the groups; with an LDAP-like
+	// directory the app sees them at its next sync.
+	res, _ := b.Get(ctx, "/browse/SD-1")
+	if !w.licensed("agent", "jira-servicedesk-users") || !w.licensed("agent", "jira-software-users") {
+		t.Fatal("the first real click did not restore exactly the removed groups")
+	}
+	if res.Status == 200 {
+		t.Log("the app let the live session work before its sync")
+	}
+	if err := w.sim.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := b.Get(ctx, "/browse/SD-1"); res.Status != 200 {
+		t.Errorf("after the directory sync: %d, want 200", res.Status)
+	}
+}
+
+func TestE2ESeatPressure(t *testing.T) {
+	users := []string{"u1", "u2", "u3", "u4", "u5"}
+	w := newWorld(t, worldOpts{seats: 5, users: users, poolUsers: []string{"late1", "late2"}})
+	ctx := t.Context()
+	bs := map[string]*appsim.Browser{}
+	for _, u := range users {
+		bs[u] = w.browser(u)
+		w.mustLogin(bs[u], false)
+	}
+	// Everyone active within the floor: a newcomer finds every seat taken.
+	late := w.browser("late1")
+	res, err := late.Login(ctx, false)
+	if err != nil || res.Status != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("login with every seat held by active users: %+v %v, want 503 with Retry-After", res, err)
+	}
+	// u1 and u2 go quiet; the others keep working.
+	for step := 0; step < 4; step++ {
+		w.clock.Advance(25 * time.Minute)
+		for _, u := range users[2:] {
+			if r, _ := bs[u].ViewIssue(ctx, "FS-1"); r.Status != 200 {
+				t.Fatalf("%s working: %d", u, r.Status)
+			}
+		}
+	}
+	w.settle()
+	w.reap() // headroom 0 < reserve 1: the longest idle past the floor goes
+	revoked := 0
+	for _, u := range users {
+		if !w.licensed(u, "jira-software-users") {
+			revoked++
+			if u != "u1" && u != "u2" {
+				t.Errorf("%s, active within the floor, lost the seat", u)
+			}
+		}
+	}
+	if revoked != 1 {
+		t.Errorf("revoked %d users, want 1 (down to the reserve)", revoked)
+	}
+	// Until the app's directory sync it still counts the revoked user, so
+	// the seat is not free yet.
+	if res, _ := w.browser("late1").Login(ctx, false); res.Status != http.StatusServiceUnavailable {
+		t.Errorf("before the app noticed the revocation: %d, want 503", res.Status)
+	}
+	// The app syncs and reports the freed seat: the newcomer gets in.
+	if err := w.sim.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(2 * time.Minute) // past the visibility margin of the revocation
+	w.settle()
+	late2 := w.browser("late1")
+	if res, err := late2.Login(ctx, false); err != nil || res.LoginReason() != "OK" {
+		t.Errorf("newcomer after the reaper freed a seat: %+v %v", res, err)
+	}
+	if max := w.sim.MaxUserCount("jira-software"); max > 5 {
+		t.Errorf("the app counted %d users at its peak, over its 5 seats", max)
+	}
+}
+
+func TestE2EBearerTokenScript(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"bot"}})
+	token := w.sim.CreatePAT("bot", "nightly script")
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest(http.MethodGet, w.base+"/rest/api/2/issue/FS-1", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("X-Ausername") != "bot" {
+			t.Fatalf("PAT request: X-AUSERNAME %q", resp.Header.Get("X-Ausername"))
+		}
+	}
+	eventually(t, "the token's activity recorded", func() bool {
+		last, err := w.apps[0].Store().LastActivity(t.Context(), []string{"bot"})
+		return err == nil && !last["bot"].IsZero()
+	})
+}
+
+func TestE2EWrongPasswordLeavesNoSeat(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"eve"}})
+	w.advance(5 * time.Hour)
+	if w.licensed("eve", "jira-software-users") {
+		t.Fatal("eve was not revoked")
+	}
+	b := appsim.NewBrowser(w.base, "eve", "wrong", "jira")
+	res, err := b.Login(t.Context(), false)
+	if err != nil || res.LoginReason() != "AUTHENTICATED_FAILED" {
+		t.Fatalf("wrong password: %+v %v", res, err)
+	}
+	eventually(t, "the rollback", func() bool { return !w.licensed("eve", "jira-software-users") })
+	evs, _ := w.apps[0].audit.Since(t.Context(), time.Time{}, 0)
+	var trail []string
+	for _, e := range evs {
+		if e.User == "eve" {
+			trail = append(trail, e.Action)
+		}
+	}
+	if strings.Join(trail, ",") != "revoke,grant,rollback" {
+		t.Errorf("audit trail: %v, want revoke, grant, rollback", trail)
+	}
+}
+
+func TestE2ERedisDown(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"fay"}})
+	b := w.browser("fay")
+	w.mustLogin(b, false)
+	w.redis.Kill()
+	for i := 0; i < 20; i++ {
+		if res, err := b.ViewIssue(t.Context(), "FS-1"); err != nil || res.Status != 200 {
+			t.Fatalf("request %d with Redis down: %+v %v", i, res, err)
+		}
+	}
+	w.redis.Restart(t)
+	eventually(t, "activity recorded again", func() bool {
+		_, _ = b.ViewIssue(t.Context(), "FS-2")
+		last, err := w.apps[0].Store().LastActivity(t.Context(), []string{"fay"})
+		return err == nil && !last["fay"].IsZero()
+	})
+}
