@@ -59,7 +59,8 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	s := &seatParts{dir: dir, metrics: license.NewMetrics(a.reg)}
 	s.keeper = keeper.New(keeper.Options{
 		Pools: kp, Dir: dir, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
-		SyncInterval: cfg.Directory.SyncInterval, GrantTimeout: cfg.Proxy.GrantTimeout, Floor: cfg.SessionTimeout,
+		SyncInterval: cfg.Directory.SyncInterval, VisibilityMargin: cfg.Directory.VisibilityMargin,
+		GrantTimeout: cfg.Proxy.GrantTimeout, Floor: cfg.SessionTimeout,
 		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{
@@ -70,6 +71,9 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		ExcludeGroups: cfg.Exclude.Groups, ExcludeRefresh: cfg.Exclude.RefreshInterval,
 		Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
 	})
+	pctx, cancel := context.WithTimeout(context.Background(), 2*cfg.Directory.Timeout)
+	s.keeper.Prime(pctx)
+	cancel()
 	sources := map[string]license.Source{}
 	interval := time.Duration(0)
 	for _, p := range cfg.Pools {

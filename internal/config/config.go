@@ -149,9 +149,12 @@ type Directory struct {
 	// Directories → Synchronisation Interval). A grant the app can only see
 	// at the next sync counts as pending for this long.
 	SyncInterval time.Duration `yaml:"sync_interval"`
-	Timeout      time.Duration `yaml:"timeout"`
-	LDAP         LDAP          `yaml:"ldap"`
-	Crowd        Crowd         `yaml:"crowd"`
+	// VisibilityMargin is added to when a grant or revocation can first
+	// show in the app's seat count (its count cache may lag).
+	VisibilityMargin time.Duration `yaml:"visibility_margin"`
+	Timeout          time.Duration `yaml:"timeout"`
+	LDAP             LDAP          `yaml:"ldap"`
+	Crowd            Crowd         `yaml:"crowd"`
 }
 
 // LDAP directory settings.

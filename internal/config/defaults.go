@@ -58,6 +58,7 @@ func (c *Config) ApplyDefaults() {
 	setD(&c.Exclude.RefreshInterval, 5*time.Minute)
 
 	setD(&c.Directory.SyncInterval, 60*time.Minute)
+	setD(&c.Directory.VisibilityMargin, time.Minute)
 	setD(&c.Directory.Timeout, 5*time.Second)
 	l := &c.Directory.LDAP
 	setS(&l.UserFilter, "(&(objectClass=inetOrgPerson)(uid=%s))")

@@ -188,6 +188,7 @@ func (c *Config) validatePools(v *validator) {
 func (c *Config) validateDirectory(v *validator) {
 	d := c.Directory
 	positive(v, "directory.sync_interval", d.SyncInterval, time.Second)
+	positive(v, "directory.visibility_margin", d.VisibilityMargin, time.Second)
 	positive(v, "directory.timeout", d.Timeout, time.Millisecond)
 	switch d.Type {
 	case "":

@@ -238,6 +238,14 @@ func holdsAny(held, groups []string) bool {
 	return false
 }
 
+// Prime loads the revoked users and the pool-group view before the proxy
+// takes traffic: a request in the first moments after a start must find a
+// revoked user known, or the app would count a failed login.
+func (k *Keeper) Prime(ctx context.Context) {
+	k.resync(ctx)
+	k.refreshSeatless(ctx)
+}
+
 // refreshSeatless finds pool-group members who hold no licence group of
 // the pool. A failed read keeps the previous view.
 func (k *Keeper) refreshSeatless(ctx context.Context) {
@@ -305,8 +313,6 @@ func (k *Keeper) IsRevoked(user string) map[string]store.Revoked {
 // replica also reads the pool groups itself, so a pool-group member gets a
 // seat on whichever replica the first request lands.
 func (k *Keeper) Run(ctx context.Context) error {
-	k.resync(ctx)
-	k.refreshSeatless(ctx)
 	t := time.NewTicker(k.opt.Refresh)
 	defer t.Stop()
 	pg := time.NewTicker(k.opt.SeatlessRefresh)

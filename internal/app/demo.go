@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floatseat/floatseat/internal/appsim"
+	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/directory"
+)
+
+func init() { extraCommands["demo"] = cmdDemo }
+
+// demoUsers: five seats, seven people. alice works, bob only has a JSM queue
+// tab polling, carol and dave went home; erin and frank are in the pool
+// group and have no seat yet.
+var demoUsers = []struct {
+	name, groups, doing string
+}{
+	{"alice", "jira-software-users", "works every 20 s (real activity)"},
+	{"bob", "jira-software-users,jira-servicedesk-users", "only a JSM queue tab polling every 10 s (noise)"},
+	{"carol", "jira-software-users", "went home"},
+	{"dave", "jira-software-users", "went home"},
+	{"erin", "jira-users", "no seat yet (pool group)"},
+	{"frank", "jira-users", "no seat yet (pool group)"},
+	{"admin", "jira-software-users,jira-administrators", "administrator: never revoked"},
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8090", "proxy address (a free port is used if taken)")
+	adminListen := fs.String("admin", "127.0.0.1:9090", "admin address (a free port is used if taken)")
+	runFor := fs.Duration("for", 0, "stop after this long (0: until Ctrl-C)")
+	verbose := fs.Bool("v", false, "log floatseat's decisions")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if *runFor > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *runFor)
+		defer cancel()
+	}
+	lvl := slog.LevelWarn
+	if *verbose {
+		lvl = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	if err := runDemo(ctx, *listen, *adminListen, stdout, log); err != nil {
+		fmt.Fprintln(stderr, "floatseat demo:", err)
+		return 1
+	}
+	return 0
+}
+
+func freeOr(addr string) string {
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		l.Close()
+		return addr
+	}
+	return "127.0.0.1:0"
+}
+
+func runDemo(ctx context.Context, listen, adminListen string, out io.Writer, log *slog.Logger) error {
+	// The store: an embedded Redis speaking the real protocol, so floatseat
+	// runs exactly as in production, in enforce mode.
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return err
+	}
+	defer mr.Close()
+
+	// The app: the Jira simulator with four Jira Software seats.
+	sim := appsim.New(appsim.Config{
+		Product: "jira", SessionTimeout: 2 * time.Minute, UpdateGroupsAtLogin: appsim.UpdateEvery,
+		SyncInterval: 30 * time.Second, AdminUsers: []string{"svc", "admin"}, UnlicensedSessionForbidden: true,
+		Roles: []appsim.Role{
+			{Key: "jira-software", Groups: []string{"jira-software-users"}, Seats: 5},
+			{Key: "jira-servicedesk", Groups: []string{"jira-servicedesk-users"}, Seats: 5},
+		},
+		Groups: []string{"jira-users", "jira-administrators"},
+	})
+	dir := sim.InternalDirectory()
+	for _, g := range []string{"jira-software-users", "jira-servicedesk-users", "jira-users", "jira-administrators"} {
+		dir.AddGroup(g)
+	}
+	dir.AddUser("svc", "svc")
+	for _, u := range demoUsers {
+		dir.AddUser(u.name, u.name)
+		for _, g := range strings.Split(u.groups, ",") {
+			_ = dir.AddMember(ctx, u.name, g)
+		}
+	}
+	if err := sim.SyncNow(ctx); err != nil {
+		return err
+	}
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	appSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go appSrv.Serve(appLn)
+	defer appSrv.Close()
+	go sim.Run(ctx)
+
+	yaml := fmt.Sprintf(`
+product: jira
+listen: %q
+upstream: "http://%s"
+mode: enforce
+session_timeout: 2m
+max_idle: 10m
+admin: {listen: %q}
+redis: {addr: %q, key_prefix: "floatseat:demo"}
+activity: {resolution: 5s, heartbeat_interval: 5s}
+app: {user: svc}
+pools:
+  - {name: jira-software, license_groups: [jira-software-users], pool_groups: [jira-users], application_role: jira-software, reserve: 1, refresh_interval: 5s}
+  - {name: jsm, license_groups: [jira-servicedesk-users], application_role: jira-servicedesk, reserve: 0, refresh_interval: 5s}
+exclude: {groups: [jira-administrators]}
+directory: {type: ldap, sync_interval: 30s, visibility_margin: 5s, ldap: {url: "ldap://builtin:389", bind_dn: demo, user_base_dn: demo, group_base_dn: demo}}
+reaper: {interval: 15s, heartbeat_max_age: 30s}
+`, freeOr(listen), appLn.Addr(), freeOr(adminListen), mr.Addr())
+	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
+		return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc", "FLOATSEAT_LDAP_BIND_PASSWORD": "demo", "FLOATSEAT_ADMIN_TOKEN": "demo"}[k]
+	})
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// The demo's directory is the simulator's own, written in-process the
+	// way floatseat writes LDAP: the app sees a change at a password login
+	// or at its sync (every 30 s here).
+	old := openDirectory
+	openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
+		return dir, false, nil
+	}
+	a, err := New(cfg, log)
+	openDirectory = old
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+
+	proxyURL, adminURL := "http://"+a.ProxyAddr(), "http://"+a.AdminAddr()
+	go demoTraffic(ctx, proxyURL)
+
+	fmt.Fprintf(out, `
+floatseat demo — seats float between seven people and five Jira Software seats.
+
+  Jira (through floatseat):  %[1]s/login.jsp
+  status page:               %[2]s/
+  metrics:                   %[2]s/metrics
+  admin token:               demo
+
+  users (password = name)
+`, proxyURL, adminURL)
+	for _, u := range demoUsers {
+		fmt.Fprintf(out, "    %-6s %s\n", u.name, u.doing)
+	}
+	fmt.Fprintf(out, `
+  session timeout (floor) 2 min, max idle (ceiling) 10 min, reserve 1 seat.
+
+Three things to try:
+  1. Log in as erin at %[1]s/login.jsp right away: every seat is held by
+     someone active within the session timeout, so you get the "all seats are
+     in use" page with a retry time. Nothing reached Jira: no failed login.
+  2. Watch %[2]s/ for about three minutes: carol, dave and bob (his
+     tab only polls) pass the 2-minute floor, and the reaper frees a seat to
+     keep one in reserve; the app notices at its next directory sync (30 s).
+     Log in as erin again: she gets the freed seat, and the reaper frees the
+     next one.
+  3. Ask why:  go run ./cmd/floatseat users --admin %[2]s
+               go run ./cmd/floatseat audit --admin %[2]s
+     and hand a seat back by hand:
+               FLOATSEAT_ADMIN_TOKEN=demo go run ./cmd/floatseat grant carol --admin %[2]s
+
+Ctrl-C stops everything; nothing is left behind.
+`, proxyURL, adminURL)
+	return <-done
+}
+
+// demoTraffic plays alice (working) and bob (a polling JSM tab).
+func demoTraffic(ctx context.Context, base string) {
+	alice := appsim.NewBrowser(base, "alice", "alice", "jira")
+	bob := appsim.NewBrowser(base, "bob", "bob", "jira")
+	_, _ = alice.Login(ctx, false)
+	_, _ = bob.Login(ctx, false)
+	_, _ = bob.Get(ctx, "/browse/SD-1")
+	work := time.NewTicker(20 * time.Second)
+	poll := time.NewTicker(10 * time.Second)
+	defer work.Stop()
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-work.C:
+			if res, _ := alice.ViewIssue(ctx, "DEMO-1"); res.User != "alice" {
+				_, _ = alice.Login(ctx, false)
+			}
+		case <-poll.C:
+			_, _ = bob.Get(ctx, "/rest/servicedesk/1/servicedesk/SD/queues/poll")
+		}
+	}
+}
