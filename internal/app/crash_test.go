@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,10 +24,11 @@ import (
 type hangingDir struct {
 	directory.Directory
 	entered chan struct{}
+	once    sync.Once
 }
 
 func (h *hangingDir) RemoveMember(ctx context.Context, u, g string) error {
-	close(h.entered)
+	h.once.Do(func() { close(h.entered) })
 	<-ctx.Done()
 	return ctx.Err()
 }

@@ -76,8 +76,10 @@ type Options struct {
 
 // Reaper is the revocation loop.
 type Reaper struct {
-	opt  Options
-	lock *store.Lock
+	opt Options
+
+	runMu sync.Mutex // one run at a time in this process; guards lock
+	lock  *store.Lock
 
 	mu         sync.Mutex
 	excluded   map[string]bool
@@ -143,6 +145,8 @@ func (r *Reaper) Run(ctx context.Context) error {
 	t := time.NewTicker(r.opt.Interval)
 	defer t.Stop()
 	defer func() {
+		r.runMu.Lock()
+		defer r.runMu.Unlock()
 		if r.lock != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			_ = r.lock.Release(rctx)
@@ -166,6 +170,8 @@ var errSkipped = errors.New("skipped")
 
 // RunOnce is one run: lock, safety rails, reconcile, then each pool.
 func (r *Reaper) RunOnce(ctx context.Context) (err error) {
+	r.runMu.Lock()
+	defer r.runMu.Unlock()
 	defer func() {
 		switch {
 		case errors.Is(err, errSkipped):
