@@ -430,9 +430,10 @@ func membersHandler(nested bool) func(*Fake, http.ResponseWriter, *http.Request,
 }
 
 // membershipHandler answers the is-member checks: 200 with the user when
-// user is a member, 404 otherwise. Crowd's reason for "no" is
-// MEMBERSHIP_NOT_FOUND; an unknown user or group also gets 404, with
-// USER_NOT_FOUND or GROUP_NOT_FOUND so a client can tell them apart.
+// user is a member, 404 MEMBERSHIP_NOT_FOUND otherwise. Crowd asks its
+// application service a yes/no question here, so an unknown user or group
+// is also just "no" (MEMBERSHIP_NOT_FOUND), not USER_NOT_FOUND or
+// GROUP_NOT_FOUND; clients that need to tell them apart must look up.
 func membershipHandler(nested bool) func(*Fake, http.ResponseWriter, *http.Request, url.Values) {
 	return func(f *Fake, w http.ResponseWriter, r *http.Request, q url.Values) {
 		userName, groupName := q.Get("username"), q.Get("groupname")
@@ -440,17 +441,12 @@ func membershipHandler(nested bool) func(*Fake, http.ResponseWriter, *http.Reque
 		defer f.mu.Unlock()
 		u, uok := f.users[key(userName)]
 		g, gok := f.groups[key(groupName)]
-		switch {
-		case !gok:
-			writeError(w, http.StatusNotFound, ReasonGroupNotFound, fmt.Sprintf("Group <%s> does not exist", groupName))
-		case !uok:
-			writeError(w, http.StatusNotFound, ReasonUserNotFound, fmt.Sprintf("User <%s> does not exist", userName))
-		case !f.isMember(g, key(userName), nested):
+		if !uok || !gok || !f.isMember(g, key(userName), nested) {
 			writeError(w, http.StatusNotFound, ReasonMembershipNotFound,
 				fmt.Sprintf("The child entity <%s> is not a member of the parent <%s>", userName, groupName))
-		default:
-			writeJSON(w, http.StatusOK, userLinks(r, []string{u.name})[0])
+			return
 		}
+		writeJSON(w, http.StatusOK, userLinks(r, []string{u.name})[0])
 	}
 }
 

@@ -164,26 +164,56 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 // ---- Directory ----
 
-// IsMember asks Crowd directly rather than listing, so it costs one request
-// whatever the size of the group.
+// IsMember asks Crowd directly rather than listing, so a "yes" costs one
+// request whatever the size of the group. Crowd's "no" (404
+// MEMBERSHIP_NOT_FOUND) is also its answer for an unknown user or group, so
+// a "no" is followed by looking both up: callers get ErrUserNotFound and
+// ErrGroupNotFound as from every other backend.
 func (c *Client) IsMember(ctx context.Context, user, group string, nested bool) (bool, error) {
-	res, err := c.do(ctx, http.MethodGet, "/group/user/"+scope(nested),
-		url.Values{"groupname": {group}, "username": {user}}, nil)
+	member, err := c.isMember(ctx, user, group, nested)
 	if err != nil {
 		return false, fmt.Errorf("crowd is %s member of %s: %w", user, group, err)
 	}
+	return member, nil
+}
+
+func (c *Client) isMember(ctx context.Context, user, group string, nested bool) (bool, error) {
+	res, err := c.do(ctx, http.MethodGet, "/group/user/"+scope(nested),
+		url.Values{"groupname": {group}, "username": {user}}, nil)
 	switch {
+	case err != nil:
+		return false, err
 	case res.status == http.StatusOK:
 		return true, nil
 	case res.status == http.StatusNotFound && res.reason == reasonGroupNotFound:
-		return false, fmt.Errorf("crowd is %s member of %s: %w", user, group, directory.ErrGroupNotFound)
+		return false, directory.ErrGroupNotFound
 	case res.status == http.StatusNotFound && res.reason == reasonUserNotFound:
-		return false, fmt.Errorf("crowd is %s member of %s: %w", user, group, directory.ErrUserNotFound)
-	case res.status == http.StatusNotFound:
-		// Crowd's "no" is a 404 with MEMBERSHIP_NOT_FOUND (or no body at all).
-		return false, nil
+		return false, directory.ErrUserNotFound
+	case res.status != http.StatusNotFound:
+		return false, res.unexpected()
 	}
-	return false, fmt.Errorf("crowd is %s member of %s: %w", user, group, res.unexpected())
+	if err := c.exists(ctx, "/user", url.Values{"username": {user}}, reasonUserNotFound, directory.ErrUserNotFound); err != nil {
+		return false, err
+	}
+	if err := c.exists(ctx, "/group", url.Values{"groupname": {group}}, reasonGroupNotFound, directory.ErrGroupNotFound); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// exists returns nil when GET resource answers 200, and notFound when it
+// answers 404 with reason.
+func (c *Client) exists(ctx context.Context, resource string, q url.Values, reason string, notFound error) error {
+	res, err := c.do(ctx, http.MethodGet, resource, q, nil)
+	switch {
+	case err != nil:
+		return err
+	case res.status == http.StatusOK:
+		return nil
+	case res.status == http.StatusNotFound && res.reason == reason:
+		return notFound
+	}
+	return res.unexpected()
 }
 
 // UserGroups lists user's groups; nested adds the groups those are in.

@@ -452,3 +452,22 @@ func TestEscaping(t *testing.T) {
 		t.Errorf("after remove: got %v, want none", got)
 	}
 }
+
+// TestIsMemberRequests checks a "yes" costs one request and only a "no"
+// pays for the look-ups that tell it from an unknown user or group.
+func TestIsMemberRequests(t *testing.T) {
+	f, c := fixture(t, crowdfake.Options{})
+	if ok, err := c.IsMember(t.Context(), "alice", "jira-software-users", false); err != nil || !ok {
+		t.Fatalf("got %v, %v, want true, nil", ok, err)
+	}
+	if got := f.Counts(); got[crowdfake.OpIsMemberDirect] != 1 || got[crowdfake.OpUser] != 0 || got[crowdfake.OpGroup] != 0 {
+		t.Errorf("yes: got requests %v, want one is-member", got)
+	}
+	f.ResetCounts()
+	if ok, err := c.IsMember(t.Context(), "bob", "jira-software-users", true); err != nil || ok {
+		t.Fatalf("got %v, %v, want false, nil", ok, err)
+	}
+	if got := f.Counts(); got[crowdfake.OpIsMemberNested] != 1 || got[crowdfake.OpUser] != 1 || got[crowdfake.OpGroup] != 1 {
+		t.Errorf("no: got requests %v, want is-member, user and group once each", got)
+	}
+}
