@@ -250,3 +250,24 @@ func TestFailureInjection(t *testing.T) {
 		t.Errorf("after hang: got %d, want 200", got.status)
 	}
 }
+
+func TestCaseIsKept(t *testing.T) {
+	f := New(Options{})
+	f.AddUser("Erin", "pw", true)
+	f.AddUser("ERIN", "pw2", false) // same user: password and flag change, case stays
+	f.AddGroup("Confluence-Users")
+	f.AddGroup("confluence-users") // same group: no-op
+	mustNil(t, f.AddMember("erin", "CONFLUENCE-USERS"))
+	if got, want := f.Members("confluence-users", false), []string{"Erin"}; !slices.Equal(got, want) {
+		t.Errorf("members: got %v, want %v", got, want)
+	}
+	if got, want := f.Groups("erin", false), []string{"Confluence-Users"}; !slices.Equal(got, want) {
+		t.Errorf("groups: got %v, want %v", got, want)
+	}
+	if err := f.AddMember("nobody", "confluence-users"); err == nil {
+		t.Error("AddMember of an unknown user: got nil, want an error")
+	}
+	if err := f.AddChildGroup("confluence-users", "nope"); err == nil {
+		t.Error("AddChildGroup of an unknown group: got nil, want an error")
+	}
+}

@@ -354,3 +354,35 @@ func TestEscaping(t *testing.T) {
 		})
 	}
 }
+
+func TestPasswordStaysOutOfLogs(t *testing.T) {
+	for _, product := range products {
+		t.Run(product, func(t *testing.T) {
+			var buf strings.Builder
+			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			f, srv := newAppFake(t, product)
+			seedFixture(f)
+			cfg := Config{Product: product, URL: srv.URL, User: "svc-floatseat", Password: "svc-pw"}
+			log.Info("config", "dir", cfg)
+			d, err := New(cfg, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			_ = d.AddMember(ctx, "bob", "confluence-users")
+			_ = d.AddMember(ctx, "zed", "confluence-users")
+			_ = d.RemoveMember(ctx, "bob", "confluence-users")
+			_, _ = d.IsMember(ctx, "bob", "confluence-users", true)
+			_, _ = d.Members(ctx, "confluence-users", true)
+			out := buf.String()
+			if !strings.Contains(out, "REDACTED") || !strings.Contains(out, product+" request") {
+				t.Fatalf("log does not look as expected:\n%s", out)
+			}
+			for _, secret := range []string{"svc-pw", "Authorization", "Basic "} {
+				if strings.Contains(out, secret) {
+					t.Errorf("log contains %q:\n%s", secret, out)
+				}
+			}
+		})
+	}
+}

@@ -471,3 +471,35 @@ func TestIsMemberRequests(t *testing.T) {
 		t.Errorf("no: got requests %v, want is-member, user and group once each", got)
 	}
 }
+
+// TestPasswordsStayOutOfLogs logs the config and runs every operation,
+// including a user password check, with debug logging on.
+func TestPasswordsStayOutOfLogs(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f, srv := crowdfake.NewServer(t, crowdfake.Options{})
+	seedFixture(t, f)
+	cfg := Config{URL: srv.URL, AppName: crowdfake.DefaultAppName, AppPassword: crowdfake.DefaultAppPassword}
+	log.Info("config", "crowd", cfg)
+	c, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	_ = c.VerifyPassword(ctx, "alice", "alice-pw")
+	_ = c.VerifyPassword(ctx, "alice", "wrong-user-pw")
+	_ = c.AddMember(ctx, "bob", "confluence-users")
+	_ = c.RemoveMember(ctx, "bob", "confluence-users")
+	_, _ = c.IsMember(ctx, "bob", "confluence-users", true)
+	_, _ = c.Members(ctx, "confluence-users", true)
+	_, _ = c.UserGroups(ctx, "bob", true)
+	out := buf.String()
+	if !strings.Contains(out, "REDACTED") || !strings.Contains(out, "crowd request") {
+		t.Fatalf("log does not look as expected:\n%s", out)
+	}
+	for _, secret := range []string{crowdfake.DefaultAppPassword, "alice-pw", "wrong-user-pw", "Authorization", "Basic "} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+}
