@@ -1,0 +1,493 @@
+// Package crowd implements directory.Directory and directory.PasswordVerifier
+// over Atlassian Crowd's user management REST API (/rest/usermanagement/1,
+// REFERENCE §4), authenticating as a Crowd application.
+//
+// Crowd reports most outcomes as an HTTP status plus an error "reason"; this
+// package turns them into floatseat's typed errors so the seat engine can
+// decide between giving up (ErrPermissionDenied, ErrUserNotFound, …) and
+// retrying later (ErrUnavailable). Adding a user who is already a member and
+// removing one who is not are both success, as the interface requires.
+package crowd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/directory"
+)
+
+// Config says how to reach Crowd.
+type Config struct {
+	// URL is Crowd's base URL, e.g. https://crowd.example.com/crowd. A URL
+	// that already ends in /rest/usermanagement/1 (or /latest) is used as is.
+	URL string
+	// AppName and AppPassword are the Crowd application's credentials.
+	// AppPassword has already been read from its file; it never appears in
+	// logs or errors.
+	AppName, AppPassword string
+	// Timeout bounds each HTTP request (each page of a list). Zero means 10s.
+	Timeout time.Duration
+}
+
+// LogValue keeps the application password out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", c.URL),
+		slog.String("app_name", c.AppName),
+		slog.String("app_password", "REDACTED"),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+const (
+	defaultTimeout = 10 * time.Second
+	// pageSize is Crowd's largest page; fewer round trips for big groups.
+	defaultPageSize = 1000
+	// maxPages stops a misbehaving server from keeping a list going forever.
+	maxPages = 10000
+	// maxBody bounds how much of an answer is read: a 1000-entry page is
+	// well under 1 MiB.
+	maxBody = 8 << 20
+)
+
+// Crowd error reasons this client acts on.
+const (
+	reasonApplicationPermissionDenied = "APPLICATION_PERMISSION_DENIED"
+	reasonExpiredCredential           = "EXPIRED_CREDENTIAL"
+	reasonGroupNotFound               = "GROUP_NOT_FOUND"
+	reasonInactiveAccount             = "INACTIVE_ACCOUNT"
+	reasonInvalidUserAuthentication   = "INVALID_USER_AUTHENTICATION"
+	reasonMembershipNotFound          = "MEMBERSHIP_NOT_FOUND"
+	reasonUserNotFound                = "USER_NOT_FOUND"
+)
+
+// Client talks to one Crowd server as one application. It is safe for
+// concurrent use.
+type Client struct {
+	base                 *url.URL // …/rest/usermanagement/1
+	appName, appPassword string
+	timeout              time.Duration
+	pageSize             int
+	http                 *http.Client
+	log                  *slog.Logger
+}
+
+var (
+	_ directory.Directory        = (*Client)(nil)
+	_ directory.PasswordVerifier = (*Client)(nil)
+)
+
+// New checks cfg and returns a Client with its own keep-alive transport.
+func New(cfg Config, log *slog.Logger) (*Client, error) {
+	var problems []string
+	u, err := url.Parse(cfg.URL)
+	switch {
+	case cfg.URL == "":
+		problems = append(problems, "url is empty")
+	case err != nil:
+		problems = append(problems, fmt.Sprintf("url %q does not parse", cfg.URL))
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		problems = append(problems, fmt.Sprintf("url %q is not an absolute http(s) URL", cfg.URL))
+	case u.User != nil:
+		// Credentials in the URL would end up in error messages.
+		problems = append(problems, "url must not contain credentials; use app_name and the password file")
+	}
+	if cfg.AppName == "" {
+		problems = append(problems, "app name is empty")
+	}
+	if cfg.AppPassword == "" {
+		problems = append(problems, "app password is empty")
+	}
+	if cfg.Timeout < 0 {
+		problems = append(problems, "timeout is negative")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("crowd config: %s", strings.Join(problems, "; "))
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+
+	base := *u
+	base.RawQuery, base.Fragment = "", ""
+	p := strings.TrimSuffix(base.Path, "/")
+	if !strings.HasSuffix(p, "/rest/usermanagement/1") && !strings.HasSuffix(p, "/rest/usermanagement/latest") {
+		p += "/rest/usermanagement/1"
+	}
+	base.Path, base.RawPath = p, ""
+
+	tr := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   min(timeout, 5*time.Second),
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          16,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   min(timeout, 5*time.Second),
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &Client{
+		base:        &base,
+		appName:     cfg.AppName,
+		appPassword: cfg.AppPassword,
+		timeout:     timeout,
+		pageSize:    defaultPageSize,
+		http: &http.Client{
+			Transport: tr,
+			// A redirect would usually mean a login page or a wrong base
+			// URL; following it would hide that and resend credentials.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		log: log,
+	}, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// ---- Directory ----
+
+// IsMember asks Crowd directly rather than listing, so a "yes" costs one
+// request whatever the size of the group. Crowd's "no" (404
+// MEMBERSHIP_NOT_FOUND) is also its answer for an unknown user or group, so
+// a "no" is followed by looking both up: callers get ErrUserNotFound and
+// ErrGroupNotFound as from every other backend.
+func (c *Client) IsMember(ctx context.Context, user, group string, nested bool) (bool, error) {
+	member, err := c.isMember(ctx, user, group, nested)
+	if err != nil {
+		return false, fmt.Errorf("crowd is %s member of %s: %w", user, group, err)
+	}
+	return member, nil
+}
+
+func (c *Client) isMember(ctx context.Context, user, group string, nested bool) (bool, error) {
+	res, err := c.do(ctx, http.MethodGet, "/group/user/"+scope(nested),
+		url.Values{"groupname": {group}, "username": {user}}, nil)
+	switch {
+	case err != nil:
+		return false, err
+	case res.status == http.StatusOK:
+		return true, nil
+	case res.status == http.StatusNotFound && res.reason == reasonGroupNotFound:
+		return false, directory.ErrGroupNotFound
+	case res.status == http.StatusNotFound && res.reason == reasonUserNotFound:
+		return false, directory.ErrUserNotFound
+	case res.status != http.StatusNotFound:
+		return false, res.unexpected()
+	}
+	if err := c.exists(ctx, "/user", url.Values{"username": {user}}, reasonUserNotFound, directory.ErrUserNotFound); err != nil {
+		return false, err
+	}
+	if err := c.exists(ctx, "/group", url.Values{"groupname": {group}}, reasonGroupNotFound, directory.ErrGroupNotFound); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// exists returns nil when GET resource answers 200, and notFound when it
+// answers 404 with reason.
+func (c *Client) exists(ctx context.Context, resource string, q url.Values, reason string, notFound error) error {
+	res, err := c.do(ctx, http.MethodGet, resource, q, nil)
+	switch {
+	case err != nil:
+		return err
+	case res.status == http.StatusOK:
+		return nil
+	case res.status == http.StatusNotFound && res.reason == reason:
+		return notFound
+	}
+	return res.unexpected()
+}
+
+// UserGroups lists user's groups; nested adds the groups those are in.
+func (c *Client) UserGroups(ctx context.Context, user string, nested bool) ([]string, error) {
+	var out []string
+	err := c.list(ctx, "/user/group/"+scope(nested), url.Values{"username": {user}},
+		func(raw json.RawMessage) (int, error) {
+			var page struct {
+				Groups []struct {
+					Name string `json:"name"`
+				} `json:"groups"`
+			}
+			if err := json.Unmarshal(raw, &page); err != nil {
+				return 0, err
+			}
+			for _, g := range page.Groups {
+				out = append(out, g.Name)
+			}
+			return len(page.Groups), nil
+		},
+		func(res *response) error {
+			if res.status == http.StatusNotFound && res.reason == reasonUserNotFound {
+				return directory.ErrUserNotFound
+			}
+			return res.unexpected()
+		})
+	if err != nil {
+		return nil, fmt.Errorf("crowd groups of %s: %w", user, err)
+	}
+	return out, nil
+}
+
+// Members lists group's users; nested includes members of its subgroups.
+func (c *Client) Members(ctx context.Context, group string, nested bool) ([]string, error) {
+	var out []string
+	err := c.list(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}},
+		func(raw json.RawMessage) (int, error) {
+			var page struct {
+				Users []struct {
+					Name string `json:"name"`
+				} `json:"users"`
+			}
+			if err := json.Unmarshal(raw, &page); err != nil {
+				return 0, err
+			}
+			for _, u := range page.Users {
+				out = append(out, u.Name)
+			}
+			return len(page.Users), nil
+		},
+		func(res *response) error {
+			if res.status == http.StatusNotFound && res.reason == reasonGroupNotFound {
+				return directory.ErrGroupNotFound
+			}
+			return res.unexpected()
+		})
+	if err != nil {
+		return nil, fmt.Errorf("crowd members of %s: %w", group, err)
+	}
+	return out, nil
+}
+
+// AddMember adds a direct membership. Crowd's 409 (already a member) is
+// success: the state floatseat wanted is the state it has.
+func (c *Client) AddMember(ctx context.Context, user, group string) error {
+	res, err := c.do(ctx, http.MethodPost, "/group/user/direct",
+		url.Values{"groupname": {group}}, map[string]string{"name": user})
+	if err == nil {
+		switch {
+		case res.status == http.StatusCreated, res.status == http.StatusNoContent, res.status == http.StatusOK:
+			c.log.DebugContext(ctx, "crowd membership added", "user", user, "group", group)
+			return nil
+		case res.status == http.StatusConflict:
+			return nil
+		case res.status == http.StatusBadRequest && res.reason == reasonUserNotFound:
+			err = directory.ErrUserNotFound
+		case res.status == http.StatusNotFound && res.reason == reasonGroupNotFound:
+			err = directory.ErrGroupNotFound
+		default:
+			err = res.unexpected()
+		}
+	}
+	return fmt.Errorf("crowd add %s to %s: %w", user, group, err)
+}
+
+// RemoveMember removes a direct membership. MEMBERSHIP_NOT_FOUND is success.
+func (c *Client) RemoveMember(ctx context.Context, user, group string) error {
+	res, err := c.do(ctx, http.MethodDelete, "/group/user/direct",
+		url.Values{"groupname": {group}, "username": {user}}, nil)
+	if err == nil {
+		switch {
+		case res.status == http.StatusNoContent, res.status == http.StatusOK:
+			c.log.DebugContext(ctx, "crowd membership removed", "user", user, "group", group)
+			return nil
+		case res.status == http.StatusNotFound && res.reason == reasonMembershipNotFound:
+			return nil
+		case res.status == http.StatusNotFound && res.reason == reasonGroupNotFound:
+			err = directory.ErrGroupNotFound
+		case res.status == http.StatusNotFound && res.reason == reasonUserNotFound:
+			err = directory.ErrUserNotFound
+		default:
+			err = res.unexpected()
+		}
+	}
+	return fmt.Errorf("crowd remove %s from %s: %w", user, group, err)
+}
+
+// VerifyPassword authenticates user with Crowd. Inactive accounts and
+// expired passwords are ErrBadCredentials too (the user cannot log in),
+// with the reason in the message.
+func (c *Client) VerifyPassword(ctx context.Context, user, password string) error {
+	res, err := c.do(ctx, http.MethodPost, "/authentication",
+		url.Values{"username": {user}}, map[string]string{"value": password})
+	if err == nil {
+		switch {
+		case res.status == http.StatusOK:
+			return nil
+		case res.reason == reasonInvalidUserAuthentication:
+			err = directory.ErrBadCredentials
+		case res.reason == reasonUserNotFound:
+			err = directory.ErrUserNotFound
+		case res.reason == reasonInactiveAccount:
+			err = fmt.Errorf("account is inactive: %w", directory.ErrBadCredentials)
+		case res.reason == reasonExpiredCredential:
+			err = fmt.Errorf("password has expired: %w", directory.ErrBadCredentials)
+		default:
+			err = res.unexpected()
+		}
+	}
+	return fmt.Errorf("crowd authenticate %s: %w", user, err)
+}
+
+// ---- HTTP ----
+
+func scope(nested bool) string {
+	if nested {
+		return "nested"
+	}
+	return "direct"
+}
+
+// response is a Crowd answer that was not an application-level failure
+// (those become errors in do): its status and, for errors, Crowd's reason.
+type response struct {
+	method, resource string
+	status           int
+	reason, message  string
+	body             []byte
+}
+
+// unexpected describes an answer the caller has no meaning for. It is not
+// a typed error: a status floatseat does not understand is a bug or a
+// misconfiguration (e.g. a wrong base URL), not something to retry.
+func (r *response) unexpected() error {
+	if r.reason != "" {
+		return fmt.Errorf("unexpected answer to %s %s: %d %s: %s", r.method, r.resource, r.status, r.reason, r.message)
+	}
+	return fmt.Errorf("unexpected answer to %s %s: %d %s", r.method, r.resource, r.status, http.StatusText(r.status))
+}
+
+// list reads every page of a list resource. decode parses one page and
+// returns its length; onErr turns a non-200 answer into an error.
+func (c *Client) list(ctx context.Context, resource string, q url.Values,
+	decode func(json.RawMessage) (int, error), onErr func(*response) error) error {
+	start := 0
+	for range maxPages {
+		pq := url.Values{}
+		for k, v := range q {
+			pq[k] = v
+		}
+		pq.Set("start-index", fmt.Sprint(start))
+		pq.Set("max-results", fmt.Sprint(c.pageSize))
+		res, err := c.do(ctx, http.MethodGet, resource, pq, nil)
+		if err != nil {
+			return err
+		}
+		if res.status != http.StatusOK {
+			return onErr(res)
+		}
+		n, err := decode(res.body)
+		if err != nil {
+			return fmt.Errorf("decode %s page at %d: %w", resource, start, err)
+		}
+		// Crowd has no "is last" flag: a short page is the last one.
+		if n < c.pageSize {
+			return nil
+		}
+		start += n
+	}
+	return fmt.Errorf("%s: more than %d pages; giving up", resource, maxPages)
+}
+
+// do sends one request with its own deadline. It returns an error for
+// transport failures, timeouts, 5xx (ErrUnavailable) and for Crowd refusing
+// the application itself (ErrPermissionDenied); every other answer is
+// returned for the caller to interpret.
+func (c *Client) do(ctx context.Context, method, resource string, q url.Values, body any) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	u := *c.base
+	u.Path += resource
+	u.RawQuery = q.Encode()
+
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.SetBasicAuth(c.appName, c.appPassword)
+	// Without this Crowd answers XML.
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	began := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// The *url.Error names the URL (no credentials: New refuses them)
+		// and whether it was a timeout; both help the operator.
+		return nil, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading answer to %s %s: %w", directory.ErrUnavailable, method, resource, err)
+	}
+	c.log.DebugContext(ctx, "crowd request", "method", method, "resource", resource,
+		"status", resp.StatusCode, "duration", time.Since(began))
+
+	res := &response{method: method, resource: resource, status: resp.StatusCode, body: data}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Reason  string `json:"reason"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(data, &e) == nil {
+			res.reason, res.message = e.Reason, e.Message
+		}
+	}
+
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, fmt.Errorf("crowd rejected the application credentials (app name %q): %w",
+			c.appName, directory.ErrPermissionDenied)
+	case resp.StatusCode == http.StatusForbidden && res.reason == reasonApplicationPermissionDenied:
+		return nil, fmt.Errorf("crowd does not allow application %q to modify this directory (%s): %w",
+			c.appName, res.message, directory.ErrPermissionDenied)
+	case resp.StatusCode == http.StatusForbidden:
+		// Crowd answers 403 to a client whose address is not in the
+		// application's "remote addresses"; its message names the address.
+		msg := res.message
+		if msg == "" {
+			msg = strings.TrimSpace(string(data[:min(len(data), 200)]))
+		}
+		return nil, fmt.Errorf("address not allowed by crowd for application %q (%s): %w",
+			c.appName, msg, directory.ErrPermissionDenied)
+	case resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests:
+		return nil, fmt.Errorf("%s %s: %d %s: %w", method, resource, resp.StatusCode,
+			http.StatusText(resp.StatusCode), directory.ErrUnavailable)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return nil, fmt.Errorf("%s %s: redirected to %q; is the crowd URL right?",
+			method, resource, resp.Header.Get("Location"))
+	}
+	if resp.StatusCode == http.StatusOK && len(data) > 0 && !json.Valid(data) {
+		return nil, fmt.Errorf("%s %s: answer is not JSON; is the crowd URL right?", method, resource)
+	}
+	return res, nil
+}
