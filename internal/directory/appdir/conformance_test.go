@@ -1,9 +1,3 @@
-//go:build directorytest
-
-// The shared conformance suite (internal/directory/directorytest) arrives
-// from another branch; until it is merged this file is built only with
-// -tags directorytest. Remove the constraint once the package is on main.
-
 package appdir
 
 import (
@@ -16,7 +10,7 @@ import (
 func TestConformance(t *testing.T) {
 	for _, product := range products {
 		t.Run(product, func(t *testing.T) {
-			directorytest.Run(t, func(t *testing.T) directory.Directory {
+			directorytest.RunWith(t, directorytest.Options{EffectiveOnly: true}, func(t *testing.T) directory.Directory {
 				_, d := fixture(t, product)
 				return d
 			})

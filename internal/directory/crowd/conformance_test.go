@@ -1,9 +1,3 @@
-//go:build directorytest
-
-// The shared conformance suite (internal/directory/directorytest) arrives
-// from another branch; until it is merged this file is built only with
-// -tags directorytest. Remove the constraint once the package is on main.
-
 package crowd
 
 import (
