@@ -35,9 +35,8 @@ var errNoBackend = errors.New("directory backend not available")
 // circuit breaker and metrics. immediate reports whether its changes reach
 // the app at once (app REST) or only at a password login or the next
 // directory sync (Crowd, LDAP).
-var openDirectory = func(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (d directory.Directory, immediate bool, err error) {
-	return nil, false, fmt.Errorf("%w: %s", errNoBackend, cfg.Directory.Type)
-}
+// Tests replace it to put the simulator's directory in.
+var openDirectory func(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (d directory.Directory, immediate bool, err error)
 
 func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	cfg := a.cfg
