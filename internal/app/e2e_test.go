@@ -59,6 +59,7 @@ type worldOpts struct {
 	admins     []string // licensed and in jira-administrators (excluded)
 	agents     []string // licensed in jira-servicedesk-users too
 	unlicensed bool     // UnlicensedSessionForbidden
+	rest       bool     // floatseat writes through the app's REST group API
 }
 
 // newWorld builds the chain with an LDAP-like directory: floatseat writes
@@ -104,11 +105,16 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	up := httptest.NewServer(w.sim)
 	t.Cleanup(up.Close)
 
-	old := openDirectory
-	openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
-		return w.dir, false, nil
+	dirYAML := `{type: ldap, sync_interval: 24h, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_dn: x, group_base_dn: x}}`
+	if o.rest {
+		dirYAML = `{type: jira}`
+	} else {
+		old := openDirectory
+		openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
+			return w.dir, false, nil
+		}
+		t.Cleanup(func() { openDirectory = old })
 	}
-	t.Cleanup(func() { openDirectory = old })
 	var addrs []string
 	for i := 0; i < 2; i++ {
 		yaml := fmt.Sprintf(`
@@ -126,10 +132,10 @@ pools:
   - {name: jira-software, license_groups: [jira-software-users], pool_groups: [jira-users], application_role: jira-software, reserve: 1, refresh_interval: 1s}
   - {name: jsm, license_groups: [jira-servicedesk-users], application_role: jira-servicedesk, reserve: 0, refresh_interval: 1s}
 exclude: {groups: [jira-administrators]}
-directory: {type: ldap, sync_interval: 24h, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_dn: x, group_base_dn: x}}
+directory: %s
 reaper: {interval: 1h}
 log: {level: error}
-`, up.URL, w.redis.Addr)
+`, up.URL, w.redis.Addr, dirYAML)
 		cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
 			return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc-pw", "FLOATSEAT_LDAP_BIND_PASSWORD": "x"}[k]
 		})
@@ -430,4 +436,47 @@ func TestE2ERedisDown(t *testing.T) {
 		last, err := w.apps[0].Store().LastActivity(t.Context(), []string{"fay"})
 		return err == nil && !last["fay"].IsZero()
 	})
+}
+
+func TestE2ERememberMeReturnWithAppREST(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"gus"}, rest: true})
+	ctx := t.Context()
+	b := w.browser("gus")
+	w.mustLogin(b, true)
+	w.advance(5 * time.Hour)
+	if w.licensed("gus", "jira-software-users") {
+		t.Fatal("gus kept the seat past max_idle")
+	}
+	b.DropSession() // only the remember-me cookie is left
+	res, err := b.ViewIssue(ctx, "FS-1")
+	if err != nil || res.Status != 200 || res.User != "gus" {
+		t.Errorf("remember-me return through the app's REST API: %d %q %v, want 200 as gus at once", res.Status, res.User, err)
+	}
+	if n := w.sim.FailedLoginCount("gus"); n != 0 || w.sim.CaptchaRequired("gus") {
+		t.Errorf("failed logins %d, CAPTCHA %v; want 0 and none", n, w.sim.CaptchaRequired("gus"))
+	}
+}
+
+func TestE2EPollingAgentWithAppREST(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, agents: []string{"agent"}, unlicensed: true, rest: true})
+	ctx := t.Context()
+	b := w.browser("agent")
+	w.mustLogin(b, false)
+	for i := 0; i < 10; i++ {
+		w.clock.Advance(30 * time.Minute)
+		if res, _ := b.Get(ctx, "/rest/servicedesk/1/servicedesk/SD/queues/poll"); res.User != "agent" {
+			t.Fatalf("poll %d answered as %q", i, res.User)
+		}
+	}
+	w.settle()
+	w.reap()
+	if w.licensed("agent", "jira-servicedesk-users") {
+		t.Fatal("the polling agent kept the JSM seat")
+	}
+	if res, _ := b.Get(ctx, "/browse/SD-1"); res.Status != 200 {
+		t.Errorf("first real click with the app-REST backend: %d, want 200 at once", res.Status)
+	}
+	if !w.licensed("agent", "jira-servicedesk-users") {
+		t.Error("JSM not given back")
+	}
 }
