@@ -22,14 +22,19 @@ import (
 
 func TestShippedConfigurationValidates(t *testing.T) {
 	env := map[string]string{"FLOATSEAT_ADMIN_TOKEN": "t", "FLOATSEAT_REDIS_PASSWORD": "r", "FLOATSEAT_APP_PASSWORD": "a",
-		"FLOATSEAT_LDAP_BIND_PASSWORD": "l"}
+		"FLOATSEAT_LDAP_BIND_PASSWORD": "l", "FLOATSEAT_CROWD_APP_PASSWORD": "c"}
 	for _, f := range []string{"deploy/floatseat.yaml", "examples/floatseat.yaml"} {
 		b, err := os.ReadFile(testenv.RepoFile(t, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, errs := config.Parse(b, "", func(k string) string { return env[k] }); len(errs) > 0 {
+		cfg, _, errs := config.Parse(b, "", func(k string) string { return env[k] })
+		if len(errs) > 0 {
 			t.Errorf("%s: %v", f, errs)
+			continue
+		}
+		if errs := checkComponents(cfg); len(errs) > 0 {
+			t.Errorf("%s: floatseat check: %v", f, errs)
 		}
 	}
 }
