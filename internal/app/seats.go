@@ -107,6 +107,14 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 			return nil
 		},
 	}
+	// Like the keeper, read the seat counts once before taking traffic: a
+	// grant without a licence report is refused, and the request then
+	// reaches the app unlicensed.
+	pctx, cancel = context.WithTimeout(context.Background(), cfg.App.Timeout)
+	if err := s.poller.PollOnce(pctx); err != nil {
+		a.log.Warn("first licence read failed; grants wait for the next one", "err", err)
+	}
+	cancel()
 	return s, nil
 }
 
