@@ -2,43 +2,18 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/floatseat/floatseat/internal/config"
 )
 
 // startEmbedded runs a whole floatseat with the embedded store.
 func startEmbedded(t *testing.T, extra string) *App {
 	t.Helper()
-	yaml := "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nadmin: {listen: 127.0.0.1:0}\n" + extra
-	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
-		switch k {
-		case "FLOATSEAT_ADMIN_TOKEN":
-			return "tok"
-		case "FLOATSEAT_APP_PASSWORD":
-			return "svc-pw"
-		}
-		return ""
-	})
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = a.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return a
+	return runApp(t, "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nadmin: {listen: 127.0.0.1:0}\n"+extra)
 }
 
 func run(args ...string) (int, string, string) {

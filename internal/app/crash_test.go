@@ -70,12 +70,7 @@ directory: {type: jira}
 reaper: {interval: 1h}
 log: {level: error}
 `, up.URL, rd.Addr)
-	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
-		return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc-pw"}[k]
-	})
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	cfg := parseTestConfig(t, yaml)
 	start := func(d directory.Directory) (*App, func()) {
 		old := openDirectory
 		openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {

@@ -5,9 +5,7 @@ package app
 // accelerated clock shared by the simulator and floatseat.
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -136,20 +134,7 @@ directory: %s
 reaper: {interval: 1h}
 log: {level: error}
 `, up.URL, w.redis.Addr, dirYAML)
-		cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
-			return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc-pw", "FLOATSEAT_LDAP_BIND_PASSWORD": "x"}[k]
-		})
-		if len(errs) > 0 {
-			t.Fatal(errs)
-		}
-		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), WithClock(w.clock.Now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = a.Run(rctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		a := runApp(t, yaml, WithClock(w.clock.Now))
 		w.apps = append(w.apps, a)
 		addrs = append(addrs, a.ProxyAddr())
 	}

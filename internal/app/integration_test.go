@@ -1,10 +1,8 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"runtime"
 	"strings"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/testenv"
 )
 
@@ -93,20 +90,8 @@ activity: {resolution: 1s, flush_interval: 50ms, heartbeat_interval: 1s}
 pools: [{name: jira-software, license_groups: [jira-software-users], seats: 100}]
 log: {level: error}
 `, s.upAddr, s.redis.Addr)
-	cfg, _, errs := config.Parse([]byte(yaml), "", func(string) string { return "" })
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.app = a
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = a.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	s.nginx = testenv.StartNginx(t, a.ProxyAddr())
+	s.app = runApp(t, yaml)
+	s.nginx = testenv.StartNginx(t, s.app.ProxyAddr())
 	s.rdb = redis.NewClient(&redis.Options{Addr: s.redis.Addr})
 	t.Cleanup(func() { s.rdb.Close() })
 	return s

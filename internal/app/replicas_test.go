@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -82,21 +81,7 @@ directory: {type: ldap, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_d
 proxy: {grant_timeout: 5s}
 log: {level: error}
 `, up.URL, rd.Addr)
-		cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
-			return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc-pw", "FLOATSEAT_LDAP_BIND_PASSWORD": "x"}[k]
-		})
-		if len(errs) > 0 {
-			t.Fatal(errs)
-		}
-		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = a.Run(rctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		apps = append(apps, a)
+		apps = append(apps, runApp(t, yaml))
 	}
 	// Wait until every replica has the app's seat count and its pool-group view.
 	for _, a := range apps {

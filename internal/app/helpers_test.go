@@ -1,0 +1,40 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/floatseat/floatseat/internal/config"
+)
+
+// testSecrets are the FLOATSEAT_* variables test configurations rely on.
+var testSecrets = map[string]string{
+	"FLOATSEAT_ADMIN_TOKEN":        "tok",
+	"FLOATSEAT_APP_PASSWORD":       "svc-pw",
+	"FLOATSEAT_LDAP_BIND_PASSWORD": "x",
+}
+
+func parseTestConfig(t *testing.T, yaml string) *config.Config {
+	t.Helper()
+	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string { return testSecrets[k] })
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return cfg
+}
+
+// runApp builds a floatseat from yaml, runs it, and stops it in cleanup.
+func runApp(t *testing.T, yaml string, opts ...Option) *App {
+	t.Helper()
+	a, err := New(parseTestConfig(t, yaml), slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return a
+}
