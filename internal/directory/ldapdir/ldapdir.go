@@ -1,0 +1,527 @@
+// Package ldapdir is the LDAP and Active Directory backend: groups are
+// entries under a base DN whose member attribute (member, uniqueMember or
+// memberUid) holds user DNs or uids; floatseat adds and removes a value
+// with one Modify on the group entry.
+package ldapdir
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/floatseat/floatseat/internal/directory"
+)
+
+// Config mirrors directory.ldap.* of the configuration.
+type Config struct {
+	URL, BindDN, BindPassword string
+	UserBaseDN, UserFilter    string // UserFilter holds %s for the escaped username
+	UserNameAttribute         string
+	GroupBaseDN, GroupFilter  string
+	GroupNameAttribute        string
+	MemberAttribute           string // member | uniqueMember | memberUid
+	MemberValue               string // dn | uid
+	Nested                    bool   // informational: nested answers are given when asked
+	ADMatchingRuleInChain     bool
+	StartTLS                  bool
+	CAFile                    string
+	InsecureSkipVerify        bool
+	Timeout                   time.Duration
+	PoolSize, PageSize        int
+}
+
+// Dir is an LDAP directory. Safe for concurrent use.
+type Dir struct {
+	cfg  Config
+	log  *slog.Logger
+	tls  *tls.Config
+	pool chan *ldap.Conn
+}
+
+var (
+	_ directory.Directory        = (*Dir)(nil)
+	_ directory.PasswordVerifier = (*Dir)(nil)
+)
+
+// New checks cfg and returns a Dir; connections are opened on demand.
+func New(cfg Config, log *slog.Logger) (*Dir, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = 4
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 500
+	}
+	if cfg.UserNameAttribute == "" {
+		cfg.UserNameAttribute = "uid"
+	}
+	if cfg.GroupNameAttribute == "" {
+		cfg.GroupNameAttribute = "cn"
+	}
+	if cfg.MemberAttribute == "" {
+		cfg.MemberAttribute = "member"
+	}
+	if cfg.MemberValue == "" {
+		cfg.MemberValue = "dn"
+	}
+	if cfg.GroupFilter == "" {
+		cfg.GroupFilter = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
+	}
+	if strings.Count(cfg.UserFilter, "%s") != 1 {
+		return nil, fmt.Errorf("ldap user filter %q: want exactly one %%s", cfg.UserFilter)
+	}
+	d := &Dir{cfg: cfg, log: log, pool: make(chan *ldap.Conn, cfg.PoolSize)}
+	u := strings.ToLower(cfg.URL)
+	if strings.HasPrefix(u, "ldaps://") || cfg.StartTLS {
+		tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // admin's explicit choice
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("ldap ca_file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ldap ca_file %s: no certificate", cfg.CAFile)
+			}
+		}
+		d.tls = tc
+	}
+	return d, nil
+}
+
+// Close closes pooled connections.
+func (d *Dir) Close() {
+	for {
+		select {
+		case c := <-d.pool:
+			c.Close()
+		default:
+			return
+		}
+	}
+}
+
+func (d *Dir) dial(ctx context.Context, bindDN, password string) (*ldap.Conn, error) {
+	dl := &net.Dialer{Timeout: d.cfg.Timeout}
+	opts := []ldap.DialOpt{ldap.DialWithDialer(dl)}
+	if d.tls != nil {
+		opts = append(opts, ldap.DialWithTLSConfig(d.tls))
+	}
+	c, err := ldap.DialURL(d.cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ldap dial: %w: %v", directory.ErrUnavailable, err)
+	}
+	c.SetTimeout(d.cfg.Timeout)
+	if d.cfg.StartTLS {
+		if err := c.StartTLS(d.tls); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("ldap starttls: %w", mapErr(err))
+		}
+	}
+	if err := c.Bind(bindDN, password); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ldap bind as %s: %w", bindDN, mapErr(err))
+	}
+	return c, nil
+}
+
+// with runs f on a pooled connection; a connection that failed at the
+// network level is dropped, a healthy one returned.
+func (d *Dir) with(ctx context.Context, f func(c *ldap.Conn) error) error {
+	var c *ldap.Conn
+	select {
+	case c = <-d.pool:
+		if c.IsClosing() {
+			c.Close()
+			c = nil
+		}
+	default:
+	}
+	if c == nil {
+		var err error
+		if c, err = d.dial(ctx, d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+			return err
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if rem := time.Until(dl); rem < d.cfg.Timeout {
+			c.SetTimeout(rem)
+		}
+	}
+	err := f(c)
+	c.SetTimeout(d.cfg.Timeout)
+	if err != nil && errors.Is(mapErr(err), directory.ErrUnavailable) {
+		c.Close()
+		return err
+	}
+	select {
+	case d.pool <- c:
+	default:
+		c.Close()
+	}
+	return err
+}
+
+// mapErr turns LDAP result codes into the typed errors of the interface.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var le *ldap.Error
+	if errors.As(err, &le) {
+		switch le.ResultCode {
+		case ldap.ErrorNetwork, ldap.LDAPResultServerDown, ldap.LDAPResultUnavailable, ldap.LDAPResultBusy,
+			ldap.LDAPResultTimeout, ldap.LDAPResultConnectError, ldap.ErrorUnexpectedResponse:
+			return fmt.Errorf("%w: %v", directory.ErrUnavailable, err)
+		case ldap.LDAPResultInsufficientAccessRights, ldap.LDAPResultUnwillingToPerform:
+			return fmt.Errorf("%w: %v", directory.ErrPermissionDenied, err)
+		case ldap.LDAPResultInvalidCredentials:
+			return fmt.Errorf("%w: %v", directory.ErrBadCredentials, err)
+		}
+	}
+	if errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrUserNotFound) ||
+		errors.Is(err, directory.ErrGroupNotFound) || errors.Is(err, directory.ErrPermissionDenied) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return fmt.Errorf("%w: %v", directory.ErrUnavailable, err)
+	}
+	return err
+}
+
+type userEntry struct{ dn, name string }
+
+type groupEntry struct {
+	dn, name string
+	values   []string
+}
+
+func (d *Dir) search(c *ldap.Conn, base, filter string, attrs []string) ([]*ldap.Entry, error) {
+	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
+	res, err := c.SearchWithPaging(req, uint32(d.cfg.PageSize))
+	if err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return nil, nil
+		}
+		return nil, mapErr(err)
+	}
+	return res.Entries, nil
+}
+
+func (d *Dir) findUser(c *ldap.Conn, user string) (userEntry, error) {
+	f := fmt.Sprintf(d.cfg.UserFilter, ldap.EscapeFilter(user))
+	es, err := d.search(c, d.cfg.UserBaseDN, f, []string{d.cfg.UserNameAttribute})
+	if err != nil {
+		return userEntry{}, err
+	}
+	if len(es) == 0 {
+		return userEntry{}, fmt.Errorf("ldap user %s: %w", user, directory.ErrUserNotFound)
+	}
+	return userEntry{dn: es[0].DN, name: es[0].GetAttributeValue(d.cfg.UserNameAttribute)}, nil
+}
+
+func (d *Dir) groupFilter(extra string) string {
+	return "(&" + d.cfg.GroupFilter + extra + ")"
+}
+
+func (d *Dir) findGroup(c *ldap.Conn, group string) (groupEntry, error) {
+	f := d.groupFilter("(" + d.cfg.GroupNameAttribute + "=" + ldap.EscapeFilter(group) + ")")
+	es, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute, d.cfg.MemberAttribute})
+	if err != nil {
+		return groupEntry{}, err
+	}
+	if len(es) == 0 {
+		return groupEntry{}, fmt.Errorf("ldap group %s: %w", group, directory.ErrGroupNotFound)
+	}
+	return toGroup(es[0], d.cfg), nil
+}
+
+func toGroup(e *ldap.Entry, cfg Config) groupEntry {
+	return groupEntry{dn: e.DN, name: e.GetAttributeValue(cfg.GroupNameAttribute), values: e.GetAttributeValues(cfg.MemberAttribute)}
+}
+
+// allGroups reads every group once, for nested questions.
+func (d *Dir) allGroups(c *ldap.Conn) (map[string]groupEntry, error) {
+	es, err := d.search(c, d.cfg.GroupBaseDN, d.cfg.GroupFilter, []string{d.cfg.GroupNameAttribute, d.cfg.MemberAttribute})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]groupEntry, len(es))
+	for _, e := range es {
+		out[normDN(e.DN)] = toGroup(e, d.cfg)
+	}
+	return out, nil
+}
+
+func normDN(dn string) string {
+	if p, err := ldap.ParseDN(dn); err == nil {
+		parts := make([]string, len(p.RDNs))
+		for i, r := range p.RDNs {
+			var as []string
+			for _, a := range r.Attributes {
+				as = append(as, strings.ToLower(a.Type)+"="+strings.ToLower(a.Value))
+			}
+			parts[i] = strings.Join(as, "+")
+		}
+		return strings.Join(parts, ",")
+	}
+	return strings.ToLower(dn)
+}
+
+func (d *Dir) value(u userEntry) string {
+	if d.cfg.MemberValue == "uid" {
+		return u.name
+	}
+	return u.dn
+}
+
+func (d *Dir) holds(g groupEntry, v string) bool {
+	for _, x := range g.values {
+		if d.cfg.MemberValue == "dn" && normDN(x) == normDN(v) || d.cfg.MemberValue != "dn" && strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsMember implements directory.Directory.
+func (d *Dir) IsMember(ctx context.Context, user, group string, nested bool) (bool, error) {
+	groups, err := d.UserGroups(ctx, user, nested)
+	if err != nil {
+		return false, err
+	}
+	found := false
+	err = d.with(ctx, func(c *ldap.Conn) error {
+		_, err := d.findGroup(c, group)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if strings.EqualFold(g, group) {
+			found = true
+		}
+	}
+	return found, nil
+}
+
+// UserGroups implements directory.Directory.
+func (d *Dir) UserGroups(ctx context.Context, user string, nested bool) ([]string, error) {
+	var out []string
+	err := d.with(ctx, func(c *ldap.Conn) error {
+		u, err := d.findUser(c, user)
+		if err != nil {
+			return err
+		}
+		if nested && d.cfg.ADMatchingRuleInChain && d.cfg.MemberValue == "dn" {
+			f := d.groupFilter("(" + d.cfg.MemberAttribute + ":1.2.840.113556.1.4.1941:=" + ldap.EscapeFilter(u.dn) + ")")
+			es, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
+			for _, e := range es {
+				out = append(out, e.GetAttributeValue(d.cfg.GroupNameAttribute))
+			}
+			return err
+		}
+		f := d.groupFilter("(" + d.cfg.MemberAttribute + "=" + ldap.EscapeFilter(d.value(u)) + ")")
+		es, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		queue := make([]string, 0, len(es))
+		for _, e := range es {
+			seen[normDN(e.DN)] = true
+			out = append(out, e.GetAttributeValue(d.cfg.GroupNameAttribute))
+			queue = append(queue, e.DN)
+		}
+		if !nested || d.cfg.MemberValue != "dn" {
+			return nil // uid-valued groups (posixGroup) cannot nest
+		}
+		// Walk up: groups whose members include a group already found.
+		// seen guards against membership cycles.
+		for len(queue) > 0 {
+			dn := queue[0]
+			queue = queue[1:]
+			f := d.groupFilter("(" + d.cfg.MemberAttribute + "=" + ldap.EscapeFilter(dn) + ")")
+			parents, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
+			if err != nil {
+				return err
+			}
+			for _, p := range parents {
+				if k := normDN(p.DN); !seen[k] {
+					seen[k] = true
+					out = append(out, p.GetAttributeValue(d.cfg.GroupNameAttribute))
+					queue = append(queue, p.DN)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Members implements directory.Directory. Member values that name neither
+// a user nor a group (the placeholder a groupOfNames must keep when empty)
+// are skipped.
+func (d *Dir) Members(ctx context.Context, group string, nested bool) ([]string, error) {
+	var out []string
+	err := d.with(ctx, func(c *ldap.Conn) error {
+		g, err := d.findGroup(c, group)
+		if err != nil {
+			return err
+		}
+		var all map[string]groupEntry
+		if nested && d.cfg.MemberValue == "dn" {
+			if all, err = d.allGroups(c); err != nil {
+				return err
+			}
+		}
+		seenG := map[string]bool{normDN(g.dn): true}
+		seenU := map[string]bool{}
+		var walk func(g groupEntry) error
+		walk = func(g groupEntry) error {
+			for _, v := range g.values {
+				if d.cfg.MemberValue != "dn" {
+					if !seenU[strings.ToLower(v)] {
+						seenU[strings.ToLower(v)] = true
+						out = append(out, v)
+					}
+					continue
+				}
+				k := normDN(v)
+				if sub, ok := all[k]; ok {
+					if !seenG[k] {
+						seenG[k] = true
+						if err := walk(sub); err != nil {
+							return err
+						}
+					}
+					continue
+				}
+				if d.isGroupDN(v) {
+					continue // a subgroup, and this is the direct view
+				}
+				name, err := d.nameOf(c, v)
+				if err != nil {
+					return err
+				}
+				if name != "" && !seenU[strings.ToLower(name)] {
+					seenU[strings.ToLower(name)] = true
+					out = append(out, name)
+				}
+			}
+			return nil
+		}
+		return walk(g)
+	})
+	return out, err
+}
+
+func (d *Dir) isGroupDN(dn string) bool {
+	return strings.HasSuffix(normDN(dn), normDN(d.cfg.GroupBaseDN))
+}
+
+// nameOf maps a user DN to its username, from the RDN when it is the name
+// attribute, else by reading the entry. "" when no such user exists.
+func (d *Dir) nameOf(c *ldap.Conn, dn string) (string, error) {
+	if p, err := ldap.ParseDN(dn); err == nil && len(p.RDNs) > 0 && len(p.RDNs[0].Attributes) == 1 &&
+		strings.EqualFold(p.RDNs[0].Attributes[0].Type, d.cfg.UserNameAttribute) {
+		if !strings.HasSuffix(normDN(dn), normDN(d.cfg.UserBaseDN)) {
+			return "", nil
+		}
+		return p.RDNs[0].Attributes[0].Value, nil
+	}
+	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false, "(objectClass=*)",
+		[]string{d.cfg.UserNameAttribute}, nil)
+	res, err := c.Search(req)
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return "", nil
+	}
+	if err != nil {
+		return "", mapErr(err)
+	}
+	if len(res.Entries) == 0 {
+		return "", nil
+	}
+	return res.Entries[0].GetAttributeValue(d.cfg.UserNameAttribute), nil
+}
+
+func (d *Dir) modify(ctx context.Context, user, group string, add bool) error {
+	return d.with(ctx, func(c *ldap.Conn) error {
+		u, err := d.findUser(c, user)
+		if err != nil {
+			return err
+		}
+		g, err := d.findGroup(c, group)
+		if err != nil {
+			return err
+		}
+		m := ldap.NewModifyRequest(g.dn, nil)
+		if add {
+			m.Add(d.cfg.MemberAttribute, []string{d.value(u)})
+		} else {
+			m.Delete(d.cfg.MemberAttribute, []string{d.value(u)})
+		}
+		err = c.Modify(m)
+		switch {
+		case err == nil:
+			return nil
+		case add && ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists):
+			return nil // already a member
+		case !add && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
+			return nil // not a member
+		}
+		op := "remove"
+		if add {
+			op = "add"
+		}
+		return fmt.Errorf("ldap %s %s to %s: %w", op, user, group, mapErr(err))
+	})
+}
+
+// AddMember implements directory.Directory.
+func (d *Dir) AddMember(ctx context.Context, user, group string) error {
+	return d.modify(ctx, user, group, true)
+}
+
+// RemoveMember implements directory.Directory.
+func (d *Dir) RemoveMember(ctx context.Context, user, group string) error {
+	return d.modify(ctx, user, group, false)
+}
+
+// VerifyPassword binds as the user on a connection of its own.
+func (d *Dir) VerifyPassword(ctx context.Context, user, password string) error {
+	if password == "" {
+		return directory.ErrBadCredentials // an empty password would be an anonymous bind
+	}
+	var dn string
+	err := d.with(ctx, func(c *ldap.Conn) error {
+		u, err := d.findUser(c, user)
+		dn = u.dn
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c, err := d.dial(ctx, dn, password)
+	if err != nil {
+		return err
+	}
+	c.Close()
+	return nil
+}
