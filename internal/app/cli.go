@@ -112,11 +112,6 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 // set with its defaults) and returns every problem.
 func checkComponents(cfg *config.Config) []error {
 	_, errs := buildNoise(cfg)
-	if cfg.Directory.Type == config.DirLDAP {
-		if _, err := openLDAP(cfg, nil); errors.Is(err, errNoBackend) {
-			errs = append(errs, fmt.Errorf("directory.type ldap: the LDAP backend is not in this build yet; use crowd, jira or confluence"))
-		}
-	}
 	return errs
 }
 
