@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/directory/ldapdir"
 	"github.com/floatseat/floatseat/internal/testenv"
 )
 
@@ -43,7 +45,8 @@ type world struct {
 	t     *testing.T
 	clock *fakeClock
 	sim   *appsim.Sim
-	dir   *appsim.InternalDirectory
+	dir   directory.Directory // what floatseat writes (and tests read)
+	slapd *testenv.Slapd      // set in the LDAP world
 	redis *testenv.Redis
 	apps  []*App
 	nginx *testenv.Nginx
@@ -58,6 +61,7 @@ type worldOpts struct {
 	agents     []string // licensed in jira-servicedesk-users too
 	unlicensed bool     // UnlicensedSessionForbidden
 	rest       bool     // floatseat writes through the app's REST group API
+	ldap       bool     // a real slapd is the directory of both the app and floatseat
 }
 
 // newWorld builds the chain with an LDAP-like directory: floatseat writes
@@ -70,7 +74,22 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	w := &world{t: t, clock: &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}}
 	w.redis = testenv.StartRedis(t)
-	w.sim = appsim.New(appsim.Config{
+	// Who is in which group, then built in the chosen directory.
+	users := map[string][]string{"svc": nil}
+	for _, set := range []struct {
+		users  []string
+		groups []string
+	}{
+		{o.users, []string{"jira-software-users"}},
+		{o.poolUsers, []string{"jira-users"}},
+		{o.admins, []string{"jira-software-users", "jira-administrators"}},
+		{o.agents, []string{"jira-software-users", "jira-servicedesk-users"}},
+	} {
+		for _, u := range set.users {
+			users[u] = append(users[u], set.groups...)
+		}
+	}
+	simCfg := appsim.Config{
 		Product: "jira", Clock: w.clock.Now, SessionTimeout: e2eFloor, UpdateGroupsAtLogin: appsim.UpdateEvery,
 		SyncInterval: 24 * time.Hour, AdminUsers: []string{"svc"}, UnlicensedSessionForbidden: o.unlicensed,
 		Roles: []appsim.Role{
@@ -78,25 +97,32 @@ func newWorld(t *testing.T, o worldOpts) *world {
 			{Key: "jira-servicedesk", Groups: []string{"jira-servicedesk-users"}, Seats: o.seats},
 		},
 		Groups: []string{"jira-users", "jira-administrators"},
-	})
-	w.dir = w.sim.InternalDirectory()
-	ctx := t.Context()
-	for _, g := range []string{"jira-software-users", "jira-servicedesk-users", "jira-users", "jira-administrators"} {
-		w.dir.AddGroup(g)
 	}
-	w.dir.AddUser("svc", "svc-pw")
-	add := func(users []string, groups ...string) {
-		for _, u := range users {
-			w.dir.AddUser(u, "pw-"+u)
-			for _, g := range groups {
-				_ = w.dir.AddMember(ctx, u, g)
+	ctx := t.Context()
+	if o.ldap {
+		w.slapd = testenv.StartSlapd(t)
+		ld := seedLDAP(t, w.slapd, users)
+		simCfg.Directory, simCfg.Verifier = ld, ld
+		w.dir = ld
+	}
+	w.sim = appsim.New(simCfg)
+	if !o.ldap {
+		in := w.sim.InternalDirectory()
+		for _, g := range []string{"jira-software-users", "jira-servicedesk-users", "jira-users", "jira-administrators"} {
+			in.AddGroup(g)
+		}
+		for u, gs := range users {
+			pw := "pw-" + u
+			if u == "svc" {
+				pw = "svc-pw"
+			}
+			in.AddUser(u, pw)
+			for _, g := range gs {
+				_ = in.AddMember(ctx, u, g)
 			}
 		}
+		w.dir = in
 	}
-	add(o.users, "jira-software-users")
-	add(o.poolUsers, "jira-users")
-	add(o.admins, "jira-software-users", "jira-administrators")
-	add(o.agents, "jira-software-users", "jira-servicedesk-users")
 	if err := w.sim.SyncNow(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +130,15 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	t.Cleanup(up.Close)
 
 	dirYAML := `{type: ldap, sync_interval: 24h, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_dn: x, group_base_dn: x}}`
-	if o.rest {
+	switch {
+	case o.rest:
 		dirYAML = `{type: jira}`
-	} else {
+	case o.ldap:
+		dirYAML = fmt.Sprintf(`{type: ldap, sync_interval: 24h, timeout: 1s, ldap: {url: %q, bind_dn: %q, user_base_dn: "ou=people,dc=example,dc=org", group_base_dn: "ou=groups,dc=example,dc=org", nested: true}}`,
+			w.slapd.URL, w.slapd.AdminDN)
+		testSecrets["FLOATSEAT_LDAP_BIND_PASSWORD"] = w.slapd.AdminPassword
+		t.Cleanup(func() { testSecrets["FLOATSEAT_LDAP_BIND_PASSWORD"] = "x" })
+	default:
 		old := openDirectory
 		openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
 			return w.dir, false, nil
@@ -464,4 +496,96 @@ func TestE2EPollingAgentWithAppREST(t *testing.T) {
 	if !w.licensed("agent", "jira-servicedesk-users") {
 		t.Error("JSM not given back")
 	}
+}
+
+// seedLDAP builds people and groups in slapd and returns floatseat's LDAP
+// backend on it, which the simulated app also uses to authenticate users
+// and read their groups.
+func seedLDAP(t *testing.T, s *testenv.Slapd, users map[string][]string) *ldapdir.Dir {
+	t.Helper()
+	c, err := ldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(s.AdminDN, s.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	add := func(dn string, attrs map[string][]string) {
+		r := ldap.NewAddRequest(dn, nil)
+		for k, v := range attrs {
+			r.Attribute(k, v)
+		}
+		if err := c.Add(r); err != nil {
+			t.Fatalf("add %s: %v", dn, err)
+		}
+	}
+	add("dc=example,dc=org", map[string][]string{"objectClass": {"dcObject", "organization"}, "dc": {"example"}, "o": {"Example"}})
+	add("ou=people,dc=example,dc=org", map[string][]string{"objectClass": {"organizationalUnit"}})
+	add("ou=groups,dc=example,dc=org", map[string][]string{"objectClass": {"organizationalUnit"}})
+	members := map[string][]string{"jira-software-users": nil, "jira-servicedesk-users": nil, "jira-users": nil, "jira-administrators": nil}
+	for u, gs := range users {
+		pw := "pw-" + u
+		if u == "svc" {
+			pw = "svc-pw"
+		}
+		dn := "uid=" + u + ",ou=people,dc=example,dc=org"
+		add(dn, map[string][]string{"objectClass": {"inetOrgPerson"}, "uid": {u}, "cn": {u}, "sn": {u}, "userPassword": {pw}})
+		for _, g := range gs {
+			members[g] = append(members[g], dn)
+		}
+	}
+	for g, ms := range members {
+		if len(ms) == 0 {
+			ms = []string{"cn=nobody,dc=example,dc=org"} // groupOfNames must have a member
+		}
+		add("cn="+g+",ou=groups,dc=example,dc=org", map[string][]string{"objectClass": {"groupOfNames"}, "cn": {g}, "member": ms})
+	}
+	d, err := ldapdir.New(ldapdir.Config{URL: s.URL, BindDN: s.AdminDN, BindPassword: s.AdminPassword,
+		UserBaseDN: "ou=people,dc=example,dc=org", UserFilter: "(&(objectClass=inetOrgPerson)(uid=%s))",
+		GroupBaseDN: "ou=groups,dc=example,dc=org", Nested: true, Timeout: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
+func TestE2EWithRealSlapd(t *testing.T) {
+	w := newWorld(t, worldOpts{seats: 10, users: []string{"hana", "ivan"}, admins: []string{"root"}, ldap: true})
+	ctx := t.Context()
+	b := w.browser("hana")
+	w.mustLogin(b, true)
+	w.advance(5 * time.Hour)
+	if w.licensed("hana", "jira-software-users") {
+		t.Fatal("hana kept the seat past max_idle")
+	}
+	if !w.licensed("root", "jira-software-users") {
+		t.Error("an excluded admin was revoked")
+	}
+	// Remember-me only: the login page, one password login, work.
+	b.DropSession()
+	if res, _ := b.ViewIssue(ctx, "FS-1"); res.User != "anonymous" {
+		t.Errorf("remember-me forwarded before the app could see the grant: answered as %q", res.User)
+	}
+	w.mustLogin(b, true)
+	if res, _ := b.ViewIssue(ctx, "FS-1"); res.Status != 200 || res.User != "hana" {
+		t.Errorf("work after the login: %d %q", res.Status, res.User)
+	}
+	if n := w.sim.FailedLoginCount("hana"); n != 0 || w.sim.CaptchaRequired("hana") {
+		t.Errorf("failed logins %d, CAPTCHA %v", n, w.sim.CaptchaRequired("hana"))
+	}
+
+	// slapd killed: logins are still forwarded (the app decides), fast.
+	w.slapd.Kill()
+	ivan := w.browser("ivan")
+	res, err := ivan.Login(ctx, false)
+	if err != nil || res.Status >= 500 {
+		t.Errorf("login with slapd down: %+v %v, want it forwarded to the app", res.Status, err)
+	}
+	w.slapd.Restart(t)
+	eventually(t, "ivan logs in again once slapd is back", func() bool {
+		res, err := w.browser("ivan").Login(ctx, false)
+		return err == nil && res.LoginReason() == "OK"
+	})
 }
