@@ -130,3 +130,35 @@ func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestContainerAndRedirectFiles(t *testing.T) {
+	df, err := os.ReadFile(testenv.RepoFile(t, "deploy/container/Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The image builds the command that exists, stamps the version variable
+	// that exists, and runs unprivileged.
+	if _, err := os.Stat(testenv.RepoFile(t, "cmd/floatseat/main.go")); err != nil || !strings.Contains(string(df), "./cmd/floatseat") {
+		t.Error("Dockerfile does not build ./cmd/floatseat")
+	}
+	if !strings.Contains(string(df), "internal/app.Version=") || Version == "" {
+		t.Error("Dockerfile does not stamp internal/app.Version")
+	}
+	if !strings.Contains(string(df), "USER nonroot") {
+		t.Error("the image runs as root")
+	}
+	if testing.Short() {
+		return
+	}
+	nginx := testenv.Binary(t, "nginx")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	body := "pid " + dir + "/nginx.pid;\nerror_log " + dir + "/error.log;\nevents {}\nhttp {\n  access_log off;\n  include " +
+		testenv.RepoFile(t, "deploy/nginx/http-redirect.conf") + ";\n}\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(nginx, "-t", "-c", conf, "-p", dir).CombinedOutput(); err != nil {
+		t.Errorf("nginx -t rejected deploy/nginx/http-redirect.conf: %v\n%s", err, out)
+	}
+}
