@@ -26,6 +26,7 @@ type flavour struct {
 var flavours = []flavour{
 	{"groupOfNames", "groupOfNames", "member", "dn"},
 	{"groupOfUniqueNames", "groupOfUniqueNames", "uniqueMember", "dn"},
+	{"posixGroup", "posixGroup", "memberUid", "uid"},
 }
 
 func admin(t *testing.T, s *testenv.Slapd) *ldap.Conn {
@@ -67,18 +68,32 @@ func seed(t *testing.T, s *testenv.Slapd, f flavour, users []string) (*ldap.Conn
 			"userPassword": {"pw-" + u}})
 	}
 	gdn := func(g string) string { return "cn=" + g + "," + base }
+	gid := 1000
 	for g, members := range directorytest.Fixture.Groups {
 		vals := []string{}
 		for _, m := range members {
-			vals = append(vals, userDN(m))
+			if f.value == "uid" {
+				vals = append(vals, m)
+			} else {
+				vals = append(vals, userDN(m))
+			}
 		}
-		for _, sub := range directorytest.Fixture.Nesting[g] {
-			vals = append(vals, gdn(sub))
+		attrs := map[string][]string{"objectClass": {f.class}, "cn": {g}}
+		if f.value == "uid" {
+			gid++
+			attrs["gidNumber"] = []string{strconv.Itoa(gid)} // posixGroup: members optional, no nesting
+		} else {
+			for _, sub := range directorytest.Fixture.Nesting[g] {
+				vals = append(vals, gdn(sub))
+			}
+			if len(vals) == 0 {
+				vals = []string{placeholder} // these classes must have a member
+			}
 		}
-		if len(vals) == 0 {
-			vals = []string{placeholder} // these classes must have a member
+		if len(vals) > 0 {
+			attrs[f.attr] = vals
 		}
-		add(t, c, gdn(g), map[string][]string{"objectClass": {f.class}, "cn": {g}, f.attr: vals})
+		add(t, c, gdn(g), attrs)
 	}
 	return c, base
 }
@@ -102,7 +117,7 @@ func TestConformanceAgainstSlapd(t *testing.T) {
 	s := testenv.StartSlapd(t)
 	for _, f := range flavours {
 		t.Run(f.name, func(t *testing.T) {
-			directorytest.Run(t, func(t *testing.T) directory.Directory {
+			directorytest.RunWith(t, directorytest.Options{NoNesting: f.value == "uid"}, func(t *testing.T) directory.Directory {
 				_, base := seed(t, s, f, directorytest.Fixture.Users)
 				return newDir(t, s, f, base)
 			})
