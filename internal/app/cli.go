@@ -27,6 +27,8 @@ Usage:
                                           (--admin URL, --token-file F or FLOATSEAT_ADMIN_TOKEN)
   floatseat demo                          everything on this machine: embedded Redis,
                                           a Jira simulator and floatseat in front
+  floatseat appsim [--product jira|confluence] [--listen ADDR] [--seats N] ...
+                                          the Jira/Confluence simulator on its own
   floatseat version                       print the version
 
 Signals (serve): SIGTERM/SIGINT drain and stop; SIGHUP reloads the noise rules.

@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/floatseat/floatseat/internal/appsim"
 )
 
 // startEmbedded runs a whole floatseat with the embedded store.
@@ -102,4 +105,30 @@ func httpGet(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+func TestAppsimCommand(t *testing.T) {
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- Main([]string{"appsim", "--listen", "127.0.0.1:0", "--for", "3s"}, out, io.Discard) }()
+	re := regexp.MustCompile(`on (http://[0-9.:]+) `)
+	var base string
+	eventually(t, "appsim listening", func() bool {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			return true
+		}
+		return false
+	})
+	res, err := appsim.NewBrowser(base, "alice", "alice", "jira").Login(t.Context(), false)
+	if err != nil || res.LoginReason() != "OK" {
+		t.Errorf("licensed login: %+v %v", res, err)
+	}
+	res, _ = appsim.NewBrowser(base, "dave", "dave", "jira").Login(t.Context(), false)
+	if res.LoginReason() != "AUTHORISATION_FAILED" {
+		t.Errorf("unlicensed login: reason %q, want AUTHORISATION_FAILED", res.LoginReason())
+	}
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d", code)
+	}
 }
