@@ -159,6 +159,8 @@ func (k *Keeper) Reconcile(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	start := time.Now()
+	checked, repaired := 0, len(ins)
 	for name, pool := range k.pools {
 		recs, err := k.opt.Store.RevokedUsers(ctx, name)
 		if err != nil {
@@ -166,6 +168,12 @@ func (k *Keeper) Reconcile(ctx context.Context) error {
 			continue
 		}
 		for u, rec := range recs {
+			// Each record costs a directory call: with tens of thousands,
+			// say how far along the pass is.
+			if checked++; checked%1000 == 0 {
+				k.opt.Log.Info("reconcile in progress", "pool", name, "checked", checked, "of_pool", len(recs),
+					"duration", time.Since(start).Round(time.Millisecond))
+			}
 			held, err := k.opt.Dir.UserGroups(ctx, u, false)
 			if errors.Is(err, directory.ErrUserNotFound) {
 				// Deleted from the directory: nothing to give back, ever.
@@ -186,8 +194,13 @@ func (k *Keeper) Reconcile(ctx context.Context) error {
 				k.mu.Unlock()
 				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: name, Groups: rec.Groups,
 					Reason: "drift", Trigger: "reconcile"})
+				repaired++
 			}
 		}
+	}
+	if checked > 0 || repaired > 0 {
+		k.opt.Log.Info("reconcile done", "checked", checked, "repaired", repaired,
+			"duration", time.Since(start).Round(time.Millisecond), "errors", len(errs))
 	}
 	return errors.Join(errs...)
 }
