@@ -12,9 +12,9 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/store/storetest"
 )
 
 type clock struct {
@@ -31,10 +31,8 @@ func (c *clock) Add(d time.Duration) {
 
 func newMini(t *testing.T) (*miniredis.Miniredis, *store.Store) {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	return mr, store.New(rdb, "floatseat:test")
+	st, mr := storetest.New(t, "floatseat:test")
+	return mr, st
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -6,8 +6,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,10 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/admin"
@@ -43,8 +39,6 @@ type App struct {
 	reg     *prometheus.Registry
 	replica string
 
-	mini  *miniredis.Miniredis // embedded store, nil with a real Redis
-	rdb   redis.UniversalClient
 	store *store.Store
 
 	noise    *noiseFilter
@@ -267,56 +261,20 @@ func (a *App) heartbeat(ctx context.Context) error {
 }
 
 func (a *App) openStore() error {
-	c := a.cfg.Redis
-	opt := &redis.UniversalOptions{
-		Addrs:        c.Addrs,
-		MasterName:   c.SentinelMaster,
-		Username:     c.Username,
-		Password:     c.Password.Reveal(),
-		DB:           c.DB,
-		DialTimeout:  2 * c.Timeout,
-		ReadTimeout:  c.Timeout,
-		WriteTimeout: c.Timeout,
-		MaxRetries:   1,
-		PoolSize:     32,
+	st, err := store.Open(a.cfg.Redis, store.Options{Metrics: store.NewMetrics(a.reg)})
+	if err != nil {
+		return err
 	}
-	if c.Addr != "" {
-		opt.Addrs = []string{c.Addr}
-	}
-	if c.Embedded() {
-		m := miniredis.NewMiniRedis()
-		if err := m.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("embedded store: %w", err)
-		}
-		a.mini = m
-		opt.Addrs = []string{m.Addr()}
+	if a.cfg.Redis.Embedded() {
 		a.log.Warn("using the embedded in-process store: nothing survives a restart and replicas share nothing; mode is observe", "reason", a.cfg.ModeForced)
 	}
-	if c.TLS.Enabled {
-		tc := &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // admin's explicit choice
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return fmt.Errorf("redis.tls.ca_file: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("redis.tls.ca_file: no certificate found in %s", c.TLS.CAFile)
-			}
-		}
-		opt.TLSConfig = tc
-	}
-	a.rdb = redis.NewUniversalClient(opt)
-	a.store = store.New(a.rdb, c.KeyPrefix).WithMetrics(store.NewMetrics(a.reg))
+	a.store = st
 	return nil
 }
 
 func (a *App) closeStore() {
-	if a.rdb != nil {
-		_ = a.rdb.Close()
-	}
-	if a.mini != nil {
-		a.mini.Close()
+	if a.store != nil {
+		_ = a.store.Close()
 	}
 }
 

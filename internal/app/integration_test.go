@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/store/storetest"
 	"github.com/floatseat/floatseat/internal/testenv"
 )
 
@@ -23,7 +23,7 @@ type stack struct {
 	app      *App
 	nginx    *testenv.Nginx
 	redis    *testenv.Redis
-	rdb      *redis.Client
+	st       *store.Store // a second client on the same Redis, to look inside
 	upstream *http.Server
 	upAddr   string
 	uploaded atomic.Int64
@@ -92,8 +92,7 @@ log: {level: error}
 `, s.upAddr, s.redis.Addr)
 	s.app = runApp(t, yaml)
 	s.nginx = testenv.StartNginx(t, s.app.ProxyAddr())
-	s.rdb = redis.NewClient(&redis.Options{Addr: s.redis.Addr})
-	t.Cleanup(func() { s.rdb.Close() })
+	s.st = storetest.At(t, s.redis.Addr, "floatseat:it")
 	return s
 }
 
@@ -125,8 +124,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func (s *stack) lastActive(t *testing.T, user string) bool {
-	sc, err := s.rdb.ZScore(t.Context(), "{floatseat:it}:activity", user).Result()
-	return err == nil && sc > 0
+	last, err := s.st.LastActivity(t.Context(), []string{user})
+	return err == nil && !last[user].IsZero()
 }
 
 func TestThroughNginxActivityLandsInRedis(t *testing.T) {
@@ -145,8 +144,8 @@ func TestThroughNginxActivityLandsInRedis(t *testing.T) {
 		t.Error("queue polling was recorded as activity")
 	}
 	eventually(t, "a heartbeat", func() bool {
-		n, _ := s.rdb.ZCard(t.Context(), "{floatseat:it}:heartbeats").Result()
-		return n == 1
+		hbs, _ := s.st.Heartbeats(t.Context())
+		return len(hbs) == 1
 	})
 }
 

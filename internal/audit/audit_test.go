@@ -9,17 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/store/storetest"
 )
 
 func newLog(t *testing.T, maxLen int64) *Log {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	return New(store.New(rdb, "floatseat:test"), slog.New(slog.NewTextHandler(io.Discard, nil)), maxLen, "replica-1", "enforce")
+	st, _ := storetest.New(t, "floatseat:test")
+	return New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), maxLen, "replica-1", "enforce")
 }
 
 func TestRecordAndExport(t *testing.T) {

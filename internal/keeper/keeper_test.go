@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/store/storetest"
 )
 
 type env struct {
@@ -38,10 +37,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newEnv(t *testing.T, seats int, immediate bool) *env {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, "floatseat:test")
+	st, _ := storetest.New(t, "floatseat:test")
 	dir := appsim.NewInternalDirectory()
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
 		dir.AddUser(u, "pw-"+u)

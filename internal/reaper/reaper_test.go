@@ -8,15 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/keeper"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/store/storetest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -38,10 +37,8 @@ const floor = 5 * time.Hour
 // observation started 10 days ago.
 func newEnv(t *testing.T, seats int, observe bool) *env {
 	t.Helper()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	e := &env{st: store.New(rdb, "fs"), dir: appsim.NewInternalDirectory(), now: time.Now().Truncate(time.Millisecond)}
+	st, _ := storetest.New(t, "fs")
+	e := &env{st: st, dir: appsim.NewInternalDirectory(), now: time.Now().Truncate(time.Millisecond)}
 	ctx := t.Context()
 	e.dir.AddGroup("jira-software-users")
 	e.dir.AddGroup("jira-administrators")

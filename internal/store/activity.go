@@ -92,6 +92,20 @@ func (s *Store) LastHeartbeat(ctx context.Context) (time.Time, error) {
 	return time.UnixMilli(int64(zs[0].Score)), nil
 }
 
+// Heartbeats returns the newest heartbeat of each replica heard from in
+// the last day.
+func (s *Store) Heartbeats(ctx context.Context) (map[string]time.Time, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.Key("heartbeats"), 0, -1).Result()
+	if err != nil {
+		return nil, s.fail("heartbeat", fmt.Errorf("read heartbeats: %w", err))
+	}
+	out := make(map[string]time.Time, len(zs))
+	for _, z := range zs {
+		out[z.Member.(string)] = time.UnixMilli(int64(z.Score))
+	}
+	return out, nil
+}
+
 // ObservedSince returns when this Redis first saw a proxy (zero if never).
 func (s *Store) ObservedSince(ctx context.Context) (time.Time, error) {
 	ms, err := s.rdb.Get(ctx, s.Key("observed_since")).Int64()

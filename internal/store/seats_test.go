@@ -65,7 +65,7 @@ func mustTake(t *testing.T, s *Store, pool, user string, now, vis time.Time) (bo
 // return a client on an empty database for each call.
 func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 	newStore := func(t *testing.T) *Store {
-		return New(newClient(t), "floatseat:test")
+		return newStore(newClient(t), "floatseat:test")
 	}
 
 	t.Run("race: 200 takers, 50 free seats", func(t *testing.T) {
@@ -334,7 +334,7 @@ func TestSeatsRedisDown(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	s := New(rdb, "floatseat:test")
+	s := newStore(rdb, "floatseat:test")
 	mr.Close()
 
 	ctx := t.Context()

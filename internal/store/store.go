@@ -7,6 +7,7 @@ package store
 import (
 	"strings"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
@@ -15,17 +16,16 @@ import (
 // Store wraps a go-redis universal client (single node, Sentinel or Cluster).
 type Store struct {
 	rdb     redis.UniversalClient
-	prefix  string // "{floatseat:jira}"
+	mini    *miniredis.Miniredis // the embedded store, nil with a real Redis
+	prefix  string               // "{floatseat:jira}"
 	metrics *Metrics
 }
 
-// New returns a Store whose keys all start with the hash-tagged prefix.
-func New(rdb redis.UniversalClient, keyPrefix string) *Store {
+// newStore returns a Store on rdb whose keys all start with the
+// hash-tagged prefix. Callers outside store use Open.
+func newStore(rdb redis.UniversalClient, keyPrefix string) *Store {
 	return &Store{rdb: rdb, prefix: "{" + keyPrefix + "}"}
 }
-
-// Client returns the underlying client, for health checks.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // Key joins parts under the instance's hash tag: Key("activity") is
 // "{floatseat:jira}:activity".
@@ -51,12 +51,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name:      "redis_errors_total",
 		Help:      "Redis commands that failed, by operation.",
 	}, []string{"op"})}
-}
-
-// WithMetrics makes s count its errors in m.
-func (s *Store) WithMetrics(m *Metrics) *Store {
-	s.metrics = m
-	return s
 }
 
 // fail counts err under op and returns it.

@@ -38,13 +38,13 @@ func TestStoreRealRedis(t *testing.T) {
 
 func runStoreSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 	t.Run("keys share one hash tag", func(t *testing.T) {
-		s := New(newClient(t), "floatseat:jira")
+		s := newStore(newClient(t), "floatseat:jira")
 		if got := s.Key("revoked", "jsm"); got != "{floatseat:jira}:revoked:jsm" {
 			t.Errorf("got %q", got)
 		}
 	})
 	t.Run("identity mappings", func(t *testing.T) {
-		s := New(newClient(t), "fs")
+		s := newStore(newClient(t), "fs")
 		ctx := t.Context()
 		if u, err := s.GetUser(ctx, "abc"); err != nil || u != "" {
 			t.Fatalf("unknown key: got %q, %v; want empty, nil", u, err)
@@ -69,7 +69,7 @@ func runStoreSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalCli
 		}
 	})
 	t.Run("heartbeat and observation start", func(t *testing.T) {
-		s := New(newClient(t), "fs")
+		s := newStore(newClient(t), "fs")
 		ctx := t.Context()
 		if hb, _ := s.LastHeartbeat(ctx); !hb.IsZero() {
 			t.Fatalf("fresh store: heartbeat %v", hb)
@@ -83,9 +83,13 @@ func runStoreSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalCli
 		if obs, _ := s.ObservedSince(ctx); !obs.Equal(t0) {
 			t.Errorf("observed since: got %v, want the first heartbeat %v", obs, t0)
 		}
+		hbs, err := s.Heartbeats(ctx)
+		if err != nil || len(hbs) != 2 || !hbs["a"].Equal(t0) || !hbs["b"].Equal(t0.Add(time.Second)) {
+			t.Errorf("heartbeats: got %v, %v; want a at %v and b a second later", hbs, err, t0)
+		}
 	})
 	t.Run("intent, revoke, grant", func(t *testing.T) {
-		s := New(newClient(t), "fs")
+		s := newStore(newClient(t), "fs")
 		ctx := t.Context()
 		in := Intent{Op: "revoke", User: "bob", Pool: "jsm", Groups: []string{"jira-servicedesk-users"}, Reason: "ceiling", At: time.Now()}
 		if err := s.RecordIntent(ctx, in); err != nil {
@@ -113,7 +117,7 @@ func runStoreSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalCli
 		}
 	})
 	t.Run("lock excludes a second holder and fences", func(t *testing.T) {
-		s := New(newClient(t), "fs")
+		s := newStore(newClient(t), "fs")
 		ctx := t.Context()
 		l1, ok, err := s.TryLock(ctx, "reaper", "a", time.Minute)
 		if err != nil || !ok {

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/floatseat/floatseat/internal/config"
+)
+
+// Options are what Open needs beyond the redis: section.
+type Options struct {
+	// Metrics counts the store's Redis errors; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Open builds the go-redis client the redis: section describes (one
+// address, Sentinel or Cluster; TLS; password; db) and returns a Store on
+// it. Without an address it starts the embedded in-process store instead.
+// Open does not dial: a Redis that is down is found by the first command.
+// Close releases the client and the embedded store.
+func Open(cfg config.Redis, o Options) (*Store, error) {
+	opt, err := universalOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var mini *miniredis.Miniredis
+	if cfg.Embedded() {
+		mini = miniredis.NewMiniRedis()
+		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("embedded store: %w", err)
+		}
+		opt.Addrs = []string{mini.Addr()}
+	}
+	s := newStore(redis.NewUniversalClient(opt), cfg.KeyPrefix)
+	s.mini = mini
+	s.metrics = o.Metrics
+	return s, nil
+}
+
+// universalOptions maps the redis: section onto go-redis. Every new
+// client setting belongs here, so that one function says how floatseat
+// talks to Redis.
+func universalOptions(c config.Redis) (*redis.UniversalOptions, error) {
+	opt := &redis.UniversalOptions{
+		Addrs:        c.Addrs,
+		MasterName:   c.SentinelMaster,
+		Username:     c.Username,
+		Password:     c.Password.Reveal(),
+		DB:           c.DB,
+		DialTimeout:  2 * c.Timeout,
+		ReadTimeout:  c.Timeout,
+		WriteTimeout: c.Timeout,
+		MaxRetries:   1,
+		PoolSize:     32,
+	}
+	if c.Addr != "" {
+		opt.Addrs = []string{c.Addr}
+	}
+	if c.TLS.Enabled {
+		tc := &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // admin's explicit choice
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("redis.tls.ca_file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("redis.tls.ca_file: no certificate found in %s", c.TLS.CAFile)
+			}
+		}
+		opt.TLSConfig = tc
+	}
+	return opt, nil
+}
+
+// Close closes the client and stops the embedded store, if any.
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	if s.mini != nil {
+		s.mini.Close()
+	}
+	return err
+}
