@@ -24,13 +24,16 @@ type Browser struct {
 	// Token, when set, sends Authorization: Bearer Token on every request.
 	Token string
 
-	jar    *cookiejar.Jar
-	client *http.Client
-	base   *url.URL
+	jar      *cookiejar.Jar
+	client   *http.Client
+	base     *url.URL
+	idpTried bool // Follow signed in at the IdP once in this navigation
 }
 
 // Result is what a test wants to know about one response.
 type Result struct {
+	// Path is the request's path and query, as sent.
+	Path   string
 	Status int
 	// LoginReasons is X-Seraph-LoginReason parsed as a list (REFERENCE §1).
 	LoginReasons []string
@@ -104,6 +107,7 @@ func (b *Browser) Do(ctx context.Context, method, path, contentType string, body
 		return Result{}, fmt.Errorf("browser %s %s: read body: %w", method, path, err)
 	}
 	return Result{
+		Path:         path,
 		Status:       resp.StatusCode,
 		LoginReasons: ParseLoginReasons(resp.Header.Get(HeaderLoginReason)),
 		User:         resp.Header.Get(HeaderUser),
@@ -189,15 +193,27 @@ func (b *Browser) Cookie(name string) string {
 	return ""
 }
 
-// DropSession forgets every cookie except remember-me, as a browser does
-// when it is closed and reopened: the next request can only log in again
-// through the remember-me cookie.
-func (b *Browser) DropSession() {
-	keep := b.Cookie(RememberMeCookieName(b.Product))
-	jar, _ := cookiejar.New(nil)
-	if keep != "" {
-		jar.SetCookies(b.base, []*http.Cookie{{Name: RememberMeCookieName(b.Product), Value: keep, Path: "/"}})
+// SetCookie puts a cookie into the browser's jar for the base URL, as a
+// script or an attacker could.
+func (b *Browser) SetCookie(name, value string) {
+	b.jar.SetCookies(b.base, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// DropSession forgets every cookie except remember-me and the ones named
+// in keep (persistent cookies), as a browser does when it is closed and
+// reopened: the next request can only log in again through what is kept.
+func (b *Browser) DropSession(keep ...string) {
+	keep = append(keep, RememberMeCookieName(b.Product))
+	var kept []*http.Cookie
+	for _, c := range b.jar.Cookies(b.base) {
+		for _, k := range keep {
+			if c.Name == k {
+				kept = append(kept, &http.Cookie{Name: c.Name, Value: c.Value, Path: "/"})
+			}
+		}
 	}
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(b.base, kept)
 	b.jar = jar
 	b.client.Jar = jar
 }

@@ -14,6 +14,7 @@ package appsim
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -137,6 +138,9 @@ type Config struct {
 	// BasicAuthDisabled refuses Authorization: Basic (Jira 8.16+,
 	// Confluence 7.16+ can switch it off, REFERENCE §2).
 	BasicAuthDisabled bool
+	// SSO is the app's SSO for Data Center configuration (SAML or OIDC,
+	// with the identity provider simulated inside appsim).
+	SSO SSOConfig
 }
 
 // Sim simulates one Jira or Confluence node. It is an http.Handler.
@@ -148,21 +152,25 @@ type Sim struct {
 	internal *InternalDirectory
 	mux      *http.ServeMux
 
-	mu         sync.Mutex
-	sessions   map[string]*session
-	remember   map[string]*rememberToken
-	pats       map[string]*patToken
-	nextPATID  int
-	logins     map[string]*loginStats // lower user → counters
-	cache      *membershipCache
-	oidcCodes  map[string]string
-	countCache map[string]cachedCount
-	cacheGen   int // bumped by every cache change, so a sync can tell it raced one
-	maxCount   map[string]int
-	requests   []RequestRecord
-	nextReqID  int
-	nextIssue  int
-	nextPage   int
+	mu          sync.Mutex
+	sessions    map[string]*session
+	remember    map[string]*rememberToken
+	pats        map[string]*patToken
+	nextPATID   int
+	logins      map[string]*loginStats // lower user → counters
+	cache       *membershipCache
+	oidcCodes   map[string]oidcGrant
+	ssoKey      [32]byte
+	ssoLogins   int
+	idpSessions map[string]string     // IdP session cookie → user
+	idpAccounts map[string]IdPAccount // lower user → what the IdP sends
+	countCache  map[string]cachedCount
+	cacheGen    int // bumped by every cache change, so a sync can tell it raced one
+	maxCount    map[string]int
+	requests    []RequestRecord
+	nextReqID   int
+	nextIssue   int
+	nextPage    int
 }
 
 // New builds a simulator from cfg.
@@ -178,6 +186,11 @@ func New(cfg Config) *Sim {
 	case "", UpdateEvery, UpdateNew, UpdateNever:
 	default:
 		panic(fmt.Sprintf("appsim: unknown UpdateGroupsAtLogin %q", cfg.UpdateGroupsAtLogin))
+	}
+	switch cfg.SSO.Method {
+	case "", SSOSAML, SSOOIDC:
+	default:
+		panic(fmt.Sprintf("appsim: unknown SSO method %q", cfg.SSO.Method))
 	}
 	if cfg.Directory != nil && cfg.Verifier == nil {
 		v, ok := cfg.Directory.(directory.PasswordVerifier)
@@ -233,21 +246,24 @@ func New(cfg Config) *Sim {
 		}
 	}
 	s := &Sim{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		dir:        cfg.Directory,
-		verifier:   cfg.Verifier,
-		sessions:   map[string]*session{},
-		remember:   map[string]*rememberToken{},
-		pats:       map[string]*patToken{},
-		oidcCodes:  map[string]string{},
-		countCache: map[string]cachedCount{},
-		logins:     map[string]*loginStats{},
-		maxCount:   map[string]int{},
+		cfg:         cfg,
+		log:         cfg.Logger,
+		dir:         cfg.Directory,
+		verifier:    cfg.Verifier,
+		sessions:    map[string]*session{},
+		remember:    map[string]*rememberToken{},
+		pats:        map[string]*patToken{},
+		oidcCodes:   map[string]oidcGrant{},
+		idpSessions: map[string]string{},
+		idpAccounts: map[string]IdPAccount{},
+		countCache:  map[string]cachedCount{},
+		logins:      map[string]*loginStats{},
+		maxCount:    map[string]int{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	_, _ = rand.Read(s.ssoKey[:])
 	if s.dir == nil && s.verifier == nil {
 		s.internal = NewInternalDirectory()
 		s.dir, s.verifier = s.internal, s.internal

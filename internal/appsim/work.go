@@ -18,6 +18,7 @@ func (s *Sim) routes() {
 	m.HandleFunc("GET /plugins/servlet/oidc/callback", s.handleOIDCCallback)
 	m.HandleFunc("POST /rest/pat/latest/tokens", s.handleCreatePAT)
 	m.HandleFunc("/logout", s.handleLogout)
+	s.idpRoutes()
 	s.backgroundRoutes()
 
 	if s.cfg.Product == Confluence {
