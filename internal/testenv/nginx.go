@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -20,7 +19,7 @@ type Nginx struct {
 
 // RepoFile returns the path of a file in the repository, found by walking
 // up from the test's working directory to go.mod.
-func RepoFile(t testing.TB, rel string) string {
+func RepoFile(t TB, rel string) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -42,7 +41,7 @@ func RepoFile(t testing.TB, rel string) string {
 // replicas listen; several are balanced round-robin) using deploy/nginx/floatseat.conf as shipped: only the listen
 // address, the upstream address and the TLS parts are rewritten for the
 // test, everything else is what ops deploy.
-func StartNginx(t testing.TB, backends ...string) *Nginx {
+func StartNginx(t TB, backends ...string) *Nginx {
 	t.Helper()
 	bin := Binary(t, "nginx")
 	dir := t.TempDir()
@@ -88,7 +87,7 @@ http {
 // RenderSite returns the shipped server block with the test's addresses.
 // The shipped file marks the lines a site changes with "# SITE:" comments;
 // TLS is dropped because the test speaks plain HTTP on loopback.
-func RenderSite(t testing.TB, listen string, backends []string, logDir string) string {
+func RenderSite(t TB, listen string, backends []string, logDir string) string {
 	t.Helper()
 	b, err := os.ReadFile(RepoFile(t, "deploy/nginx/floatseat.conf"))
 	if err != nil {

@@ -5,14 +5,13 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
 // Process is a service started for a test. Stop and Start let a test kill a
 // service mid-run and bring it back.
 type Process struct {
-	t    testing.TB
+	t    TB
 	name string
 	args []string
 	dir  string
@@ -24,7 +23,7 @@ type Process struct {
 
 // StartProcess runs name with args in dir and stops it in t.Cleanup. Its
 // output is kept and printed if the test fails.
-func StartProcess(t testing.TB, dir, name string, args ...string) *Process {
+func StartProcess(t TB, dir, name string, args ...string) *Process {
 	t.Helper()
 	p := &Process{t: t, name: name, args: args, dir: dir}
 	p.Start()

@@ -3,7 +3,6 @@ package testenv
 import (
 	"fmt"
 	"strconv"
-	"testing"
 	"time"
 )
 
@@ -15,31 +14,34 @@ type Redis struct {
 
 // StartRedis starts redis-server on a free loopback port with no
 // persistence, in a temporary directory, and stops it in t.Cleanup.
-func StartRedis(t testing.TB) *Redis {
+func StartRedis(t TB) *Redis {
 	t.Helper()
-	bin := Binary(t, "redis-server")
-	dir := t.TempDir()
-	port := FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := StartProcess(t, dir, bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--protected-mode", "no", "--loglevel", "warning")
-	r := &Redis{Process: p, Addr: addr}
-	r.wait(t)
-	return r
+	return startRedisNode(t, Binary(t, "redis-server"))
 }
 
 // Restart starts redis-server again on the same port after Stop or Kill.
-func (r *Redis) Restart(t testing.TB) {
+func (r *Redis) Restart(t TB) {
 	t.Helper()
 	r.Start()
 	r.wait(t)
 }
 
-func (r *Redis) wait(t testing.TB) {
+func (r *Redis) wait(t TB) {
 	t.Helper()
 	if err := WaitTCP(t.Context(), r.Addr, 10*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, r.Output())
 	}
+}
+
+// startRedisNode starts one redis-server with no persistence on a free port.
+func startRedisNode(t TB, bin string, extra ...string) *Redis {
+	t.Helper()
+	dir := t.TempDir()
+	port := FreePort(t)
+	args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--dir", dir,
+		"--protected-mode", "no", "--loglevel", "warning"}, extra...)
+	r := &Redis{Process: StartProcess(t, dir, bin, args...), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r.wait(t)
+	return r
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -18,7 +17,7 @@ type Slapd struct {
 // StartSlapd runs slapd with the core, cosine, inetOrgPerson and nis
 // schemas and an empty mdb database for dc=example,dc=org on a free
 // loopback port, in the foreground so the test owns it.
-func StartSlapd(t testing.TB) *Slapd {
+func StartSlapd(t TB) *Slapd {
 	t.Helper()
 	bin := Binary(t, "slapd")
 	dir := t.TempDir()
@@ -53,13 +52,13 @@ maxsize 104857600
 }
 
 // Restart starts slapd again on the same port and data after Stop or Kill.
-func (s *Slapd) Restart(t testing.TB) {
+func (s *Slapd) Restart(t TB) {
 	t.Helper()
 	s.Start()
 	s.wait(t)
 }
 
-func (s *Slapd) wait(t testing.TB) {
+func (s *Slapd) wait(t TB) {
 	t.Helper()
 	if err := WaitTCP(t.Context(), s.Addr, 10*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, s.Output())

@@ -1,6 +1,11 @@
 // Package testenv starts the real services floatseat's integration tests use
 // (redis-server, slapd, nginx) on free loopback ports in temporary
-// directories, and stops them in t.Cleanup.
+// directories, and stops them in t.Cleanup. Redis also comes as a 3-master
+// Cluster and as a Sentinel group, both from the redis-server binary
+// (`redis-server sentinel.conf --sentinel` is what redis-sentinel runs).
+// Services that take seconds to start are shared by a package's tests
+// through Shared and stopped by Main; a *Scope lets a program (the
+// benchmark) start them outside a test.
 //
 // A missing binary skips the test with a loud message, except under CI=true,
 // where it fails: CI must never pass because a service was not there.
@@ -15,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -24,7 +28,7 @@ import (
 var searchDirs = []string{"/usr/sbin", "/usr/local/sbin", "/sbin"}
 
 // Binary returns the path of the named program, or skips (fails under CI=true).
-func Binary(t testing.TB, name string) string {
+func Binary(t TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -44,7 +48,7 @@ func Binary(t testing.TB, name string) string {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -5,12 +5,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"testing"
 	"time"
 )
 
 // WebSocketEcho upgrades a connection at addr and returns the echo of msg.
-func WebSocketEcho(t testing.TB, addr, path, msg string) string {
+func WebSocketEcho(t TB, addr, path, msg string) string {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
