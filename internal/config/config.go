@@ -77,11 +77,15 @@ type Redis struct {
 	Addr           string   `yaml:"addr"`
 	Addrs          []string `yaml:"addrs"`
 	SentinelMaster string   `yaml:"sentinel_master"`
-	Username       string   `yaml:"username"`
-	PasswordFile   string   `yaml:"password_file"`
-	DB             int      `yaml:"db"`
-	TLS            TLS      `yaml:"tls"`
-	KeyPrefix      string   `yaml:"key_prefix"`
+	// Cluster reaches a Redis Cluster through one seed address (addr or
+	// a single addrs entry); several addrs without sentinel_master are a
+	// Cluster already.
+	Cluster      bool   `yaml:"cluster"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	DB           int    `yaml:"db"`
+	TLS          TLS    `yaml:"tls"`
+	KeyPrefix    string `yaml:"key_prefix"`
 	// Timeout bounds every Redis command; the request path never waits
 	// longer than this on Redis.
 	Timeout  time.Duration `yaml:"timeout"`
@@ -90,6 +94,12 @@ type Redis struct {
 
 // Embedded reports whether the in-process store is used.
 func (r Redis) Embedded() bool { return r.Addr == "" && len(r.Addrs) == 0 }
+
+// ClusterMode reports whether the client talks Redis Cluster: cluster: true,
+// or several addrs without sentinel_master (go-redis's universal client).
+func (r Redis) ClusterMode() bool {
+	return r.SentinelMaster == "" && (r.Cluster || len(r.Addrs) > 1)
+}
 
 // TLS settings for a client connection.
 type TLS struct {

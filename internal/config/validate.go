@@ -60,6 +60,7 @@ func (c *Config) validate(v *validator) {
 	if c.Redis.DB < 0 {
 		v.errf("redis.db: %d is negative", c.Redis.DB)
 	}
+	validateRedisTopology(v, c.Redis)
 	if c.Redis.KeyPrefix == "" || strings.ContainsAny(c.Redis.KeyPrefix, "{} ") {
 		v.errf("redis.key_prefix: %q must be non-empty without braces or spaces", c.Redis.KeyPrefix)
 	}
@@ -325,4 +326,27 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// validateRedisTopology refuses redis: combinations that cannot work: the
+// universal client would silently pick another topology, or the server
+// would refuse the first command.
+func validateRedisTopology(v *validator, r Redis) {
+	switch {
+	case r.Cluster && r.SentinelMaster != "":
+		v.errf("redis: cluster and sentinel_master exclude each other: Sentinel serves one master, a Cluster has its own failover")
+	case r.Cluster && r.Embedded():
+		v.errf("redis.cluster: needs a seed address in redis.addr or redis.addrs")
+	case r.SentinelMaster != "" && r.Addr != "":
+		v.errf("redis.sentinel_master: list the sentinels in redis.addrs; redis.addr is one Redis server, not a sentinel")
+	case r.SentinelMaster != "" && len(r.Addrs) == 0:
+		v.errf("redis.sentinel_master: needs the sentinels' addresses in redis.addrs")
+	case len(r.Addrs) == 1 && r.SentinelMaster == "" && !r.Cluster:
+		v.warn("redis.addrs has one address and no sentinel_master: a single server; set redis.cluster: true if it is a Cluster seed, or use redis.addr")
+	case r.SentinelMaster != "" && len(r.Addrs) < 3:
+		v.warn("redis.addrs lists %d sentinel(s): with fewer than 3 a failover needs every one of them", len(r.Addrs))
+	}
+	if r.ClusterMode() && r.DB != 0 {
+		v.errf("redis.db: %d with a Redis Cluster: a Cluster has only database 0", r.DB)
+	}
 }

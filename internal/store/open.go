@@ -47,16 +47,17 @@ func Open(cfg config.Redis, o Options) (*Store, error) {
 // talks to Redis.
 func universalOptions(c config.Redis) (*redis.UniversalOptions, error) {
 	opt := &redis.UniversalOptions{
-		Addrs:        c.Addrs,
-		MasterName:   c.SentinelMaster,
-		Username:     c.Username,
-		Password:     c.Password.Reveal(),
-		DB:           c.DB,
-		DialTimeout:  2 * c.Timeout,
-		ReadTimeout:  c.Timeout,
-		WriteTimeout: c.Timeout,
-		MaxRetries:   1,
-		PoolSize:     32,
+		Addrs:         c.Addrs,
+		MasterName:    c.SentinelMaster,
+		IsClusterMode: c.Cluster,
+		Username:      c.Username,
+		Password:      c.Password.Reveal(),
+		DB:            c.DB,
+		DialTimeout:   2 * c.Timeout,
+		ReadTimeout:   c.Timeout,
+		WriteTimeout:  c.Timeout,
+		MaxRetries:    1,
+		PoolSize:      32,
 	}
 	if c.Addr != "" {
 		opt.Addrs = []string{c.Addr}

@@ -61,11 +61,13 @@ func TestUniversalOptions(t *testing.T) {
 		cfg     config.Redis
 		addrs   []string
 		master  string
+		cluster bool
 		tls     bool
 		wantErr string
 	}{
 		{name: "one address", cfg: config.Redis{Addr: "r:6379"}, addrs: []string{"r:6379"}},
 		{name: "sentinel", cfg: config.Redis{Addrs: []string{"s1:26379", "s2:26379"}, SentinelMaster: "mymaster"}, addrs: []string{"s1:26379", "s2:26379"}, master: "mymaster"},
+		{name: "cluster seed", cfg: config.Redis{Addr: "r:6379", Cluster: true}, addrs: []string{"r:6379"}, cluster: true},
 		{name: "tls", cfg: config.Redis{Addr: "r:6380", TLS: config.TLS{Enabled: true, ServerName: "r"}}, addrs: []string{"r:6380"}, tls: true},
 		{name: "missing CA file", cfg: config.Redis{Addr: "r:6380", TLS: config.TLS{Enabled: true, CAFile: filepath.Join(dir, "nope.pem")}}, wantErr: "redis.tls.ca_file"},
 		{name: "CA file without a certificate", cfg: config.Redis{Addr: "r:6380", TLS: config.TLS{Enabled: true, CAFile: noCert}}, wantErr: "no certificate"},
@@ -81,7 +83,7 @@ func TestUniversalOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Join(o.Addrs, ",") != strings.Join(tc.addrs, ",") || o.MasterName != tc.master || (o.TLSConfig != nil) != tc.tls {
+			if strings.Join(o.Addrs, ",") != strings.Join(tc.addrs, ",") || o.MasterName != tc.master || o.IsClusterMode != tc.cluster || (o.TLSConfig != nil) != tc.tls {
 				t.Errorf("got addrs %v master %q tls %v; want %v %q %v", o.Addrs, o.MasterName, o.TLSConfig != nil, tc.addrs, tc.master, tc.tls)
 			}
 		})
