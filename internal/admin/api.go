@@ -26,18 +26,51 @@ type UserInfo struct {
 	Reason     string     `json:"reason,omitempty"`
 }
 
-// API is the backend of /api/v1. The app fills the functions; a nil one
-// answers 501.
+// What the API serves, one small interface per concern. *Model is the
+// status, user and seat source; a nil one answers 501.
+type (
+	// StatusSource answers /api/v1/status.
+	StatusSource interface {
+		Status(ctx context.Context) (*Status, error)
+	}
+	// UserSource answers /api/v1/users and /api/v1/users/{name}.
+	UserSource interface {
+		Users(ctx context.Context, pool, state string) ([]UserInfo, error)
+		User(ctx context.Context, name string) (*UserDetail, error)
+	}
+	// SeatChanger grants and revokes by hand.
+	SeatChanger interface {
+		Grant(ctx context.Context, user string) (any, error)
+		Revoke(ctx context.Context, user, pool string) (any, error)
+	}
+	// AuditSource answers /api/v1/audit; *audit.Log is one.
+	AuditSource interface {
+		Since(ctx context.Context, since time.Time, limit int64) ([]audit.Event, error)
+	}
+	// Reloader re-reads the configuration file.
+	Reloader interface{ Reload() error }
+	// NoiseExplainer says which noise rule matches a request, if any.
+	NoiseExplainer interface {
+		Explain(method, path string) string
+	}
+)
+
+// ReloadFunc adapts a function to Reloader.
+type ReloadFunc func() error
+
+// Reload calls f.
+func (f ReloadFunc) Reload() error { return f() }
+
+// API is the backend of /api/v1. The app sets what this configuration
+// has; a nil source answers 501.
 type API struct {
 	Token  string // empty: mutating calls answer 403
-	Status func(ctx context.Context) (any, error)
-	Users  func(ctx context.Context, pool, state string) ([]UserInfo, error)
-	User   func(ctx context.Context, name string) (any, error)
-	Grant  func(ctx context.Context, user string) (any, error)
-	Revoke func(ctx context.Context, user, pool string) (any, error)
-	Audit  func(ctx context.Context, since time.Time, limit int64) ([]audit.Event, error)
-	Reload func() error
-	Noise  func(method, path string) string
+	Status StatusSource
+	Users  UserSource  // nil without a directory
+	Seats  SeatChanger // nil without a directory
+	Audit  AuditSource
+	Reload Reloader
+	Noise  NoiseExplainer
 }
 
 // ErrNotFound makes a handler answer 404.
@@ -49,32 +82,37 @@ var ErrConflict = errors.New("conflict")
 // Mount adds /api/v1 to the router.
 func (a *API) Mount(r *mux.Router) {
 	v1 := r.PathPrefix("/api/v1").Subrouter()
-	v1.HandleFunc("/status", a.get(func(r *http.Request) (any, error) { return call0(a.Status, r) })).Methods(http.MethodGet)
+	v1.HandleFunc("/status", a.get(func(r *http.Request) (any, error) {
+		if a.Status == nil {
+			return nil, errNotImplemented
+		}
+		return a.Status.Status(r.Context())
+	})).Methods(http.MethodGet)
 	v1.HandleFunc("/users", a.users).Methods(http.MethodGet)
 	v1.HandleFunc("/users/{name}", a.get(func(r *http.Request) (any, error) {
-		if a.User == nil {
+		if a.Users == nil {
 			return nil, errNotImplemented
 		}
-		return a.User(r.Context(), mux.Vars(r)["name"])
+		return a.Users.User(r.Context(), mux.Vars(r)["name"])
 	})).Methods(http.MethodGet)
 	v1.HandleFunc("/users/{name}/grant", a.mutating(func(r *http.Request) (any, error) {
-		if a.Grant == nil {
+		if a.Seats == nil {
 			return nil, errNotImplemented
 		}
-		return a.Grant(r.Context(), mux.Vars(r)["name"])
+		return a.Seats.Grant(r.Context(), mux.Vars(r)["name"])
 	})).Methods(http.MethodPost)
 	v1.HandleFunc("/users/{name}/revoke", a.mutating(func(r *http.Request) (any, error) {
-		if a.Revoke == nil {
+		if a.Seats == nil {
 			return nil, errNotImplemented
 		}
-		return a.Revoke(r.Context(), mux.Vars(r)["name"], r.URL.Query().Get("pool"))
+		return a.Seats.Revoke(r.Context(), mux.Vars(r)["name"], r.URL.Query().Get("pool"))
 	})).Methods(http.MethodPost)
 	v1.HandleFunc("/audit", a.audit).Methods(http.MethodGet)
 	v1.HandleFunc("/reload", a.mutating(func(r *http.Request) (any, error) {
 		if a.Reload == nil {
 			return nil, errNotImplemented
 		}
-		if err := a.Reload(); err != nil {
+		if err := a.Reload.Reload(); err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadRequest, err)
 		}
 		return map[string]string{"result": "reloaded"}, nil
@@ -91,7 +129,7 @@ func (a *API) Mount(r *mux.Router) {
 		if p == "" {
 			return nil, fmt.Errorf("%w: path is required", errBadRequest)
 		}
-		return map[string]string{"method": m, "path": p, "result": a.Noise(m, p)}, nil
+		return map[string]string{"method": m, "path": p, "result": a.Noise.Explain(m, p)}, nil
 	})).Methods(http.MethodGet)
 }
 
@@ -99,13 +137,6 @@ var (
 	errNotImplemented = errors.New("not available in this configuration")
 	errBadRequest     = errors.New("bad request")
 )
-
-func call0(f func(context.Context) (any, error), r *http.Request) (any, error) {
-	if f == nil {
-		return nil, errNotImplemented
-	}
-	return f(r.Context())
-}
 
 func (a *API) get(f func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +180,7 @@ func (a *API) users(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, fmt.Errorf("%w: state must be licensed, revoked or excluded", errBadRequest))
 		return
 	}
-	us, err := a.Users(r.Context(), q.Get("pool"), state)
+	us, err := a.Users.Users(r.Context(), q.Get("pool"), state)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -174,7 +205,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	evs, err := a.Audit(r.Context(), since, 0)
+	evs, err := a.Audit.Since(r.Context(), since, 0)
 	if err != nil {
 		writeErr(w, err)
 		return

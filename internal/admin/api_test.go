@@ -43,12 +43,33 @@ func do(t *testing.T, method, url, token string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// Hand-written fakes of the API's sources.
+type (
+	grantFunc func(ctx context.Context, user string) (any, error)
+	auditFunc func(ctx context.Context, since time.Time, limit int64) ([]audit.Event, error)
+	usersFunc func(ctx context.Context, pool, state string) ([]UserInfo, error)
+)
+
+func (f grantFunc) Grant(ctx context.Context, u string) (any, error) { return f(ctx, u) }
+func (f grantFunc) Revoke(context.Context, string, string) (any, error) {
+	return nil, errors.New("not in this test")
+}
+func (f auditFunc) Since(ctx context.Context, since time.Time, limit int64) ([]audit.Event, error) {
+	return f(ctx, since, limit)
+}
+func (f usersFunc) Users(ctx context.Context, pool, state string) ([]UserInfo, error) {
+	return f(ctx, pool, state)
+}
+func (f usersFunc) User(context.Context, string) (*UserDetail, error) {
+	return nil, errors.New("not in this test")
+}
+
 func TestMutatingCallsNeedTheToken(t *testing.T) {
 	granted := 0
-	api := &API{Token: "s3cret", Grant: func(ctx context.Context, u string) (any, error) {
+	api := &API{Token: "s3cret", Seats: grantFunc(func(ctx context.Context, u string) (any, error) {
 		granted++
 		return map[string]any{"user": u, "granted": true}, nil
-	}}
+	})}
 	srv := newTestServer(t, api)
 	for _, tc := range []struct {
 		name, token string
@@ -71,7 +92,7 @@ func TestMutatingCallsNeedTheToken(t *testing.T) {
 }
 
 func TestNoTokenConfiguredForbids(t *testing.T) {
-	srv := newTestServer(t, &API{Reload: func() error { return nil }})
+	srv := newTestServer(t, &API{Reload: ReloadFunc(func() error { return nil })})
 	if code, _ := do(t, http.MethodPost, srv.URL+"/api/v1/reload", "anything"); code != http.StatusForbidden {
 		t.Errorf("got %d, want 403 without admin.token_file", code)
 	}
@@ -80,10 +101,10 @@ func TestNoTokenConfiguredForbids(t *testing.T) {
 func TestAuditExport(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	var gotSince time.Time
-	api := &API{Audit: func(ctx context.Context, since time.Time, _ int64) ([]audit.Event, error) {
+	api := &API{Audit: auditFunc(func(ctx context.Context, since time.Time, _ int64) ([]audit.Event, error) {
 		gotSince = since
 		return []audit.Event{{Time: t0, Action: audit.Revoke, User: "alice", Pool: "jira-software", Reason: "ceiling"}}, nil
-	}}
+	})}
 	srv := newTestServer(t, api)
 	code, body := do(t, http.MethodGet, srv.URL+"/api/v1/audit?format=csv&since=2026-11-01T00:00:00Z", "")
 	if code != 200 || !strings.HasPrefix(body, "time,action,user") || !strings.Contains(body, "alice") {
@@ -114,7 +135,7 @@ func TestReadyzReportsEachCheck(t *testing.T) {
 }
 
 func TestUsersValidatesState(t *testing.T) {
-	srv := newTestServer(t, &API{Users: func(ctx context.Context, pool, state string) ([]UserInfo, error) { return nil, nil }})
+	srv := newTestServer(t, &API{Users: usersFunc(func(ctx context.Context, pool, state string) ([]UserInfo, error) { return nil, nil })})
 	if code, _ := do(t, http.MethodGet, srv.URL+"/api/v1/users?state=sleepy", ""); code != 400 {
 		t.Errorf("got %d, want 400", code)
 	}

@@ -48,6 +48,7 @@ type App struct {
 	seats    *seatParts // nil without a directory
 	proxy    *proxy.Proxy
 	admin    *admin.Server
+	model    *admin.Model
 
 	clock            func() time.Time
 	proxyLn, adminLn net.Listener

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/floatseat/floatseat/internal/admin"
 )
 
 func init() {
@@ -133,7 +135,7 @@ func (c *client) do(method, path string, out any) error {
 }
 
 func (c *client) status(w io.Writer, format string) error {
-	var st Status
+	var st admin.Status
 	if err := c.do(http.MethodGet, "/api/v1/status", &st); err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func (c *client) status(w io.Writer, format string) error {
 			seats = "unlimited"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\n", p.Name, seats, p.Used, p.PendingGrants, p.Headroom,
-			p.Reserve, humanDur(time.Duration(p.EffectiveWindowSec)*time.Second), p.Licensed, p.Active, p.Idle, p.Excluded, p.RevokedByFloatseat)
+			p.Reserve, admin.HumanDuration(time.Duration(p.EffectiveWindowSec)*time.Second), p.Licensed, p.Active, p.Idle, p.Excluded, p.RevokedByFloatseat)
 	}
 	return tw.Flush()
 }
@@ -197,7 +199,7 @@ func (c *client) users(w io.Writer, format, pool, state string) error {
 		if u.LastActive != nil {
 			la = u.LastActive.Local().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.User, u.Pool, u.State, la, humanDur(time.Duration(u.IdleSec)*time.Second), strings.Join(u.Groups, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.User, u.Pool, u.State, la, admin.HumanDuration(time.Duration(u.IdleSec)*time.Second), strings.Join(u.Groups, ","))
 	}
 	return tw.Flush()
 }

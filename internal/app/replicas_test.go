@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/floatseat/floatseat/internal/admin"
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
@@ -145,7 +146,7 @@ log: {level: error}
 			break
 		}
 	}
-	var st Status
+	var st admin.Status
 	resp, err := http.Get("http://" + apps[0].AdminAddr() + "/api/v1/status")
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,8 @@ func (n *noiseFilter) reload(cfg *config.Config) error {
 
 func (n *noiseFilter) count() int { return len(n.Set().Rules()) }
 
-func (n *noiseFilter) explain(method, path string) string {
+// Explain says which rule matches a request, if any.
+func (n *noiseFilter) Explain(method, path string) string {
 	return noise.Explain(n.Set(), method, path)
 }
 

@@ -1,4 +1,4 @@
-package app
+package admin
 
 import (
 	"context"
@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/floatseat/floatseat/internal/admin"
+	"github.com/gorilla/mux"
+
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/store"
 )
@@ -72,11 +73,12 @@ type poolView struct {
 	Chart template.HTML
 }
 
-func (a *App) mountStatusPage() {
-	a.admin.Router().HandleFunc("/", a.statusPage).Methods(http.MethodGet)
+// MountStatusPage serves the status page at / on r.
+func (a *Model) MountStatusPage(r *mux.Router) {
+	r.HandleFunc("/", a.statusPage).Methods(http.MethodGet)
 }
 
-func (a *App) statusPage(w http.ResponseWriter, r *http.Request) {
+func (a *Model) statusPage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	st, err := a.Status(ctx)
@@ -87,7 +89,7 @@ func (a *App) statusPage(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		S        *Status
 		Pools    []poolView
-		Idle     []admin.UserInfo
+		Idle     []UserInfo
 		IdleNote string
 		Events   []audit.Event
 	}{S: st}
@@ -96,7 +98,7 @@ func (a *App) statusPage(w http.ResponseWriter, r *http.Request) {
 		data.Pools = append(data.Pools, poolView{P: p, Chart: chartSVG(p.Name, samples)})
 	}
 	if a.seats != nil {
-		us, err := a.users(ctx, "", "licensed")
+		us, err := a.Users(ctx, "", "licensed")
 		if err != nil {
 			data.IdleNote = "directory unavailable: " + err.Error()
 		}
@@ -148,6 +150,10 @@ func chartSVG(pool string, s []store.Sample) template.HTML {
 		pad, H-8, W-pad-70, H-8, int(max))
 	return template.HTML(b.String())
 }
+
+// HumanDuration writes d the way the status page and the CLI show it:
+// "45s", "12m", "5h03m", "3d04h".
+func HumanDuration(d time.Duration) string { return humanDur(d) }
 
 func humanDur(d time.Duration) string {
 	switch {

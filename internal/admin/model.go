@@ -1,21 +1,124 @@
-package app
+package admin
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/activity"
-	"github.com/floatseat/floatseat/internal/admin"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/keeper"
+	"github.com/floatseat/floatseat/internal/reaper"
 	"github.com/floatseat/floatseat/internal/seats"
+	"github.com/floatseat/floatseat/internal/store"
 )
+
+// The read model reads Redis by concern; *store.Store is all three.
+type (
+	activityReader interface {
+		ObservedSince(ctx context.Context) (time.Time, error)
+		LastHeartbeat(ctx context.Context) (time.Time, error)
+		LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
+	}
+	poolReader interface {
+		PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
+		PendingRevocations(ctx context.Context, pool string) (int, error)
+		RevokedUsers(ctx context.Context, pool string) (map[string]store.Revoked, error)
+	}
+	sampleReader interface {
+		Samples(ctx context.Context, pool string, since time.Time) ([]store.Sample, error)
+	}
+)
+
+// Store is what the read model reads from Redis.
+type Store interface {
+	activityReader
+	poolReader
+	sampleReader
+}
+
+// Directory is what the read model reads from the user directory.
+type Directory interface {
+	Members(ctx context.Context, group string, nested bool) ([]string, error)
+	UserGroups(ctx context.Context, user string, nested bool) ([]string, error)
+}
+
+// Keeper grants and revokes seats by hand; *keeper.Keeper is one.
+type Keeper interface {
+	Grant(ctx context.Context, user, trigger string) (bool, error)
+	Revoke(ctx context.Context, rq keeper.RevokeRequest) error
+}
+
+// Reaper reports its last run; *reaper.Reaper is one.
+type Reaper interface {
+	Report() (map[string]reaper.PoolReport, time.Time, error)
+}
+
+// AuditLog reads the audit stream; *audit.Log is one.
+type AuditLog interface {
+	Since(ctx context.Context, since time.Time, limit int64) ([]audit.Event, error)
+	Recent(ctx context.Context, n int64) ([]audit.Event, error)
+}
+
+// ModelOptions are what the read model reads.
+type ModelOptions struct {
+	Config           *config.Config
+	Version, Replica string
+	Store            Store
+	Audit            AuditLog
+	// Directory, Keeper and Reaper are set together, or all nil when no
+	// directory is configured (floatseat then only observes).
+	Directory Directory
+	Keeper    Keeper
+	Reaper    Reaper
+	Clock     func() time.Time
+	Log       *slog.Logger
+}
+
+// Model is the admin read model: status, users and their seats, live from
+// the directory and Redis, so every replica answers the same; and the
+// manual grant and revoke. The API and the status page both read it.
+type Model struct {
+	cfg     *config.Config
+	version string
+	replica string
+	store   Store
+	audit   AuditLog
+	seats   *seatParts // nil without a directory
+	clock   func() time.Time
+	log     *slog.Logger
+}
+
+type seatParts struct {
+	dir    Directory
+	keeper Keeper
+	reaper Reaper
+}
+
+// NewModel returns the read model over o.
+func NewModel(o ModelOptions) *Model {
+	m := &Model{cfg: o.Config, version: o.Version, replica: o.Replica, store: o.Store, audit: o.Audit, clock: o.Clock, log: o.Log}
+	if o.Directory != nil {
+		m.seats = &seatParts{dir: o.Directory, keeper: o.Keeper, reaper: o.Reaper}
+	}
+	if m.clock == nil {
+		m.clock = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// HasSeats reports whether a directory is configured: without one there
+// are no users to list and no seats to grant or revoke.
+func (a *Model) HasSeats() bool { return a.seats != nil }
 
 // PoolStatus is one pool in /api/v1/status.
 type PoolStatus struct {
@@ -59,47 +162,9 @@ func tp(t time.Time) *time.Time {
 	return &t
 }
 
-func (a *App) mountAPI() {
-	api := &admin.API{
-		Token: a.cfg.Admin.Token.Reveal(),
-		Status: func(ctx context.Context) (any, error) {
-			return a.Status(ctx)
-		},
-		Audit: func(ctx context.Context, since time.Time, limit int64) ([]audit.Event, error) {
-			return a.audit.Since(ctx, since, limit)
-		},
-		Reload: func() error {
-			cfg, _, errs := config.Load(a.cfg.Path)
-			if len(errs) > 0 {
-				return errors.Join(errs...)
-			}
-			return a.Reload(cfg)
-		},
-		Noise: a.noise.explain,
-	}
-	if a.seats != nil {
-		api.Users = a.users
-		api.User = func(ctx context.Context, name string) (any, error) { return a.user(ctx, name) }
-		api.Grant = func(ctx context.Context, user string) (any, error) {
-			ok, err := a.seats.keeper.Grant(ctx, user, "admin-api")
-			if err != nil {
-				return nil, fmt.Errorf("%w: %v", admin.ErrConflict, err)
-			}
-			res := map[string]any{"user": user, "granted": ok}
-			if !ok {
-				res["note"] = "floatseat holds nothing to give back: the user was not revoked by floatseat and is in no pool group without a seat"
-			}
-			return res, nil
-		}
-		api.Revoke = func(ctx context.Context, user, pool string) (any, error) { return a.revoke(ctx, user, pool) }
-	}
-	api.Mount(a.admin.Router())
-	a.mountStatusPage()
-}
-
 // Status gathers what on-call needs at a glance.
-func (a *App) Status(ctx context.Context) (*Status, error) {
-	st := &Status{Version: Version, Product: a.cfg.Product, Mode: a.cfg.Mode, Replica: a.replica,
+func (a *Model) Status(ctx context.Context) (*Status, error) {
+	st := &Status{Version: a.version, Product: a.cfg.Product, Mode: a.cfg.Mode, Replica: a.replica,
 		Directory: a.cfg.Directory.Type, SessionTimeout: a.cfg.SessionTimeout.Seconds(), MaxIdle: a.cfg.MaxIdle.Seconds()}
 	obs, err := a.store.ObservedSince(ctx)
 	if err != nil {
@@ -145,9 +210,9 @@ type reaperReport struct {
 	licensed, active, idle, excluded int
 }
 
-// users lists licensed, excluded and revoked users, live from the
+// Users lists licensed, excluded and revoked users, live from the
 // directory and Redis, so every replica answers the same.
-func (a *App) users(ctx context.Context, pool, state string) ([]admin.UserInfo, error) {
+func (a *Model) Users(ctx context.Context, pool, state string) ([]UserInfo, error) {
 	excluded, err := a.excluded(ctx)
 	if err != nil {
 		return nil, err
@@ -161,7 +226,7 @@ func (a *App) users(ctx context.Context, pool, state string) ([]admin.UserInfo, 
 	if obs.IsZero() {
 		obs = now
 	}
-	var out []admin.UserInfo
+	var out []UserInfo
 	for _, p := range a.cfg.Pools {
 		if pool != "" && pool != p.Name {
 			continue
@@ -194,7 +259,7 @@ func (a *App) users(ctx context.Context, pool, state string) ([]admin.UserInfo, 
 			return nil, err
 		}
 		for _, u := range names {
-			ui := admin.UserInfo{User: u, Pool: p.Name, State: "licensed", Groups: p.LicenseGroups}
+			ui := UserInfo{User: u, Pool: p.Name, State: "licensed", Groups: p.LicenseGroups}
 			if t, ok := last[u]; ok {
 				ui.LastActive = tp(t)
 				ui.IdleSec = now.Sub(t).Seconds()
@@ -221,7 +286,7 @@ func (a *App) users(ctx context.Context, pool, state string) ([]admin.UserInfo, 
 	return out, nil
 }
 
-func (a *App) excluded(ctx context.Context) (map[string]bool, error) {
+func (a *Model) excluded(ctx context.Context) (map[string]bool, error) {
 	m := map[string]bool{}
 	for _, g := range a.cfg.Exclude.Groups {
 		ms, err := a.seats.dir.Members(ctx, g, true)
@@ -240,19 +305,20 @@ func (a *App) excluded(ctx context.Context) (map[string]bool, error) {
 
 // UserDetail answers "who holds a seat and why did Alice lose hers".
 type UserDetail struct {
-	User       string           `json:"user"`
-	LastActive *time.Time       `json:"last_active,omitempty"`
-	IdleSec    float64          `json:"idle_seconds"`
-	Groups     []string         `json:"groups"`
-	Pools      []admin.UserInfo `json:"pools"`
-	Events     []audit.Event    `json:"events"`
+	User       string        `json:"user"`
+	LastActive *time.Time    `json:"last_active,omitempty"`
+	IdleSec    float64       `json:"idle_seconds"`
+	Groups     []string      `json:"groups"`
+	Pools      []UserInfo    `json:"pools"`
+	Events     []audit.Event `json:"events"`
 }
 
-func (a *App) user(ctx context.Context, name string) (*UserDetail, error) {
+// User answers for one user: groups, last activity, seats and events.
+func (a *Model) User(ctx context.Context, name string) (*UserDetail, error) {
 	u := activity.Normalize(name)
 	groups, err := a.seats.dir.UserGroups(ctx, u, false)
 	if errors.Is(err, directory.ErrUserNotFound) {
-		return nil, fmt.Errorf("%w: user %s is not in the directory", admin.ErrNotFound, name)
+		return nil, fmt.Errorf("%w: user %s is not in the directory", ErrNotFound, name)
 	}
 	if err != nil {
 		return nil, err
@@ -265,7 +331,7 @@ func (a *App) user(ctx context.Context, name string) (*UserDetail, error) {
 	if t, ok := last[u]; ok {
 		d.LastActive, d.IdleSec = tp(t), a.clock().Sub(t).Seconds()
 	}
-	all, err := a.users(ctx, "", "")
+	all, err := a.Users(ctx, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +352,21 @@ func (a *App) user(ctx context.Context, name string) (*UserDetail, error) {
 	return d, nil
 }
 
-func (a *App) revoke(ctx context.Context, user, pool string) (any, error) {
+// Grant gives user a seat back by hand (floatseat grant).
+func (a *Model) Grant(ctx context.Context, user string) (any, error) {
+	ok, err := a.seats.keeper.Grant(ctx, user, "admin-api")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	res := map[string]any{"user": user, "granted": ok}
+	if !ok {
+		res["note"] = "floatseat holds nothing to give back: the user was not revoked by floatseat and is in no pool group without a seat"
+	}
+	return res, nil
+}
+
+// Revoke takes user's seat in pool (every pool if empty) by hand.
+func (a *Model) Revoke(ctx context.Context, user, pool string) (any, error) {
 	u := activity.Normalize(user)
 	var done, skipped []string
 	for _, p := range a.cfg.Pools {
@@ -300,13 +380,13 @@ func (a *App) revoke(ctx context.Context, user, pool string) (any, error) {
 		case errors.Is(err, keeper.ErrNotLicensed):
 			skipped = append(skipped, p.Name)
 		case errors.Is(err, keeper.ErrActive):
-			return nil, fmt.Errorf("%w: %v", admin.ErrConflict, err)
+			return nil, fmt.Errorf("%w: %v", ErrConflict, err)
 		default:
 			return nil, err
 		}
 	}
 	if len(done) == 0 {
-		return nil, fmt.Errorf("%w: %s holds no licence group directly in %v", admin.ErrConflict, u, skipped)
+		return nil, fmt.Errorf("%w: %s holds no licence group directly in %v", ErrConflict, u, skipped)
 	}
 	return map[string]any{"user": u, "revoked_from": done, "mode": a.cfg.Mode}, nil
 }
