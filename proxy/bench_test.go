@@ -64,7 +64,13 @@ func benchRequest() *http.Request {
 // BenchmarkFloatseatServeHTTP is the whole request path for an ordinary
 // request of a known user; BenchmarkBareReverseProxy is the same upstream
 // through a bare httputil.ReverseProxy. Their difference is floatseat's cost.
-func BenchmarkFloatseatServeHTTP(b *testing.B) {
+func BenchmarkFloatseatServeHTTP(b *testing.B) { benchServe(b, false) }
+
+// BenchmarkFloatseatServeHTTPWithHint is a browser that carries the hint
+// cookie: it is checked (HMAC, pooled), stripped and not set again.
+func BenchmarkFloatseatServeHTTPWithHint(b *testing.B) { benchServe(b, true) }
+
+func benchServe(b *testing.B, hint bool) {
 	u, _ := url.Parse("http://app.internal:8080")
 	reg := prometheus.NewRegistry()
 	res := identity.NewResolver(identity.NewHasher(bytes.Repeat([]byte("k"), 32)), memStore{},
@@ -75,8 +81,17 @@ func BenchmarkFloatseatServeHTTP(b *testing.B) {
 		Who: benchWho{&identity.Identifier{Product: "jira", Resolver: res}}, Noise: set, Activity: nopRecorder{},
 		Metrics: NewMetrics(reg), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	r := benchRequest()
+	line := r.Header.Get("Cookie")
+	if hint {
+		hs := identity.NewHints(identity.NewHasher(bytes.Repeat([]byte("k"), 32)), time.Hour, "/", nil)
+		p.opt.Hints = hs
+		line += "; " + identity.HintCookie + "=" + hs.Value("alice")
+	}
+	vals := []string{line}
 	b.ReportAllocs()
 	for b.Loop() {
+		vals[0] = line
+		r.Header["Cookie"] = vals
 		p.ServeHTTP(httptest.NewRecorder(), r)
 	}
 }

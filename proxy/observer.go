@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/floatseat/floatseat/internal/identity"
 )
@@ -64,6 +65,9 @@ func (o *observer) seen(h http.Header) {
 	if len(h["Set-Cookie"]) > 0 || o.id.User == "" || !equalFold(o.id.User, user) || o.id.FromPassword() {
 		p.opt.Who.Learn(o.r, o.id, h, user)
 	}
+	if p.opt.Hints != nil && o.browser() && !p.opt.Hints.Fresh(o.id.Creds.Hint, user) {
+		h["Set-Cookie"] = append(h["Set-Cookie"], p.opt.Hints.SetCookie(user, o.secure()))
+	}
 	if o.quiet {
 		return
 	}
@@ -71,6 +75,24 @@ func (o *observer) seen(h http.Header) {
 		o.class = classActivity
 	}
 	p.opt.Activity.Record(user)
+}
+
+// browser: a request that carries no Authorization header (scripts with a
+// token or Basic credentials do not keep cookies).
+func (o *observer) browser() bool {
+	return len(o.r.Header["Authorization"]) == 0
+}
+
+// secure: the browser reached us over HTTPS, directly or through a trusted
+// proxy that says so.
+func (o *observer) secure() bool {
+	if o.r.TLS != nil {
+		return true
+	}
+	if v := o.r.Header["X-Forwarded-Proto"]; len(v) > 0 && o.p.trusted(remoteIP(o.r.RemoteAddr)) {
+		return strings.EqualFold(strings.TrimSpace(v[0]), "https")
+	}
+	return false
 }
 
 // appUser is X-AUSERNAME, the app's own word on who the request ran as;

@@ -28,6 +28,16 @@ type Who interface {
 	Learn(r *http.Request, id identity.Identity, respHeader http.Header, user string)
 }
 
+// Hints is floatseat's browser hint cookie (identity.Hints): the last user
+// the app confirmed for a browser, signed.
+type Hints interface {
+	// Fresh reports whether the request's hint names user and needs no
+	// refresh. It must not allocate.
+	Fresh(value, user string) bool
+	// SetCookie is the Set-Cookie line naming user.
+	SetCookie(user string, secure bool) string
+}
+
 // Noise tells background polling from real work.
 type Noise interface {
 	Match(method, path, rawQuery string) (rule int, ok bool)
@@ -75,6 +85,7 @@ type Options struct {
 	Noise          Noise
 	Activity       Recorder
 	Seats          Seats // nil until the seat engine is configured
+	Hints          Hints // nil: no hint cookie
 	Metrics        *Metrics
 	Log            *slog.Logger
 }
@@ -173,6 +184,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if o.verdict.DropRememberMe {
 			dropCookie(r, o.id.RememberMeCookie)
 		}
+	}
+	if o.id.Creds.Hint != "" {
+		// floatseat's own cookie is never the app's business.
+		stripCookie(r, identity.HintCookie)
 	}
 	p.rp.ServeHTTP(o, r)
 }
@@ -275,6 +290,50 @@ func isStatic(path string) bool {
 		return true
 	}
 	return false
+}
+
+// stripCookie removes one cookie by name from the request's Cookie
+// headers. When the cookie comes first or last on its line (as a browser
+// orders a cookie set after the app's) the line is resliced: no allocation.
+func stripCookie(r *http.Request, name string) {
+	vals := r.Header["Cookie"]
+	for i, line := range vals {
+		start := cookieStart(line, name)
+		if start < 0 {
+			continue
+		}
+		end := strings.IndexByte(line[start:], ';')
+		switch {
+		case end < 0 && start == 0:
+			dropCookie(r, name)
+			return
+		case end < 0: // last: cut back to the previous ';'
+			prev := strings.LastIndexByte(line[:start], ';')
+			vals[i] = strings.TrimRight(line[:max(prev, 0)], " ")
+		case start == 0: // first
+			vals[i] = strings.TrimLeft(line[end+1:], " ")
+		default:
+			dropCookie(r, name)
+			return
+		}
+	}
+}
+
+// cookieStart is where "name=" starts as a cookie of line, or -1.
+func cookieStart(line, name string) int {
+	off := 0
+	for {
+		i := strings.Index(line[off:], name)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		before := i == 0 || line[i-1] == ' ' || line[i-1] == ';'
+		if before && i+len(name) < len(line) && line[i+len(name)] == '=' {
+			return i
+		}
+		off = i + len(name)
+	}
 }
 
 // dropCookie removes one cookie by name from the request's Cookie headers.

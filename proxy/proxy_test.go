@@ -30,6 +30,7 @@ type fakeWho struct {
 
 func (f *fakeWho) Identify(ctx context.Context, r *http.Request) identity.Identity {
 	id := identity.Identity{Route: identity.ClassifyLogin("jira", r.Method, r.URL.Path)}
+	id.Creds = identity.ParseCredentials(r.Header["Cookie"], r.Header.Get("Authorization"))
 	if c, err := r.Cookie("user"); err == nil {
 		id.User, id.Source = c.Value, identity.SourceSession
 	}
@@ -92,6 +93,12 @@ type harness struct {
 
 func newHarness(t *testing.T, trusted []string, withSeats bool) *harness {
 	t.Helper()
+	return newHarnessWith(t, trusted, withSeats, nil)
+}
+
+// newHarnessWith is newHarness with a last say on the proxy's options.
+func newHarnessWith(t *testing.T, trusted []string, withSeats bool, mutate func(*Options)) *harness {
+	t.Helper()
 	h := &harness{rec: &fakeRecorder{}, who: &fakeWho{}, lastReq: make(chan *http.Request, 100)}
 	h.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.lastReq <- r.Clone(context.Background())
@@ -121,6 +128,9 @@ func newHarness(t *testing.T, trusted []string, withSeats bool) *harness {
 	if withSeats {
 		h.seats = &fakeSeats{}
 		opt.Seats = h.seats
+	}
+	if mutate != nil {
+		mutate(&opt)
 	}
 	h.proxy = httptest.NewServer(New(opt))
 	t.Cleanup(h.proxy.Close)

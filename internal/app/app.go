@@ -25,6 +25,7 @@ import (
 	"github.com/floatseat/floatseat/internal/admin"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/proxy"
 )
@@ -113,6 +114,10 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		p, _ := config.ParsePrefix(s) // validated by config
 		trusted = append(trusted, p)
 	}
+	var hints proxy.Hints // a nil *identity.Hints must stay a nil interface
+	if cfg.SSO.HintEnabled() {
+		hints = identity.NewHints(a.who.hasher, cfg.SSO.HintTTL, cfg.Proxy.ContextPath, a.clock)
+	}
 	a.proxy = proxy.New(proxy.Options{
 		Upstream:       upstream,
 		TrustedProxies: trusted,
@@ -122,6 +127,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		Noise:          a.noise,
 		Activity:       a.recorder,
 		Seats:          seats,
+		Hints:          hints,
 		Metrics:        proxy.NewMetrics(a.reg),
 		Log:            log,
 	})

@@ -61,6 +61,7 @@ func (n *noiseFilter) Explain(method, path string) string {
 type who struct {
 	*identity.Identifier
 	resolver *identity.Resolver
+	hasher   *identity.Hasher
 }
 
 func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log *slog.Logger) (*who, error) {
@@ -78,7 +79,8 @@ func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log 
 		}
 		key = k
 	}
-	r := identity.NewResolver(identity.NewHasher(key), st, identity.ResolverOptions{
+	hasher := identity.NewHasher(key)
+	r := identity.NewResolver(hasher, st, identity.ResolverOptions{
 		CacheSize:     cfg.Identity.CacheSize,
 		SessionTTL:    cfg.Identity.SessionTTL,
 		RememberMeTTL: cfg.Identity.RememberMeTTL,
@@ -88,6 +90,7 @@ func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log 
 	return &who{
 		Identifier: &identity.Identifier{Product: cfg.Product, ContextPath: cfg.Proxy.ContextPath, Resolver: r},
 		resolver:   r,
+		hasher:     hasher,
 	}, nil
 }
 

@@ -54,6 +54,7 @@ type Config struct {
 	Noise          Noise         `yaml:"noise"`
 	Reaper         Reaper        `yaml:"reaper"`
 	Identity       Identity      `yaml:"identity"`
+	SSO            SSO           `yaml:"sso"`
 	Proxy          Proxy         `yaml:"proxy"`
 	Log            Log           `yaml:"log"`
 
@@ -240,6 +241,33 @@ type Identity struct {
 	LookupTimeout time.Duration `yaml:"lookup_timeout"`
 	Key           Secret        `yaml:"-"`
 }
+
+// SSO configures what floatseat does with SSO for Data Center logins
+// (docs/sso.md).
+type SSO struct {
+	// Hint switches the browser hint cookie (default true).
+	Hint *bool `yaml:"hint"`
+	// HintTTL is the hint cookie's lifetime; at least max_idle.
+	HintTTL time.Duration `yaml:"hint_ttl"`
+	// SAMLUsernameAttribute names the SAML attribute that carries the
+	// username, as the app's username mapping does; empty is NameID.
+	SAMLUsernameAttribute string `yaml:"saml_username_attribute"`
+	// SAMLUsernameIsEmail: the NameID (or attribute) is the user's e-mail;
+	// floatseat maps it to the username through the directory backend.
+	SAMLUsernameIsEmail bool `yaml:"saml_username_is_email"`
+	// LoginPath starts an SSO login at the app; floatseat's seat page sends
+	// the browser there.
+	LoginPath string `yaml:"login_path"`
+	// SeatPage serves floatseat's "get your seat back" page instead of the
+	// app's "We can't log you in" on an SSO login with no hint (default true).
+	SeatPage *bool `yaml:"seat_page"`
+}
+
+// HintEnabled reports whether the hint cookie is set (default true).
+func (s SSO) HintEnabled() bool { return s.Hint == nil || *s.Hint }
+
+// SeatPageEnabled reports whether floatseat serves its seat page (default true).
+func (s SSO) SeatPageEnabled() bool { return s.SeatPage == nil || *s.SeatPage }
 
 // Proxy tunes the request path.
 type Proxy struct {

@@ -85,8 +85,14 @@ func (c *Config) ApplyDefaults() {
 	setI(&c.Identity.CacheSize, 100000)
 	setD(&c.Identity.SessionTTL, c.SessionTimeout)
 	setD(&c.Identity.RememberMeTTL, 14*24*time.Hour)
-	setD(&c.Identity.TokenTTL, 24*time.Hour)
+	// A token's learned mapping must outlive the ceiling: a script idle
+	// longer than max_idle is revoked, and its next call must still be
+	// known to be its owner's (DESIGN §2.9).
+	setD(&c.Identity.TokenTTL, c.MaxIdle+24*time.Hour)
 	setD(&c.Identity.LookupTimeout, 50*time.Millisecond)
+
+	setD(&c.SSO.HintTTL, c.MaxIdle+24*time.Hour)
+	setS(&c.SSO.LoginPath, "/plugins/servlet/external-login")
 
 	setD(&c.Proxy.ResponseHeaderTimeout, 5*time.Minute)
 	setD(&c.Proxy.ReadHeaderTimeout, 30*time.Second)

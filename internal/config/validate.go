@@ -101,6 +101,15 @@ func (c *Config) validate(v *validator) {
 	positive(v, "identity.remember_me_ttl", c.Identity.RememberMeTTL, time.Minute)
 	positive(v, "identity.token_ttl", c.Identity.TokenTTL, time.Minute)
 	positive(v, "identity.lookup_timeout", c.Identity.LookupTimeout, time.Millisecond)
+	if c.Identity.TokenTTL < c.MaxIdle {
+		v.errf("identity.token_ttl (%v) must be at least max_idle (%v): a token idle past the ceiling must still be known when it returns", c.Identity.TokenTTL, c.MaxIdle)
+	}
+	if c.SSO.HintTTL < c.MaxIdle {
+		v.errf("sso.hint_ttl (%v) must be at least max_idle (%v): a browser away past the ceiling must still carry its hint", c.SSO.HintTTL, c.MaxIdle)
+	}
+	if !strings.HasPrefix(c.SSO.LoginPath, "/") {
+		v.errf("sso.login_path: %q must start with /", c.SSO.LoginPath)
+	}
 
 	if c.Proxy.ContextPath != "" && (!strings.HasPrefix(c.Proxy.ContextPath, "/") || strings.HasSuffix(c.Proxy.ContextPath, "/")) {
 		v.errf("proxy.context_path: %q must start with / and not end with /", c.Proxy.ContextPath)

@@ -11,6 +11,7 @@ const (
 	CookieSession              = "JSESSIONID"
 	CookieJiraRememberMe       = "seraph.rememberme.cookie"
 	CookieConfluenceRememberMe = "seraph.confluence"
+	CookieCrowdToken           = "crowd.token_key"
 )
 
 // Credentials are the secrets a request carries that may name a user. The
@@ -20,6 +21,10 @@ type Credentials struct {
 	RememberMe     string
 	RememberMeName string
 	Bearer         string
+	// Hint is floatseat's own hint cookie (unverified; see Hints).
+	Hint string
+	// CrowdToken is the Crowd SSO cookie crowd.token_key.
+	CrowdToken string
 }
 
 // ParseCredentials reads the Cookie headers and the Authorization header.
@@ -43,6 +48,14 @@ func ParseCredentials(cookieHeaders []string, authorization string) Credentials 
 			case CookieJiraRememberMe, CookieConfluenceRememberMe:
 				if c.RememberMe == "" {
 					c.RememberMe, c.RememberMeName = val, name
+				}
+			case HintCookie:
+				if c.Hint == "" {
+					c.Hint = val
+				}
+			case CookieCrowdToken:
+				if c.CrowdToken == "" {
+					c.CrowdToken = val
 				}
 			}
 		}

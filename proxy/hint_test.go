@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/identity"
+)
+
+func testHints() *identity.Hints {
+	return identity.NewHints(identity.NewHasher(bytes.Repeat([]byte("k"), 32)), 8*24*time.Hour, "/", nil)
+}
+
+func hintSet(resp *http.Response) string {
+	for _, c := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, identity.HintCookie+"=") {
+			return c
+		}
+	}
+	return ""
+}
+
+// The hint is set when the app confirms a user to a browser, kept while it
+// names that user, replaced when it names someone else, never set for
+// scripts, Secure over HTTPS, and never forwarded to the app.
+func TestHintCookie(t *testing.T) {
+	hs := testHints()
+	h := newHarnessWith(t, []string{"127.0.0.1/32"}, false, func(o *Options) { o.Hints = hs })
+	resp, _ := get(t, h.proxy.URL+"/browse/FS-1", map[string]string{"Cookie": "user=alice"})
+	<-h.lastReq
+	set := hintSet(resp)
+	if !strings.Contains(set, "; HttpOnly") || !strings.HasSuffix(set, "SameSite=Lax") {
+		t.Fatalf("first confirmed response: hint %q, want an HttpOnly Lax cookie", set)
+	}
+	val := strings.TrimPrefix(strings.SplitN(set, ";", 2)[0], identity.HintCookie+"=")
+	if u, ok := hs.User(val); !ok || u != "alice" {
+		t.Fatalf("hint names %q %v, want alice", u, ok)
+	}
+
+	for name, cookie := range map[string]string{
+		"hint last":  "user=alice; " + identity.HintCookie + "=" + val,
+		"hint first": identity.HintCookie + "=" + val + "; user=alice",
+		"hint mid":   "a=1; " + identity.HintCookie + "=" + val + "; user=alice",
+	} {
+		resp, _ = get(t, h.proxy.URL+"/browse/FS-1", map[string]string{"Cookie": cookie})
+		r := <-h.lastReq
+		if got := strings.Join(r.Header.Values("Cookie"), "; "); strings.Contains(got, identity.HintCookie) || !strings.Contains(got, "user=alice") {
+			t.Errorf("%s: forwarded Cookie %q, want the hint stripped and the rest kept", name, got)
+		}
+		if s := hintSet(resp); s != "" {
+			t.Errorf("%s: a fresh hint naming the same user was set again: %q", name, s)
+		}
+	}
+
+	resp, _ = get(t, h.proxy.URL+"/browse/FS-1", map[string]string{"Cookie": "user=bob; " + identity.HintCookie + "=" + val})
+	<-h.lastReq
+	if s := hintSet(resp); !strings.Contains(s, "|bob|") {
+		t.Errorf("another user on the browser: hint %q, want one naming bob", s)
+	}
+	resp, _ = get(t, h.proxy.URL+"/browse/FS-1", map[string]string{"Authorization": basic("carol", "pw"), "Cookie": "user=carol"})
+	<-h.lastReq
+	if s := hintSet(resp); s != "" {
+		t.Errorf("a script with credentials got a hint: %q", s)
+	}
+	resp, _ = get(t, h.proxy.URL+"/browse/FS-1", map[string]string{"Cookie": "user=dana", "X-Forwarded-Proto": "https"})
+	<-h.lastReq
+	if s := hintSet(resp); !strings.HasSuffix(s, "; Secure; SameSite=None") {
+		t.Errorf("over HTTPS: hint %q, want Secure; SameSite=None", s)
+	}
+	resp, _ = get(t, h.proxy.URL+"/browse/FS-1", nil)
+	<-h.lastReq
+	if s := hintSet(resp); s != "" {
+		t.Errorf("anonymous response set a hint: %q", s)
+	}
+}
+
+func TestStripCookieAllocations(t *testing.T) {
+	r, _ := http.NewRequest("GET", "/", nil)
+	for _, line := range []string{"JSESSIONID=1; " + identity.HintCookie + "=v", identity.HintCookie + "=v; JSESSIONID=1"} {
+		vals := make([]string, 1)
+		r.Header["Cookie"] = vals
+		if n := testing.AllocsPerRun(100, func() {
+			vals[0] = line
+			stripCookie(r, identity.HintCookie)
+		}); n != 0 {
+			t.Errorf("%q: %v allocations, want 0", line, n)
+		}
+		vals[0] = line
+		stripCookie(r, identity.HintCookie)
+		if got := r.Header["Cookie"]; len(got) != 1 || got[0] != "JSESSIONID=1" {
+			t.Errorf("%q: stripped to %q", line, got)
+		}
+	}
+}
+
+func basic(user, pw string) string {
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.SetBasicAuth(user, pw)
+	return r.Header.Get("Authorization")
+}
