@@ -14,6 +14,7 @@ import (
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/keeper"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/reaper"
 	"github.com/floatseat/floatseat/internal/seats"
 	"github.com/floatseat/floatseat/internal/store"
@@ -49,6 +50,14 @@ type Directory interface {
 	UserGroups(ctx context.Context, user string, nested bool) ([]string, error)
 }
 
+// Membership is the membership view the reaper judges by, with its one
+// exclusion set; *membership.View is one.
+type Membership interface {
+	Ensure(ctx context.Context) error
+	Members(groups ...string) (map[string]bool, bool)
+	Excluded() map[string]bool
+}
+
 // Keeper grants and revokes seats by hand; *keeper.Keeper is one.
 type Keeper interface {
 	Grant(ctx context.Context, user, trigger string) (bool, error)
@@ -75,14 +84,15 @@ type ModelOptions struct {
 	// Directory, Keeper and Reaper are set together, or all nil when no
 	// directory is configured (floatseat then only observes).
 	Directory Directory
+	Members   Membership
 	Keeper    Keeper
 	Reaper    Reaper
 	Clock     func() time.Time
 	Log       *slog.Logger
 }
 
-// Model is the admin read model: status, users and their seats, live from
-// the directory and Redis, so every replica answers the same; and the
+// Model is the admin read model: status, users and their seats, from the
+// membership view the reaper judges by and from Redis; and the
 // manual grant and revoke. The API and the status page both read it.
 type Model struct {
 	cfg     *config.Config
@@ -96,16 +106,20 @@ type Model struct {
 }
 
 type seatParts struct {
-	dir    Directory
-	keeper Keeper
-	reaper Reaper
+	dir     Directory
+	members Membership
+	keeper  Keeper
+	reaper  Reaper
 }
 
 // NewModel returns the read model over o.
 func NewModel(o ModelOptions) *Model {
 	m := &Model{cfg: o.Config, version: o.Version, replica: o.Replica, store: o.Store, audit: o.Audit, clock: o.Clock, log: o.Log}
 	if o.Directory != nil {
-		m.seats = &seatParts{dir: o.Directory, keeper: o.Keeper, reaper: o.Reaper}
+		m.seats = &seatParts{dir: o.Directory, members: o.Members, keeper: o.Keeper, reaper: o.Reaper}
+		if o.Members == nil { // read live on every call
+			m.seats.members = membership.ForConfig(o.Config, o.Directory, time.Nanosecond, m.clock, o.Log)
+		}
 	}
 	if m.clock == nil {
 		m.clock = time.Now
@@ -210,13 +224,18 @@ type reaperReport struct {
 	licensed, active, idle, excluded int
 }
 
-// Users lists licensed, excluded and revoked users, live from the
-// directory and Redis, so every replica answers the same.
+// Users lists licensed, excluded and revoked users from the membership
+// view (the one the reaper judges by, with the same exclusion set) and
+// Redis.
 func (a *Model) Users(ctx context.Context, pool, state string) ([]UserInfo, error) {
-	excluded, err := a.excluded(ctx)
-	if err != nil {
-		return nil, err
+	view := a.seats.members
+	if err := view.Ensure(ctx); err != nil {
+		if _, ok := view.Members(); !ok {
+			return nil, err
+		}
+		a.log.Warn("membership refresh failed; listing the last view", "err", err)
 	}
+	excluded := view.Excluded()
 	now := a.clock()
 	// Users never seen are idle since the observation start (DESIGN §2.4).
 	obs, err := a.store.ObservedSince(ctx)
@@ -231,16 +250,7 @@ func (a *Model) Users(ctx context.Context, pool, state string) ([]UserInfo, erro
 		if pool != "" && pool != p.Name {
 			continue
 		}
-		members := map[string]bool{}
-		for _, g := range p.LicenseGroups {
-			ms, err := a.seats.dir.Members(ctx, g, true)
-			if err != nil && !errors.Is(err, directory.ErrGroupNotFound) {
-				return nil, err
-			}
-			for _, m := range ms {
-				members[activity.Normalize(m)] = true
-			}
-		}
+		members, _ := view.Members(p.LicenseGroups...)
 		revoked, err := a.store.RevokedUsers(ctx, p.Name)
 		if err != nil {
 			return nil, err
@@ -284,23 +294,6 @@ func (a *Model) Users(ctx context.Context, pool, state string) ([]UserInfo, erro
 		return out[i].User < out[j].User
 	})
 	return out, nil
-}
-
-func (a *Model) excluded(ctx context.Context) (map[string]bool, error) {
-	m := map[string]bool{}
-	for _, g := range a.cfg.Exclude.Groups {
-		ms, err := a.seats.dir.Members(ctx, g, true)
-		if err != nil && !errors.Is(err, directory.ErrGroupNotFound) {
-			return nil, err
-		}
-		for _, u := range ms {
-			m[activity.Normalize(u)] = true
-		}
-	}
-	for _, u := range a.cfg.Exclude.Users {
-		m[activity.Normalize(u)] = true
-	}
-	return m, nil
 }
 
 // UserDetail answers "who holds a seat and why did Alice lose hers".

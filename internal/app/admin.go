@@ -16,7 +16,7 @@ func (a *App) mountAPI() {
 		Store: a.store, Audit: a.audit, Clock: a.clock, Log: a.log,
 	}
 	if a.seats != nil {
-		mo.Directory, mo.Keeper, mo.Reaper = a.seats.dir, a.seats.keeper, a.seats.reaper
+		mo.Directory, mo.Members, mo.Keeper, mo.Reaper = a.seats.dir, a.seats.members, a.seats.keeper, a.seats.reaper
 	}
 	a.model = admin.NewModel(mo)
 	api := &admin.API{

@@ -14,6 +14,7 @@ import (
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/keeper"
 	"github.com/floatseat/floatseat/internal/license"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/reaper"
 	"github.com/floatseat/floatseat/internal/store"
 )
@@ -22,6 +23,7 @@ import (
 // configured (the proxy then only observes activity).
 type seatParts struct {
 	dir     directory.Directory
+	members *membership.View
 	keeper  *keeper.Keeper
 	reaper  *reaper.Reaper
 	poller  *license.Poller
@@ -55,20 +57,18 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		kp = append(kp, keeper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, DefaultGroups: p.DefaultGroups, PoolGroups: p.PoolGroups})
 		rp = append(rp, reaper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, Reserve: p.Reserve})
 	}
-	s := &seatParts{dir: dir, metrics: license.NewMetrics(a.reg)}
+	s := &seatParts{dir: dir, metrics: license.NewMetrics(a.reg), members: newMembers(cfg, dir, a.clock, a.log)}
 	s.keeper = keeper.New(keeper.Options{
-		Pools: kp, Dir: dir, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
+		Pools: kp, Dir: dir, Members: s.members, ReconcileBatch: cfg.Reaper.ReconcileBatch, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
 		SyncInterval: cfg.Directory.SyncInterval, VisibilityMargin: cfg.Directory.VisibilityMargin,
 		GrantTimeout: cfg.Proxy.GrantTimeout, Floor: cfg.SessionTimeout,
 		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{
-		Pools: rp, Store: a.store, Dir: dir, Keeper: s.keeper, Replica: a.replica,
+		Pools: rp, Store: a.store, Members: s.members, Keeper: s.keeper, Replica: a.replica,
 		Interval: cfg.Reaper.Interval, LockTTL: cfg.Reaper.LockTTL, HeartbeatMaxAge: cfg.Reaper.HeartbeatMaxAge,
 		Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, MaxRevocations: cfg.Reaper.MaxRevocationsPerRun,
-		Observe: observe, ExcludeUsers: append(append([]string(nil), cfg.Exclude.Users...), cfg.App.User),
-		ExcludeGroups: cfg.Exclude.Groups, ExcludeRefresh: cfg.Exclude.RefreshInterval,
-		Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
+		Observe: observe, Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
 	})
 	pctx, cancel := context.WithTimeout(context.Background(), 2*cfg.Directory.Timeout)
 	s.keeper.Prime(pctx)
@@ -83,7 +83,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		case p.Seats != nil:
 			groups := p.LicenseGroups
 			sources[p.Name] = license.Fixed{Seats: *p.Seats, Used: func(ctx context.Context) (int, error) {
-				return countMembers(ctx, dir, groups)
+				return countMembers(ctx, s.members, groups)
 			}}
 		case p.ApplicationRole != "":
 			sources[p.Name] = license.JiraRole{BaseURL: cfg.App.URL, User: cfg.App.User, Password: cfg.App.Password.Reveal(),
@@ -128,18 +128,22 @@ func (c pollerClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 	return t.C, t.Stop
 }
 
+// newMembers is the one membership view of this floatseat, shared by the
+// reaper, the keeper and the admin read model, with the one exclusion set
+// (exclude.users, the service account app.user, members of exclude.groups).
+func newMembers(cfg *config.Config, dir directory.Directory, clock func() time.Time, log *slog.Logger) *membership.View {
+	return membership.ForConfig(cfg, dir, cfg.Directory.MembershipRefresh, clock, log)
+}
+
 // countMembers counts the distinct nested members of groups (a fixed-seat
-// pool's usage, as the app would count it: once per user).
-func countMembers(ctx context.Context, d directory.Directory, groups []string) (int, error) {
-	seen := map[string]bool{}
-	for _, g := range groups {
-		ms, err := d.Members(ctx, g, true)
-		if err != nil && !errors.Is(err, directory.ErrGroupNotFound) {
+// pool's usage, as the app would count it: once per user), from the
+// membership view, refreshed when due.
+func countMembers(ctx context.Context, v *membership.View, groups []string) (int, error) {
+	if err := v.Ensure(ctx); err != nil {
+		if _, ok := v.Members(); !ok {
 			return 0, err
 		}
-		for _, m := range ms {
-			seen[normalize(m)] = true
-		}
 	}
-	return len(seen), nil
+	m, _ := v.Members(groups...)
+	return len(m), nil
 }

@@ -164,8 +164,12 @@ type Directory struct {
 	// show in the app's seat count (its count cache may lag).
 	VisibilityMargin time.Duration `yaml:"visibility_margin"`
 	Timeout          time.Duration `yaml:"timeout"`
-	LDAP             LDAP          `yaml:"ldap"`
-	Crowd            Crowd         `yaml:"crowd"`
+	// MembershipRefresh is how often the membership view (licence, pool
+	// and exclusion groups) is read in full; in between it is kept
+	// current by floatseat's own grants and revocations.
+	MembershipRefresh time.Duration `yaml:"membership_refresh"`
+	LDAP              LDAP          `yaml:"ldap"`
+	Crowd             Crowd         `yaml:"crowd"`
 }
 
 // LDAP directory settings.
@@ -227,6 +231,9 @@ type Reaper struct {
 	LockTTL time.Duration `yaml:"lock_ttl"`
 	// HeartbeatMaxAge: no revocations unless a proxy heartbeat is this fresh.
 	HeartbeatMaxAge time.Duration `yaml:"heartbeat_max_age"`
+	// ReconcileBatch bounds the directory reads one reconcile pass spends
+	// sweeping revoked records; the full sweep is spread over runs.
+	ReconcileBatch int `yaml:"reconcile_batch"`
 }
 
 // Identity configures how learned session → user mappings are kept.

@@ -60,6 +60,7 @@ func (c *Config) ApplyDefaults() {
 	setD(&c.Directory.SyncInterval, 60*time.Minute)
 	setD(&c.Directory.VisibilityMargin, time.Minute)
 	setD(&c.Directory.Timeout, 5*time.Second)
+	setD(&c.Directory.MembershipRefresh, 10*time.Minute)
 	l := &c.Directory.LDAP
 	setS(&l.UserFilter, "(&(objectClass=inetOrgPerson)(uid=%s))")
 	setS(&l.UserNameAttribute, "uid")
@@ -81,6 +82,7 @@ func (c *Config) ApplyDefaults() {
 	setI(&c.Reaper.MaxRevocationsPerRun, 50)
 	setD(&c.Reaper.LockTTL, 2*c.Reaper.Interval)
 	setD(&c.Reaper.HeartbeatMaxAge, 4*c.Activity.HeartbeatInterval)
+	setI(&c.Reaper.ReconcileBatch, 200)
 
 	setI(&c.Identity.CacheSize, 100000)
 	setD(&c.Identity.SessionTTL, c.SessionTimeout)

@@ -84,6 +84,10 @@ func (c *Config) validate(v *validator) {
 	if c.Reaper.MaxRevocationsPerRun < 1 {
 		v.errf("reaper.max_revocations_per_run: %d must be positive", c.Reaper.MaxRevocationsPerRun)
 	}
+	if c.Reaper.ReconcileBatch < 1 {
+		v.errf("reaper.reconcile_batch: %d must be positive", c.Reaper.ReconcileBatch)
+	}
+	positive(v, "directory.membership_refresh", c.Directory.MembershipRefresh, time.Second)
 	if c.Reaper.LockTTL < c.Reaper.Interval {
 		v.errf("reaper.lock_ttl (%v) must be at least reaper.interval (%v)", c.Reaper.LockTTL, c.Reaper.Interval)
 	}

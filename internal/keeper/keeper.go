@@ -26,6 +26,7 @@ import (
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/proxy"
 )
@@ -60,8 +61,16 @@ type Store interface {
 type Options struct {
 	Pools []Pool
 	Dir   directory.Directory
-	Store Store
-	Audit *audit.Log
+	// Members is the membership view shared with the reaper and the admin
+	// read model; the keeper tells it about every change it makes. Without
+	// one, the keeper builds its own over the pools' groups, read in full
+	// every SeatlessRefresh.
+	Members *membership.View
+	// ReconcileBatch bounds the directory reads of one Reconcile pass over
+	// the revoked records (default 200): the full sweep is spread over runs.
+	ReconcileBatch int
+	Store          Store
+	Audit          *audit.Log
 	// Observe: decide and audit, change nothing.
 	Observe bool
 	// Immediate: the backend's changes are visible to the app at once (app
@@ -102,6 +111,10 @@ type Keeper struct {
 	// against a full pool writes one event a minute, not one a request.
 	denied map[string]time.Time
 
+	// sweep is where the next reconcile pass resumes its sweep.
+	sweepMu sync.Mutex
+	sweep   string
+
 	flightMu sync.Mutex
 	flight   map[string]*call
 
@@ -135,6 +148,18 @@ func New(opt Options) *Keeper {
 	}
 	if opt.SeatlessRefresh <= 0 {
 		opt.SeatlessRefresh = time.Minute
+	}
+	if opt.ReconcileBatch <= 0 {
+		opt.ReconcileBatch = 200
+	}
+	if opt.Members == nil {
+		var groups []string
+		for _, p := range opt.Pools {
+			groups = append(groups, p.LicenseGroups...)
+			groups = append(groups, p.PoolGroups...)
+		}
+		opt.Members = membership.New(membership.Options{Dir: opt.Dir, Groups: groups,
+			Interval: time.Nanosecond, Clock: opt.Clock, Log: opt.Log})
 	}
 	k := &Keeper{
 		opt:       opt,
@@ -331,6 +356,7 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 			return fmt.Errorf("add %s to %s: %w", u, g, err)
 		}
 	}
+	k.opt.Members.Added(u, rec.Groups...)
 	if err := k.opt.Store.CompleteGrant(ctx, pool, u); err != nil {
 		return err
 	}
@@ -395,6 +421,7 @@ func (k *Keeper) LoginResult(id identity.Identity, v proxy.Verdict, loginReason,
 				Reason: "bad-credentials", Trigger: trigger(id), Error: err.Error()})
 			continue
 		}
+		k.opt.Members.Removed(u, prev.Groups...)
 		_ = k.opt.Store.ReleaseSeat(ctx, pool, u)
 		if prev.Reason != "pool-group" {
 			_ = k.opt.Store.RestoreRevoked(ctx, pool, u, prev)

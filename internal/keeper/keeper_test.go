@@ -270,7 +270,7 @@ func TestReconcileCompletesACrashedRevoke(t *testing.T) {
 	if err := e.st.RecordIntent(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.k.Reconcile(ctx); err != nil {
+	if err := e.k.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if e.member(t, "alice", "jira-software-users") {
@@ -287,7 +287,7 @@ func TestReconcileCompletesACrashedRevoke(t *testing.T) {
 	_ = e.st.RecordIntent(ctx, store.Intent{Op: "revoke", User: "bob", Pool: "jsm", Groups: []string{"jira-servicedesk-users"}, At: e.now.Add(-time.Minute)})
 	_ = e.dir.RemoveMember(ctx, "bob", "jira-servicedesk-users") // the directory change happened
 	_ = e.st.RecordActivity(ctx, []store.Activity{{User: "bob", At: e.now}})
-	if err := e.k.Reconcile(ctx); err != nil {
+	if err := e.k.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !e.member(t, "bob", "jira-servicedesk-users") {
@@ -299,13 +299,13 @@ func TestReconcileDropsDrift(t *testing.T) {
 	e := newEnv(t, 10, true)
 	revoke(t, e, "jira-software", "alice")
 	_ = e.dir.AddMember(t.Context(), "alice", "jira-software-users") // an admin, by hand
-	if err := e.k.Reconcile(t.Context()); err != nil {
+	if err := e.k.Reconcile(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.k.IsRevoked("alice"); len(got) != 0 {
 		t.Errorf("revoked record kept for a user re-added by hand: %+v", got)
 	}
-	if err := e.k.Reconcile(t.Context()); err != nil { // idempotent, no flapping
+	if err := e.k.Reconcile(t.Context(), nil); err != nil { // idempotent, no flapping
 		t.Fatal(err)
 	}
 	if !e.member(t, "alice", "jira-software-users") {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/audit"
-	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
 )
@@ -103,6 +102,7 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 		visibleAt = visibleAt.Add(k.opt.SyncInterval)
 	}
 	_ = k.opt.Store.MarkRevoked(ctx, in.Pool, in.User, visibleAt)
+	k.opt.Members.Removed(in.User, in.Groups...)
 	k.mu.Lock()
 	k.setRevokedLocked(in.User, in.Pool, rec)
 	k.mu.Unlock()
@@ -116,7 +116,9 @@ func (k *Keeper) restore(ctx context.Context, u string, groups []string) error {
 	for _, g := range groups {
 		if err := k.opt.Dir.AddMember(ctx, u, g); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		k.opt.Members.Added(u, g)
 	}
 	return errors.Join(errs...)
 }
@@ -143,66 +145,6 @@ func (k *Keeper) Grant(ctx context.Context, user, trigger string) (bool, error) 
 		return false, fmt.Errorf("grant %s failed: see the audit log", u)
 	}
 	return true, nil
-}
-
-// Reconcile completes or undoes intents left by a crash, and drops revoked
-// records of users an admin put back by hand (drift), once per call. It is
-// idempotent: run at start and by every reaper run.
-func (k *Keeper) Reconcile(ctx context.Context) error {
-	ins, err := k.opt.Store.Intents(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, in := range ins {
-		if err := k.reconcileIntent(ctx, in); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	start := time.Now()
-	checked, repaired := 0, len(ins)
-	for name, pool := range k.pools {
-		recs, err := k.opt.Store.RevokedUsers(ctx, name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for u, rec := range recs {
-			// Each record costs a directory call: with tens of thousands,
-			// say how far along the pass is.
-			if checked++; checked%1000 == 0 {
-				k.opt.Log.Info("reconcile in progress", "pool", name, "checked", checked, "of_pool", len(recs),
-					"duration", time.Since(start).Round(time.Millisecond))
-			}
-			held, err := k.opt.Dir.UserGroups(ctx, u, false)
-			if errors.Is(err, directory.ErrUserNotFound) {
-				// Deleted from the directory: nothing to give back, ever.
-				_ = k.opt.Store.CompleteGrant(ctx, name, u)
-				continue
-			}
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if holdsAny(held, rec.Groups) || holdsAny(held, pool.LicenseGroups) {
-				// Someone gave the seat back outside floatseat: the user is
-				// licensed, so the record must go, or a grant would be
-				// attempted again and again.
-				_ = k.opt.Store.CompleteGrant(ctx, name, u)
-				k.mu.Lock()
-				k.forgetLocked(u, name)
-				k.mu.Unlock()
-				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: name, Groups: rec.Groups,
-					Reason: "drift", Trigger: "reconcile"})
-				repaired++
-			}
-		}
-	}
-	if checked > 0 || repaired > 0 {
-		k.opt.Log.Info("reconcile done", "checked", checked, "repaired", repaired,
-			"duration", time.Since(start).Round(time.Millisecond), "errors", len(errs))
-	}
-	return errors.Join(errs...)
 }
 
 func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
@@ -260,23 +202,22 @@ func (k *Keeper) Prime(ctx context.Context) {
 }
 
 // refreshSeatless finds pool-group members who hold no licence group of
-// the pool. A failed read keeps the previous view.
+// the pool, from the membership view (refreshed when due). A failed
+// refresh keeps the previous view.
 func (k *Keeper) refreshSeatless(ctx context.Context) {
+	if err := k.opt.Members.Ensure(ctx); err != nil {
+		k.opt.Log.Warn("membership refresh failed; keeping the last pool-group view", "err", err)
+	}
+	if _, ok := k.opt.Members.Members(); !ok {
+		return
+	}
 	m := map[string][]string{}
 	for name, p := range k.pools {
 		if len(p.PoolGroups) == 0 {
 			continue
 		}
-		licensed, err := k.members(ctx, p.LicenseGroups)
-		if err != nil {
-			k.opt.Log.Warn("cannot read licence groups; keeping the last pool-group view", "pool", name, "err", err)
-			return
-		}
-		pool, err := k.members(ctx, p.PoolGroups)
-		if err != nil {
-			k.opt.Log.Warn("cannot read pool groups; keeping the last pool-group view", "pool", name, "err", err)
-			return
-		}
+		licensed, _ := k.opt.Members.Members(p.LicenseGroups...)
+		pool, _ := k.opt.Members.Members(p.PoolGroups...)
 		for u := range pool {
 			if !licensed[u] {
 				m[u] = append(m[u], name)
@@ -284,23 +225,6 @@ func (k *Keeper) refreshSeatless(ctx context.Context) {
 		}
 	}
 	k.SetSeatless(m)
-}
-
-func (k *Keeper) members(ctx context.Context, groups []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for _, g := range groups {
-		ms, err := k.opt.Dir.Members(ctx, g, true)
-		if errors.Is(err, directory.ErrGroupNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range ms {
-			out[activity.Normalize(u)] = true
-		}
-	}
-	return out, nil
 }
 
 // SetSeatless replaces the pool-group members that hold no seat.
@@ -364,8 +288,12 @@ func (k *Keeper) apply(ctx context.Context, e string) {
 	switch op {
 	case "grant":
 		k.mu.Lock()
+		rec, had := k.revoked[u][pool]
 		k.forgetLocked(u, pool)
 		k.mu.Unlock()
+		if had {
+			k.opt.Members.Added(u, rec.Groups...) // another replica gave them back
+		}
 	case "revoke":
 		r, ok, err := k.opt.Store.RevokedUser(ctx, pool, u)
 		if err != nil {
@@ -375,6 +303,7 @@ func (k *Keeper) apply(ctx context.Context, e string) {
 			k.mu.Lock()
 			k.setRevokedLocked(u, pool, r)
 			k.mu.Unlock()
+			k.opt.Members.Removed(u, r.Groups...)
 		}
 	}
 }

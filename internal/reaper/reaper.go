@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/keeper"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/seats"
 	"github.com/floatseat/floatseat/internal/store"
 )
@@ -48,13 +48,19 @@ type Store interface {
 // Keeper performs revocations and reconciles.
 type Keeper interface {
 	Revoke(ctx context.Context, rq keeper.RevokeRequest) error
-	Reconcile(ctx context.Context) error
+	// Reconcile calls allowed as it goes (renewing the reaper's lock) and
+	// stops when it reports false.
+	Reconcile(ctx context.Context, allowed func(context.Context) bool) error
 }
 
 // Options configure a Reaper.
 type Options struct {
-	Pools           []Pool
-	Store           Store
+	Pools []Pool
+	Store Store
+	// Members is the membership view shared with the keeper and the admin
+	// read model. Without one, the reaper builds its own from Dir and the
+	// exclusions, read in full on every run.
+	Members         *membership.View
 	Dir             directory.Directory
 	Keeper          Keeper
 	Replica         string
@@ -82,8 +88,6 @@ type Reaper struct {
 	lock  *store.Lock
 
 	mu         sync.Mutex
-	excluded   map[string]bool
-	excludedAt time.Time
 	last       map[string]PoolReport
 	lastRun    time.Time
 	lastRunErr error
@@ -93,6 +97,7 @@ type Reaper struct {
 	window   *prometheus.GaugeVec
 	licensed *prometheus.GaugeVec
 	progress prometheus.Gauge
+	duration prometheus.Histogram
 }
 
 // PoolReport is what the last run saw and did for one pool.
@@ -116,6 +121,15 @@ func New(opt Options) *Reaper {
 		opt.Clock = time.Now
 	}
 	f := promauto.With(opt.Reg)
+	if opt.Members == nil {
+		var groups []string
+		for _, p := range opt.Pools {
+			groups = append(groups, p.LicenseGroups...)
+		}
+		opt.Members = membership.New(membership.Options{Dir: opt.Dir, Groups: groups,
+			Exclude:  membership.Exclusions{Groups: opt.ExcludeGroups, Users: opt.ExcludeUsers},
+			Interval: time.Nanosecond, Clock: opt.Clock, Log: opt.Log})
+	}
 	r := &Reaper{opt: opt, last: map[string]PoolReport{}}
 	r.runs = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "floatseat", Name: "reaper_runs_total",
@@ -136,6 +150,11 @@ func New(opt Options) *Reaper {
 	r.progress = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: "floatseat", Name: "reaper_progress_ratio",
 		Help: "How far the current reaper run is through its pools (0–1).",
+	})
+	r.duration = f.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "floatseat", Name: "reaper_run_duration_seconds",
+		Help:    "How long a reaper run took (lock held: reconcile, membership, policy and revocations).",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 	})
 	return r
 }
@@ -165,6 +184,10 @@ func (r *Reaper) Run(ctx context.Context) error {
 	}
 }
 
+// SkippedStaleMembership is PoolReport.Skipped when the last membership
+// refresh failed: revocations wait for a good one.
+const SkippedStaleMembership = "membership view stale (last refresh failed)"
+
 // errSkipped marks a run that did nothing by design.
 var errSkipped = errors.New("skipped")
 
@@ -190,6 +213,8 @@ func (r *Reaper) RunOnce(ctx context.Context) (err error) {
 	if !r.holdLock(ctx) {
 		return errSkipped
 	}
+	began := time.Now()
+	defer func() { r.duration.Observe(time.Since(began).Seconds()) }()
 	now := r.opt.Clock()
 	hb, err := r.opt.Store.LastHeartbeat(ctx)
 	if err != nil {
@@ -203,17 +228,23 @@ func (r *Reaper) RunOnce(ctx context.Context) (err error) {
 		obs = now
 	}
 	alive := !hb.IsZero() && now.Sub(hb) <= r.opt.HeartbeatMaxAge
-	if err := r.opt.Keeper.Reconcile(ctx); err != nil {
+	if err := r.opt.Keeper.Reconcile(ctx, r.stillHeld); err != nil {
 		r.opt.Log.Warn("reconcile incomplete; will retry next run", "err", err)
 	}
-	excluded, err := r.exclusions(ctx, now)
-	if err != nil {
-		return fmt.Errorf("exclusions: %w", err)
+	// A failed refresh keeps the last good view: the pools are still
+	// judged and reported, but nobody is revoked on a stale view.
+	if err := r.opt.Members.Ensure(ctx); err != nil {
+		if _, ok := r.opt.Members.Members(); !ok {
+			return fmt.Errorf("membership: %w", err)
+		}
+		r.opt.Log.Warn("membership refresh failed; keeping the last view and revoking nobody", "err", err)
 	}
+	fresh := r.opt.Members.Fresh()
+	excluded := r.opt.Members.Excluded()
 	var errs []error
 	for i, p := range r.opt.Pools {
 		r.progress.Set(float64(i) / float64(len(r.opt.Pools)))
-		rep, err := r.runPool(ctx, now, p, obs, alive, excluded)
+		rep, err := r.runPool(ctx, now, p, obs, alive && fresh, excluded, fresh)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pool %s: %w", p.Name, err))
 			continue
@@ -227,11 +258,8 @@ func (r *Reaper) RunOnce(ctx context.Context) (err error) {
 }
 
 func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Time, alive bool,
-	excluded map[string]bool) (PoolReport, error) {
-	members, err := r.members(ctx, p.LicenseGroups)
-	if err != nil {
-		return PoolReport{}, err
-	}
+	excluded map[string]bool, fresh bool) (PoolReport, error) {
+	members, _ := r.opt.Members.Members(p.LicenseGroups...)
 	names := make([]string, 0, len(members))
 	for u := range members {
 		names = append(names, u)
@@ -264,6 +292,9 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 		pool.Unlimited = true
 	}
 	plan := seats.Plan(now, pool, users, prm)
+	if !fresh && plan.Skipped == seats.SkippedNoHeartbeat {
+		plan.Skipped = SkippedStaleMembership
+	}
 	rep := PoolReport{Pool: p.Name, Licensed: len(users), Active: plan.Counts.Active, Idle: plan.Counts.Idle,
 		Excluded: plan.Counts.Excluded, Headroom: seats.Headroom(pool), EffectiveWindow: plan.EffectiveWindow,
 		Skipped: plan.Skipped, Users: users, PoolState: pool}
@@ -304,57 +335,8 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 	return rep, nil
 }
 
-// members is the union of the groups' nested members, lower-cased.
-func (r *Reaper) members(ctx context.Context, groups []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for _, g := range groups {
-		ms, err := r.opt.Dir.Members(ctx, g, true)
-		if errors.Is(err, directory.ErrGroupNotFound) {
-			r.opt.Log.Warn("licence group not found in the directory", "group", g)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("members of %s: %w", g, err)
-		}
-		for _, m := range ms {
-			out[activity.Normalize(m)] = true
-		}
-	}
-	return out, nil
-}
-
-// exclusions are refreshed every ExcludeRefresh; a failed refresh keeps the
-// previous set only if there is one (fail closed on the first run).
-func (r *Reaper) exclusions(ctx context.Context, now time.Time) (map[string]bool, error) {
-	r.mu.Lock()
-	cur, at := r.excluded, r.excludedAt
-	r.mu.Unlock()
-	if cur != nil && now.Sub(at) < r.opt.ExcludeRefresh {
-		return cur, nil
-	}
-	m, err := r.members(ctx, r.opt.ExcludeGroups)
-	if err != nil {
-		if cur != nil {
-			r.opt.Log.Warn("exclusion refresh failed; keeping the previous set", "err", err)
-			return cur, nil
-		}
-		return nil, err
-	}
-	for _, u := range r.opt.ExcludeUsers {
-		m[activity.Normalize(u)] = true
-	}
-	r.mu.Lock()
-	r.excluded, r.excludedAt = m, now
-	r.mu.Unlock()
-	return m, nil
-}
-
 // RefreshExclusions forces the next run to re-read exclusions (reload).
-func (r *Reaper) RefreshExclusions() {
-	r.mu.Lock()
-	r.excludedAt = time.Time{}
-	r.mu.Unlock()
-}
+func (r *Reaper) RefreshExclusions() { r.opt.Members.Invalidate() }
 
 func (r *Reaper) holdLock(ctx context.Context) bool {
 	if r.lock != nil {

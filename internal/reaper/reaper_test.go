@@ -1,10 +1,13 @@
 package reaper
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +16,10 @@ import (
 
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/keeper"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/internal/store/storetest"
 )
@@ -37,6 +43,13 @@ const floor = 5 * time.Hour
 // observation started 10 days ago.
 func newEnv(t *testing.T, seats int, observe bool) *env {
 	t.Helper()
+	return newEnvWith(t, seats, observe, nil)
+}
+
+// newEnvWith: as newEnv, the reaper and keeper sharing the membership view
+// that view builds over the directory (nil: each builds its own).
+func newEnvWith(t *testing.T, seats int, observe bool, view func(directory.Directory, func() time.Time) *membership.View) *env {
+	t.Helper()
 	st, _ := storetest.New(t, "fs")
 	e := &env{st: st, dir: appsim.NewInternalDirectory(), now: time.Now().Truncate(time.Millisecond)}
 	ctx := t.Context()
@@ -52,12 +65,16 @@ func newEnv(t *testing.T, seats int, observe bool) *env {
 	_ = e.st.Heartbeat(ctx, "live", e.now)
 	_ = e.st.SetLicense(ctx, "jira-software", store.LicenseCount{Seats: seats, Used: 11}, e.now)
 	log := audit.New(e.st, quiet, 1000, "test", "enforce")
+	var members *membership.View
+	if view != nil {
+		members = view(e.dir, e.clock)
+	}
 	pools := []keeper.Pool{{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}, DefaultGroups: []string{"jira-software-users"}}}
-	e.k = keeper.New(keeper.Options{Pools: pools, Dir: e.dir, Store: e.st, Audit: log, Immediate: true,
+	e.k = keeper.New(keeper.Options{Pools: pools, Dir: e.dir, Members: members, Store: e.st, Audit: log, Immediate: true,
 		GrantTimeout: time.Second, Floor: floor, Clock: e.clock, Log: quiet, Reg: prometheus.NewRegistry(), Observe: observe})
 	e.r = New(Options{
 		Pools: []Pool{{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}, Reserve: 2}},
-		Store: e.st, Dir: e.dir, Keeper: e.k, Replica: "test", Interval: time.Minute, LockTTL: time.Minute,
+		Store: e.st, Dir: e.dir, Members: members, Keeper: e.k, Replica: "test", Interval: time.Minute, LockTTL: time.Minute,
 		HeartbeatMaxAge: time.Minute, Floor: floor, Ceiling: 168 * time.Hour, MaxRevocations: 50, Observe: observe,
 		ExcludeGroups: []string{"jira-administrators"}, ExcludeRefresh: time.Minute, Clock: e.clock, Log: quiet,
 		Reg: prometheus.NewRegistry(),
@@ -158,6 +175,70 @@ func TestOneReaperAtATime(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(other.runs.WithLabelValues("skipped")); got != 1 {
 		t.Errorf("second replica: got %v skipped runs, want 1 (the lock is held)", got)
+	}
+}
+
+// flaky fails every listing while fail is set.
+type flaky struct {
+	directory.Directory
+	fail atomic.Bool
+}
+
+func (f *flaky) Members(ctx context.Context, group string, nested bool) ([]string, error) {
+	if f.fail.Load() {
+		return nil, fmt.Errorf("listing %s: %w", group, directory.ErrUnavailable)
+	}
+	return f.Directory.Members(ctx, group, nested)
+}
+
+// TestStaleMembershipBlocksRevocationsNotGrants: a failed refresh keeps
+// the last good view; the reaper then revokes nobody, while a returning
+// revoked user still gets the seat back.
+func TestStaleMembershipBlocksRevocationsNotGrants(t *testing.T) {
+	var f *flaky
+	var view *membership.View
+	e := newEnvWith(t, 1000, false, func(d directory.Directory, clock func() time.Time) *membership.View {
+		f = &flaky{Directory: d}
+		view = membership.New(membership.Options{Dir: f, Groups: []string{"jira-software-users"},
+			Exclude:  membership.Exclusions{Groups: []string{"jira-administrators"}},
+			Interval: 10 * time.Minute, Clock: clock, Log: quiet})
+		return view
+	})
+	ctx := t.Context()
+	e.activeAgo(t, "u0", time.Hour) // everyone else is past the ceiling
+	if err := view.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.fail.Store(true)
+	view.Invalidate() // the next run refreshes, and fails
+	if err := e.r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.licensed(t); len(got) != 11 {
+		t.Errorf("revoked on a stale membership view: %v", got)
+	}
+	if rep, _, _ := e.r.Report(); rep["jira-software"].Skipped != SkippedStaleMembership || rep["jira-software"].Licensed != 11 {
+		t.Errorf("report: %+v, want the pool judged on the last view and skipped as stale", rep["jira-software"])
+	}
+	f.fail.Store(false)
+	if err := e.r.RunOnce(ctx); err != nil { // the failed refresh is retried at once
+		t.Fatal(err)
+	}
+	if got := e.licensed(t); !eq(got, []string{"admin", "u0"}) {
+		t.Fatalf("after recovery: licensed %v, want admin (excluded) and u0 (active), the idle revoked", got)
+	}
+	if view.IsMember("u2", "jira-software-users") {
+		t.Error("the view still holds u2 after floatseat revoked it")
+	}
+	// Stale again: a returning user still gets the seat back.
+	f.fail.Store(true)
+	view.Invalidate()
+	_ = e.r.RunOnce(ctx)
+	if v := e.k.Ensure(ctx, identity.Identity{User: "u2"}, nil); !v.Granted {
+		t.Errorf("grant on a stale view: %+v, want granted", v)
+	}
+	if !view.IsMember("u2", "jira-software-users") {
+		t.Error("the grant is not reflected in the view at once")
 	}
 }
 

@@ -1,0 +1,160 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/store"
+)
+
+// Reconcile completes or undoes intents left by a crash, and drops revoked
+// records of users an admin put back by hand (drift). It is idempotent: run
+// at start and by every reaper run.
+//
+// It costs the directory O(changes), not O(records): the membership view
+// names the records whose user holds a licence group again (each confirmed
+// with one read of the user's direct groups), and a sweep of at most
+// ReconcileBatch further records, resumed where the last pass stopped,
+// checks the rest over successive runs (a user deleted from the directory,
+// drift the view missed). allowed is called as it goes (the reaper renews
+// its lock there); when it reports false the pass stops.
+func (k *Keeper) Reconcile(ctx context.Context, allowed func(context.Context) bool) error {
+	ins, err := k.opt.Store.Intents(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, in := range ins {
+		if err := k.reconcileIntent(ctx, in); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		errs = []error{summarise("intents", len(ins), errs)}
+	}
+	if err := k.reconcileRecords(ctx, allowed, len(ins)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// recordRef is one revoked record: a user of one pool.
+type recordRef struct {
+	user, pool string
+	rec        store.Revoked
+}
+
+func (r recordRef) key() string { return r.user + "\x00" + r.pool }
+
+// toCheck picks this pass's records: the view's candidates first, then the
+// sweep from the cursor on, ReconcileBatch in all.
+func (k *Keeper) toCheck() []recordRef {
+	k.mu.RLock()
+	all := make([]recordRef, 0, len(k.revoked))
+	for u, m := range k.revoked {
+		for p, r := range m {
+			all = append(all, recordRef{u, p, r})
+		}
+	}
+	k.mu.RUnlock()
+	slices.SortFunc(all, func(a, b recordRef) int { return strings.Compare(a.key(), b.key()) })
+	budget := k.opt.ReconcileBatch
+	picked := make(map[string]bool, budget)
+	var out []recordRef
+	if k.opt.Members.Fresh() {
+		for _, r := range all {
+			if len(out) >= budget {
+				break
+			}
+			pool := k.pools[r.pool]
+			if pool != nil && (k.opt.Members.IsMember(r.user, pool.LicenseGroups...) || k.opt.Members.IsMember(r.user, r.rec.Groups...)) {
+				out = append(out, r)
+				picked[r.key()] = true
+			}
+		}
+	}
+	k.sweepMu.Lock()
+	defer k.sweepMu.Unlock()
+	start, _ := slices.BinarySearchFunc(all, k.sweep, func(r recordRef, cursor string) int {
+		if r.key() <= cursor {
+			return -1
+		}
+		return 1
+	})
+	for i := 0; i < len(all) && len(out) < budget; i++ {
+		r := all[(start+i)%len(all)]
+		if !picked[r.key()] {
+			out = append(out, r)
+			picked[r.key()] = true
+		}
+		k.sweep = r.key()
+	}
+	return out
+}
+
+func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Context) bool, repaired int) error {
+	start := time.Now()
+	check := k.toCheck()
+	var errs []error
+	checked := 0
+	for i, r := range check {
+		if i%50 == 49 && allowed != nil && !allowed(ctx) {
+			errs = append(errs, fmt.Errorf("reconcile stopped after %d of %d records: no longer allowed (reaper lock lost)", i, len(check)))
+			break
+		}
+		checked++
+		held, err := k.opt.Dir.UserGroups(ctx, r.user, false)
+		if errors.Is(err, directory.ErrUserNotFound) {
+			// Deleted from the directory: nothing to give back, ever.
+			_ = k.opt.Store.CompleteGrant(ctx, r.pool, r.user)
+			k.mu.Lock()
+			k.forgetLocked(r.user, r.pool)
+			k.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pool := k.pools[r.pool]
+		if pool == nil {
+			continue
+		}
+		if holdsAny(held, r.rec.Groups) || holdsAny(held, pool.LicenseGroups) {
+			// Someone gave the seat back outside floatseat: the user is
+			// licensed, so the record must go, or a grant would be
+			// attempted again and again.
+			_ = k.opt.Store.CompleteGrant(ctx, r.pool, r.user)
+			k.mu.Lock()
+			k.forgetLocked(r.user, r.pool)
+			k.mu.Unlock()
+			k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: r.user, Pool: r.pool, Groups: r.rec.Groups,
+				Reason: "drift", Trigger: "reconcile"})
+			repaired++
+		}
+	}
+	if checked > 0 || repaired > 0 {
+		k.opt.Log.Info("reconcile done", "checked", checked, "repaired", repaired,
+			"duration", time.Since(start).Round(time.Millisecond), "errors", len(errs))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return summarise("revoked records", checked, errs)
+}
+
+// summarise keeps an error log line short however many records failed:
+// the count and the first few.
+func summarise(what string, of int, errs []error) error {
+	const keep = 3
+	if len(errs) <= keep {
+		return fmt.Errorf("%s: %w", what, errors.Join(errs...))
+	}
+	return fmt.Errorf("%s: %d of %d failed, first %d: %w", what, len(errs), of, keep, errors.Join(errs[:keep]...))
+}
