@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/noise"
 )
 
 // Who resolves the user of a request before it is forwarded, and learns
@@ -276,21 +277,8 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // isStatic reports web resources that the app serves for a page already
-// being viewed. They are not activity in their own right.
-func isStatic(path string) bool {
-	switch {
-	case strings.HasPrefix(path, "/s/"),
-		strings.HasPrefix(path, "/download/resources/"),
-		strings.HasPrefix(path, "/download/batch/"),
-		strings.HasPrefix(path, "/download/contextbatch/"),
-		strings.HasPrefix(path, "/download/superbatch/"),
-		strings.HasPrefix(path, "/images/"),
-		strings.HasPrefix(path, "/static-assets/"),
-		path == "/favicon.ico":
-		return true
-	}
-	return false
-}
+// being viewed (noise.Static, shared with replay).
+func isStatic(path string) bool { return noise.Static(path) }
 
 // stripCookie removes one cookie by name from the request's Cookie
 // headers. When the cookie comes first or last on its line (as a browser

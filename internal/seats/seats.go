@@ -223,11 +223,7 @@ func Plan(now time.Time, p Pool, licensed []User, prm Params) Decision {
 	for nCeiling < len(cands) && cands[nCeiling].idle > ceiling {
 		nCeiling++
 	}
-	// Every revocation, ceiling ones included, frees a seat toward the reserve.
-	nPressure := 0
-	if short := p.Reserve - ReaperHeadroom(p) - nCeiling; short > 0 && !p.Unlimited {
-		nPressure = min(short, len(cands)-nCeiling)
-	}
+	nPressure := min(shortfall(p, nCeiling), len(cands)-nCeiling)
 	n := min(nCeiling+nPressure, prm.MaxRevocations)
 	for i, c := range cands[:n] {
 		r := Revocation{User: c.name, Idle: c.idle, Reason: ReasonCeiling}
@@ -240,6 +236,31 @@ func Plan(now time.Time, p Pool, licensed []User, prm Params) Decision {
 		out.Revocations = append(out.Revocations, r)
 	}
 	return out
+}
+
+// shortfall is how many seats pressure must still free from p after
+// nCeiling ceiling revocations: every revocation, ceiling ones included,
+// frees a seat toward the reserve.
+func shortfall(p Pool, nCeiling int) int {
+	if p.Unlimited {
+		return 0
+	}
+	return max(p.Reserve-ReaperHeadroom(p)-nCeiling, 0)
+}
+
+// Quiet reports, without the user list, that Plan would revoke nobody from
+// p at this instant: longestIdle is the longest idle time among the
+// pool's users that are not excluded (0 when there are none), and nobody
+// is revoked when nobody is past the floor, or when nobody is past the
+// ceiling and the reserve is not short. A false answer means "run Plan",
+// not that it revokes. Callers that would run Plan every reaper interval
+// over a long history (replay) skip the quiet instants with it; the rules
+// are Plan's own.
+func Quiet(p Pool, longestIdle time.Duration, prm Params) bool {
+	if longestIdle <= prm.Floor || !prm.HeartbeatAlive || prm.MaxRevocations <= 0 {
+		return true
+	}
+	return longestIdle <= max(prm.Ceiling, prm.Floor) && shortfall(p, 0) == 0
 }
 
 // merge folds entries naming the same user (case-insensitively) into one.

@@ -1,7 +1,9 @@
 package seats
 
 import (
+	"fmt"
 	"math/rand"
+	randv2 "math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -492,5 +494,38 @@ func TestRetryAfter(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// Quiet never says "nobody" when Plan would revoke someone: random pools
+// and users, with Quiet fed the longest idle time among the users.
+func TestQuietNeverHidesARevocation(t *testing.T) {
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	rng := randv2.New(randv2.NewPCG(11, 12))
+	quiet := 0
+	for i := 0; i < 20000; i++ {
+		prm := Params{Floor: time.Duration(1+rng.IntN(6)) * time.Hour, Ceiling: time.Duration(rng.IntN(200)) * time.Hour,
+			MaxRevocations: rng.IntN(4), HeartbeatAlive: rng.IntN(8) != 0}
+		p := Pool{Seats: rng.IntN(8), Used: rng.IntN(9), PendingGrants: rng.IntN(2), PendingRevocations: rng.IntN(2),
+			Reserve: rng.IntN(4), Unlimited: rng.IntN(10) == 0}
+		var users []User
+		longest := time.Duration(0)
+		for j := rng.IntN(6); j > 0; j-- {
+			u := User{Name: fmt.Sprint("u", j), LastActive: now.Add(-time.Duration(rng.IntN(250)) * time.Hour), Excluded: rng.IntN(5) == 0}
+			if !u.Excluded {
+				longest = max(longest, Idle(now, u, time.Time{}))
+			}
+			users = append(users, u)
+		}
+		d := Plan(now, p, users, prm)
+		if Quiet(p, longest, prm) {
+			quiet++
+			if len(d.Revocations) > 0 {
+				t.Fatalf("Quiet(%+v, %v, %+v) but Plan revokes %+v", p, longest, prm, d.Revocations)
+			}
+		}
+	}
+	if quiet < 1000 || quiet > 19000 {
+		t.Fatalf("Quiet true %d times of 20000: the test does not exercise both answers", quiet)
 	}
 }
