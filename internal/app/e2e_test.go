@@ -42,15 +42,17 @@ const (
 )
 
 type world struct {
-	t     *testing.T
-	clock *fakeClock
-	sim   *appsim.Sim
-	dir   directory.Directory // what floatseat writes (and tests read)
-	slapd *testenv.Slapd      // set in the LDAP world
-	redis *testenv.Redis
-	apps  []*App
-	nginx *testenv.Nginx
-	base  string // through nginx
+	t        *testing.T
+	clock    *fakeClock
+	sim      *appsim.Sim
+	dir      directory.Directory    // what floatseat writes (and tests read)
+	slapd    *testenv.Slapd         // set in the LDAP world
+	redis    *testenv.Redis         // the single redis-server (unless redis is set in worldOpts)
+	sentinel *testenv.RedisSentinel // with worldOpts.redis "sentinel"
+	cluster  *testenv.RedisCluster  // with worldOpts.redis "cluster"
+	apps     []*App
+	nginx    *testenv.Nginx
+	base     string // through nginx
 }
 
 type worldOpts struct {
@@ -62,6 +64,7 @@ type worldOpts struct {
 	unlicensed bool     // UnlicensedSessionForbidden
 	rest       bool     // floatseat writes through the app's REST group API
 	ldap       bool     // a real slapd is the directory of both the app and floatseat
+	redis      string   // "" one redis-server; "cluster" a 3-master Cluster; "sentinel" a Sentinel group
 }
 
 // newWorld builds the chain with an LDAP-like directory: floatseat writes
@@ -73,7 +76,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		t.Skip("integration: real redis-server and nginx")
 	}
 	w := &world{t: t, clock: &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}}
-	w.redis = testenv.StartRedis(t)
+	redisYAML := w.startRedis(o.redis)
 	// Who is in which group, then built in the chosen directory.
 	users := map[string][]string{"svc": nil}
 	for _, set := range []struct {
@@ -155,7 +158,7 @@ mode: enforce
 session_timeout: 1h
 max_idle: 4h
 admin: {listen: 127.0.0.1:0}
-redis: {addr: %q, key_prefix: "floatseat:e2e"}
+redis: %s
 activity: {resolution: 1s, flush_interval: 20ms, heartbeat_interval: 1s}
 app: {user: svc}
 pools:
@@ -165,7 +168,7 @@ exclude: {groups: [jira-administrators]}
 directory: %s
 reaper: {interval: 1h}
 log: {level: error}
-`, up.URL, w.redis.Addr, dirYAML)
+`, up.URL, redisYAML, dirYAML)
 		a := runApp(t, yaml, WithClock(w.clock.Now))
 		w.apps = append(w.apps, a)
 		addrs = append(addrs, a.ProxyAddr())
@@ -174,6 +177,23 @@ log: {level: error}
 	w.base = "http://" + w.nginx.Addr
 	w.settle()
 	return w
+}
+
+// startRedis starts the topology the world runs on and returns its redis:
+// section.
+func (w *world) startRedis(topology string) string {
+	const prefix = `key_prefix: "floatseat:e2e"`
+	switch topology {
+	case "cluster":
+		w.cluster = testenv.StartRedisCluster(w.t)
+		return fmt.Sprintf("{addr: %q, cluster: true, %s}", w.cluster.Addrs[0], prefix)
+	case "sentinel":
+		w.sentinel = testenv.StartRedisSentinel(w.t)
+		return fmt.Sprintf("{addrs: [%s], sentinel_master: %s, %s}", strings.Join(w.sentinel.Addrs, ", "), w.sentinel.MasterName, prefix)
+	default:
+		w.redis = testenv.StartRedis(w.t)
+		return fmt.Sprintf("{addr: %q, %s}", w.redis.Addr, prefix)
+	}
 }
 
 // settle waits until every replica has a licence report and a heartbeat
