@@ -25,6 +25,7 @@ import (
 	"github.com/floatseat/floatseat/internal/admin"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/proxy"
@@ -108,6 +109,15 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	if a.seats != nil {
 		seats = a.seats.keeper
 	}
+	a.who.SAML.UsernameAttribute = cfg.SSO.SAMLUsernameAttribute
+	if cfg.SSO.SAMLUsernameIsEmail {
+		if el, ok := directory.AsEmailLookup(a.seatsDir()); ok {
+			a.who.SAML.Emails = identity.NewEmailMapper(el, cfg.Directory.Timeout, log)
+		} else {
+			log.Warn("sso.saml_username_is_email is set but the directory backend cannot look users up by e-mail: SAML logins are learned from the app's answer only",
+				"directory", cfg.Directory.Type)
+		}
+	}
 
 	trusted := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
 	for _, s := range cfg.TrustedProxies {
@@ -150,6 +160,14 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
 	}
 	return a, nil
+}
+
+// seatsDir is the seat engine's directory, nil without one.
+func (a *App) seatsDir() directory.Directory {
+	if a.seats == nil {
+		return nil
+	}
+	return a.seats.dir
 }
 
 // ProxyAddr is where the proxy listens.

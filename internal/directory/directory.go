@@ -32,6 +32,29 @@ type PasswordVerifier interface {
 	VerifyPassword(ctx context.Context, user, password string) error
 }
 
+// EmailLookup is implemented by backends that can find a user by e-mail,
+// for SSO assertions that name users by e-mail while the directory's
+// username is another attribute (docs/sso.md). Exactly one match is an
+// answer; none or several is ErrUserNotFound.
+type EmailLookup interface {
+	UserByEmail(ctx context.Context, email string) (string, error)
+}
+
+// AsEmailLookup finds an EmailLookup in d or the backends it wraps.
+func AsEmailLookup(d Directory) (EmailLookup, bool) {
+	for d != nil {
+		if el, ok := d.(EmailLookup); ok {
+			return el, true
+		}
+		u, ok := d.(interface{ Unwrap() Directory })
+		if !ok {
+			return nil, false
+		}
+		d = u.Unwrap()
+	}
+	return nil, false
+}
+
 // Typed errors. Backends wrap them (fmt.Errorf("...: %w", ErrUserNotFound))
 // so callers test with errors.Is.
 var (

@@ -203,6 +203,10 @@ func (r *resilient) RemoveMember(ctx context.Context, user, group string) error 
 	return r.do(ctx, "remove_member", func(ctx context.Context) error { return r.d.RemoveMember(ctx, user, group) })
 }
 
+// Unwrap returns the backend, for optional interfaces the wrapper does not
+// carry (directory.EmailLookup).
+func (r *resilient) Unwrap() Directory { return r.d }
+
 type resilientVerifier struct {
 	*resilient
 	v PasswordVerifier

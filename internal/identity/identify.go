@@ -53,6 +53,8 @@ type Identifier struct {
 	Product     string
 	ContextPath string
 	Resolver    *Resolver
+	// SAML says where a SAML assertion carries the username.
+	SAML SAMLOptions
 }
 
 // Identify resolves the user before forwarding. Login bodies are read
@@ -66,7 +68,11 @@ func (i *Identifier) Identify(ctx context.Context, r *http.Request) Identity {
 	id := Identity{Route: ClassifyLogin(i.Product, r.Method, path)}
 	id.Creds = ParseCredentials(r.Header["Cookie"], auth)
 	id.RememberMeCookie = id.Creds.RememberMeName
-	if id.Route.hasBody() {
+	if id.Route == RouteSAML {
+		if i.identifySAML(ctx, r, &id); id.User != "" {
+			return id
+		}
+	} else if id.Route.hasBody() {
 		if body, _, err := ReadLoginBody(r, MaxLoginBody); err == nil {
 			ct := ""
 			if v := r.Header["Content-Type"]; len(v) > 0 {

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"io"
 	"mime"
@@ -210,32 +209,18 @@ func cleanUser(u string) (string, error) {
 	return u, nil
 }
 
-// samlUser reads NameID from an unencrypted SAMLResponse. An encrypted
-// assertion names nobody we can read: the user is then learned from the
-// app's answer instead.
+// samlUser reads NameID from an unencrypted SAMLResponse form. An
+// encrypted assertion names nobody we can read.
 func samlUser(body []byte) (string, error) {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil && len(vals) == 0 {
 		return "", ErrBadLogin
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(vals.Get("SAMLResponse")))
-	if err != nil {
+	a, err := ReadSAMLResponse(vals.Get("SAMLResponse"))
+	if err != nil || a.Encrypted {
 		return "", ErrBadLogin
 	}
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", ErrBadLogin
-		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "NameID" {
-			var v string
-			if err := dec.DecodeElement(&v, &se); err != nil {
-				return "", ErrBadLogin
-			}
-			return cleanUser(v)
-		}
-	}
+	return cleanUser(a.NameID)
 }
 
 // BasicUser returns the username of a Basic Authorization header. The
