@@ -60,6 +60,9 @@ type Entry struct {
 	// At is the request time in Unix seconds (the logs have second
 	// resolution), zone offsets applied.
 	At int64
+	// Zone is the offset east of UTC, in seconds, that the line was
+	// written in (for grouping by the site's own days).
+	Zone int32
 	// User is who the app says the request ran as; empty for anonymous
 	// ("-", "anonymous", or nothing).
 	User   []byte
@@ -102,7 +105,7 @@ func parseJira(l []byte, e *Entry) bool {
 	if user, l, ok = token(l); !ok {
 		return false
 	}
-	if e.At, l, ok = bracketTime(l); !ok {
+	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
 		return false
 	}
 	if l, ok = quotedRequest(l, e); !ok {
@@ -151,7 +154,7 @@ func parseNginx(l []byte, e *Entry) bool {
 	if len(user) == 0 || bytes.IndexByte(user, ' ') >= 0 {
 		return false
 	}
-	if e.At, l, ok = bracketTime(l); !ok {
+	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
 		return false
 	}
 	if l, ok = quotedRequest(l, e); !ok {
@@ -186,7 +189,7 @@ func seconds(b []byte) bool {
 // The request line is not quoted; the URI runs to the " HTTP/" that ends it.
 func parseConfluence(l []byte, e *Entry) bool {
 	var ok bool
-	if e.At, l, ok = bracketTime(l); !ok {
+	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
 		return false
 	}
 	var user []byte
@@ -238,7 +241,7 @@ func parseConfluenceDocker(l []byte, e *Entry) bool {
 	if user, l, ok = token(l); !ok {
 		return false
 	}
-	if e.At, l, ok = bracketTime(l); !ok {
+	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
 		return false
 	}
 	if l, ok = quotedRequest(l, e); !ok {
