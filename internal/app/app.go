@@ -53,6 +53,8 @@ type App struct {
 	model    *admin.Model
 
 	clock            func() time.Time
+	directory        directory.Directory // WithDirectory: used instead of directory.type's backend
+	immediate        bool
 	proxyLn, adminLn net.Listener
 	mu               sync.Mutex // serialises Reload
 }
@@ -63,6 +65,15 @@ type Option func(*App)
 // WithClock makes every time-based decision (activity, heartbeats, the
 // reaper, grants, audit) use clock: end-to-end tests accelerate time.
 func WithClock(clock func() time.Time) Option { return func(a *App) { a.clock = clock } }
+
+// WithDirectory makes the seat engine use d instead of opening the backend
+// of directory.type (which must still be set); immediate says whether a
+// change in d reaches the app at once (app REST) or only at a password
+// login or the app's next directory sync (Crowd, LDAP). The demo and tests
+// put the simulator's directory in this way.
+func WithDirectory(d directory.Directory, immediate bool) Option {
+	return func(a *App) { a.directory, a.immediate = d, immediate }
+}
 
 // New builds every part and binds both listeners, so that ":0" works in
 // tests and addresses are known before Run.

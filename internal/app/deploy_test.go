@@ -33,7 +33,7 @@ func TestShippedConfigurationValidates(t *testing.T) {
 			t.Errorf("%s: %v", f, errs)
 			continue
 		}
-		if errs := checkComponents(cfg); len(errs) > 0 {
+		if errs := CheckComponents(cfg); len(errs) > 0 {
 			t.Errorf("%s: floatseat check: %v", f, errs)
 		}
 	}

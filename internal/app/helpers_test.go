@@ -25,6 +25,12 @@ func parseTestConfig(t *testing.T, yaml string) *config.Config {
 	return cfg
 }
 
+// startEmbedded runs a whole floatseat with the embedded store.
+func startEmbedded(t *testing.T, extra string) *App {
+	t.Helper()
+	return runApp(t, "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nadmin: {listen: 127.0.0.1:0}\n"+extra)
+}
+
 // runApp builds a floatseat from yaml, runs it, and stops it in cleanup.
 func runApp(t *testing.T, yaml string, opts ...Option) *App {
 	t.Helper()

@@ -46,7 +46,10 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		a.log.Warn("no directory configured: floatseat records activity but manages no seats")
 		return nil, nil
 	}
-	dir, immediate, err := openDirectory(cfg, a.log, a.reg)
+	dir, immediate, err := a.directory, a.immediate, error(nil)
+	if dir == nil {
+		dir, immediate, err = openDirectory(cfg, a.log, a.reg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}

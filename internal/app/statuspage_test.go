@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +90,27 @@ pools: [{name: jira-software, license_groups: [jira-software-users], seats: 20, 
 	} else {
 		t.Logf("status page screenshot: %s", shot)
 	}
+}
+
+func TestStatusPageRenders(t *testing.T) {
+	a := startEmbedded(t, "")
+	resp, err := httpGet("http://" + a.AdminAddr() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"floatseat — jira", `data-testid="headroom-jira-software"`, "Recent audit events"} {
+		if !strings.Contains(resp, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+}
+
+func httpGet(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }

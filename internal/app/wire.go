@@ -24,11 +24,18 @@ func noiseConfig(cfg *config.Config) noise.Config {
 	return noise.Config{Defaults: cfg.Noise.DefaultsEnabled(), Rules: rules, Disable: cfg.Noise.Disable}
 }
 
-func buildNoise(cfg *config.Config) (*noise.Set, []error) {
-	return noise.Build(cfg.Product, noiseConfig(cfg))
+// CheckComponents builds what config alone cannot judge (the noise rule
+// set with its defaults) and returns every problem (floatseat check).
+func CheckComponents(cfg *config.Config) []error {
+	_, errs := BuildNoise(cfg)
+	return errs
 }
 
-func explainNoise(s *noise.Set, method, path string) string { return noise.Explain(s, method, path) }
+// BuildNoise builds the noise rule set cfg describes, defaults included,
+// and returns every problem with it (floatseat check, noise test).
+func BuildNoise(cfg *config.Config) (*noise.Set, []error) {
+	return noise.Build(cfg.Product, noiseConfig(cfg))
+}
 
 // noiseFilter is the live rule set with its counters.
 type noiseFilter struct {

@@ -1,4 +1,8 @@
-package app
+// Package cli is floatseat's command line: serve, check, noise test, the
+// admin API client (status, users, audit, grant, revoke), the demo and the
+// simulator. It parses flags, handles signals and calls internal/app; it
+// holds no wiring of its own.
+package cli
 
 import (
 	"context"
@@ -12,7 +16,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/floatseat/floatseat/internal/app"
 	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/noise"
 )
 
 const usage = `floatseat — floating licences for Jira and Confluence Data Center
@@ -49,21 +55,30 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "noise":
 		return cmdNoise(rest, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "floatseat", Version)
+		fmt.Fprintln(stdout, "floatseat", app.Version)
 		return 0
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	if f, ok := extraCommands[cmd]; ok {
+	if f, ok := commands[cmd]; ok {
 		return f(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "floatseat: unknown command %q\n\n%s", cmd, usage)
 	return 2
 }
 
-// extraCommands are added by other files (demo, admin client).
-var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
+// commands are the subcommands beyond serve, check and noise: a new
+// command is one line here.
+var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"status": cmdClient("status"),
+	"users":  cmdClient("users"),
+	"audit":  cmdClient("audit"),
+	"grant":  cmdClient("grant"),
+	"revoke": cmdClient("revoke"),
+	"demo":   cmdDemo,
+	"appsim": cmdAppsim,
+}
 
 func configFlag(name string, args []string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -100,7 +115,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return 1
 	}
-	if errs := checkComponents(cfg); len(errs) > 0 {
+	if errs := app.CheckComponents(cfg); len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, "error:", e)
 		}
@@ -108,13 +123,6 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok (product %s, mode %s, %d pools, directory %q)\n", *path, cfg.Product, cfg.Mode, len(cfg.Pools), cfg.Directory.Type)
 	return 0
-}
-
-// checkComponents builds what config alone cannot judge (the noise rule
-// set with its defaults) and returns every problem.
-func checkComponents(cfg *config.Config) []error {
-	_, errs := buildNoise(cfg)
-	return errs
 }
 
 func cmdNoise(args []string, stdout, stderr io.Writer) int {
@@ -134,14 +142,14 @@ func cmdNoise(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return 1
 	}
-	set, errs := buildNoise(cfg)
+	set, errs := app.BuildNoise(cfg)
 	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, "error:", e)
 		}
 		return 1
 	}
-	fmt.Fprintln(stdout, explainNoise(set, strings.ToUpper(fs.Arg(0)), fs.Arg(1)))
+	fmt.Fprintln(stdout, noise.Explain(set, strings.ToUpper(fs.Arg(0)), fs.Arg(1)))
 	return 0
 }
 
@@ -155,13 +163,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := NewLogger(cfg.Log, stderr)
-	if errs := checkComponents(cfg); len(errs) > 0 {
+	if errs := app.CheckComponents(cfg); len(errs) > 0 {
 		for _, e := range errs {
 			log.Error("invalid configuration", "err", e)
 		}
 		return 1
 	}
-	a, err := New(cfg, log)
+	a, err := app.New(cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -189,7 +197,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 }
 
 // reloadFrom re-reads the file; a bad file keeps the running configuration.
-func reloadFrom(a *App, path string, log *slog.Logger) {
+func reloadFrom(a *app.App, path string, log *slog.Logger) {
 	cfg, warns, errs := config.Load(path)
 	for _, w := range warns {
 		log.Warn("configuration", "warning", w)

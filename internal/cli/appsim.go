@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"context"
@@ -14,8 +14,6 @@ import (
 
 	"github.com/floatseat/floatseat/internal/appsim"
 )
-
-func init() { extraCommands["appsim"] = cmdAppsim }
 
 // cmdAppsim runs the Jira/Confluence simulator on its own, to try
 // floatseat against something that behaves like the app where it matters.

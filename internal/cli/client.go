@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"encoding/csv"
@@ -16,12 +16,6 @@ import (
 
 	"github.com/floatseat/floatseat/internal/admin"
 )
-
-func init() {
-	for _, c := range []string{"status", "users", "audit", "grant", "revoke"} {
-		extraCommands[c] = cmdClient(c)
-	}
-}
 
 // client talks to a running floatseat's admin API.
 type client struct {

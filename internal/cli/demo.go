@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"context"
@@ -15,14 +15,10 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/floatseat/floatseat/internal/app"
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/config"
-	"github.com/floatseat/floatseat/internal/directory"
 )
-
-func init() { extraCommands["demo"] = cmdDemo }
 
 // demoUsers: five seats, seven people. alice works, bob only has a JSM queue
 // tab polling, carol and dave went home; erin and frank are in the pool
@@ -146,12 +142,7 @@ reaper: {interval: 15s, heartbeat_max_age: 30s}
 	// The demo's directory is the simulator's own, written in-process the
 	// way floatseat writes LDAP: the app sees a change at a password login
 	// or at its sync (every 30 s here).
-	old := openDirectory
-	openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
-		return dir, false, nil
-	}
-	a, err := New(cfg, log)
-	openDirectory = old
+	a, err := app.New(cfg, log, app.WithDirectory(dir, false))
 	if err != nil {
 		return err
 	}
