@@ -7,6 +7,10 @@ import (
 	"github.com/floatseat/floatseat/internal/identity"
 )
 
+// maxHeldBody bounds what is held back of a response whose success signal
+// is in its body (the gadget login answers with a small JSON).
+const maxHeldBody = 16 << 10
+
 // observer wraps the client's ResponseWriter for one request. It sees the
 // app's response headers the moment they are written, learns who the
 // request ran as, and records activity, without buffering the body. It is
@@ -20,15 +24,38 @@ type observer struct {
 	class   class
 	quiet   bool // noise or static: learn identities, record no activity
 	wrote   bool
+	// settle: the request carried a claim or got a provisional grant, so
+	// the seat engine hears how it ended, exactly once (settled).
+	settle  bool
+	settled bool
+	// hold: the success signal is in the body; the response is held back
+	// (bounded) until it can be judged, so a rollback happens before the
+	// client sees the answer.
+	hold     bool
+	status   int
+	held     []byte
+	released bool
 }
 
-// Unwrap lets http.ResponseController reach Flush and Hijack (WebSocket
-// upgrades) on the real writer.
+// Unwrap lets http.ResponseController reach Hijack (WebSocket upgrades) and
+// deadlines on the real writer.
 func (o *observer) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+
+// FlushError flushes the real writer, except while a response is held.
+func (o *observer) FlushError() error {
+	if o.hold && !o.released {
+		return nil
+	}
+	return http.NewResponseController(o.ResponseWriter).Flush()
+}
 
 func (o *observer) WriteHeader(code int) {
 	if !o.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		o.wrote = true
+		o.status = code
+		if o.hold {
+			return // written by release
+		}
 		o.seen(o.ResponseWriter.Header())
 	}
 	o.ResponseWriter.WriteHeader(code)
@@ -36,18 +63,60 @@ func (o *observer) WriteHeader(code int) {
 
 func (o *observer) Write(b []byte) (int, error) {
 	if !o.wrote {
-		o.wrote = true
-		o.seen(o.ResponseWriter.Header())
+		o.WriteHeader(http.StatusOK)
+	}
+	if o.hold && !o.released {
+		if len(o.held)+len(b) <= maxHeldBody {
+			o.held = append(o.held, b...)
+			return len(b), nil
+		}
+		o.release()
 	}
 	return o.ResponseWriter.Write(b)
+}
+
+// release judges a held response and then writes it out.
+func (o *observer) release() {
+	if o.released {
+		return
+	}
+	o.released = true
+	o.seen(o.ResponseWriter.Header())
+	o.ResponseWriter.WriteHeader(o.status)
+	if len(o.held) > 0 {
+		_, _ = o.ResponseWriter.Write(o.held)
+	}
+	o.held = nil
+}
+
+// finish runs when the request ends, whatever happened: a held response is
+// judged and written, and a claim that never got an answer (the client
+// went away, the upstream failed with nobody left to tell) is settled as
+// such, so its provisional grant is rolled back.
+func (o *observer) finish() {
+	if o.hold && o.wrote && !o.released {
+		o.release()
+	}
+	if o.settle && !o.settled {
+		o.settled = true
+		o.p.opt.Seats.Settle(o.id, o.verdict, Judge(o.id, Outcome{ClientGone: o.r.Context().Err() != nil}))
+	}
 }
 
 // seen runs once per request with the app's response headers.
 func (o *observer) seen(h http.Header) {
 	user := appUser(h)
 	p := o.p
-	if o.id.FromPassword() && p.opt.Seats != nil {
-		p.opt.Seats.LoginResult(o.id, o.verdict, firstValue(h, "X-Seraph-Loginreason"), user)
+	if o.settle && !o.settled {
+		o.settled = true
+		out := Outcome{Status: o.status, Header: h}
+		if o.hold {
+			out.Body = o.held
+		}
+		p.opt.Seats.Settle(o.id, o.verdict, Judge(o.id, out))
+	}
+	if user != "" && p.opt.Seats != nil {
+		p.opt.Seats.AnsweredAs(user)
 	}
 	if user == "" {
 		if o.class == classActivity {

@@ -7,12 +7,15 @@ package proxy
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,13 +53,36 @@ type Recorder interface {
 }
 
 // Seats makes sure a returning user holds a seat before the request is
-// forwarded (issue: the seat engine), and hears how a login ended.
+// forwarded (issue: the seat engine), and hears how a claim ended.
+//
+// Provisional grants (DESIGN §2.9). A grant made for a claim (a login body,
+// a Basic header, a SAML NameID: id.IsClaim()) comes back with a non-zero
+// Verdict.Ticket. The proxy then settles it exactly once, with Judge's
+// reading of the app's answer (REFERENCE §12):
+//   - when the response headers are known, before they reach the client
+//     (the gadget login's answer, whose signal is in its JSON body, is held
+//     back, bounded, until it is judged), so a rollback is done before the
+//     client can retry;
+//   - when the request ends with nothing written (the client went away, the
+//     upstream failed with nobody left to tell): Judgement.Why client-gone
+//     or upstream-error.
+//
+// Confirmed keeps the grant; Await (an SSO redirect that set a new session
+// but names nobody yet) keeps it until a later response the app answers as
+// that user reaches AnsweredAs, or the seat engine's wait ends; anything
+// else rolls it back at once, audited with Why. A route added later (an
+// OIDC callback named by a hint cookie) needs only an Identity whose
+// IsClaim is true and a case in Judge.
 type Seats interface {
 	// Ensure runs before forwarding a non-noise request of a known user.
 	Ensure(ctx context.Context, id identity.Identity, r *http.Request) Verdict
-	// LoginResult runs after the app answered a request that carried a
-	// password (login route or Basic), with X-Seraph-LoginReason.
-	LoginResult(id identity.Identity, v Verdict, loginReason string, user string)
+	// Settle runs once for every request that carried a claim or got a
+	// ticket, with the judgement of its outcome.
+	Settle(id identity.Identity, v Verdict, j Judgement)
+	// AnsweredAs hears that the app answered a request as user
+	// (X-AUSERNAME). It runs on every such response and must cost nothing
+	// when no grant awaits confirmation.
+	AnsweredAs(user string)
 }
 
 // Verdict is what the seat engine decided before forwarding.
@@ -71,9 +97,11 @@ type Verdict struct {
 	// request: the app cannot see the grant yet and would count a failed
 	// login and delete the cookie (DESIGN §2.6).
 	DropRememberMe bool
-	// Granted is set when a seat was taken for this request, so a login
-	// rejected for bad credentials can roll it back.
+	// Granted is set when a seat was taken for this request.
 	Granted bool
+	// Ticket names a provisional grant made for this request's claim; the
+	// proxy settles it (Seats.Settle). 0 for none.
+	Ticket uint64
 }
 
 // Options configure a Proxy.
@@ -89,6 +117,12 @@ type Options struct {
 	Hints          Hints // nil: no hint cookie
 	Metrics        *Metrics
 	Log            *slog.Logger
+	// Product (jira, confluence) tells login routes apart, so that the
+	// bounded read of a login body gets a deadline.
+	Product string
+	// LoginBodyTimeout bounds the read of a login body (default 10s): a
+	// client that stalls part-way gets 408 and the connection is closed.
+	LoginBodyTimeout time.Duration
 }
 
 // Proxy is an http.Handler.
@@ -101,6 +135,9 @@ type Proxy struct {
 
 // New builds the proxy.
 func New(opt Options) *Proxy {
+	if opt.LoginBodyTimeout <= 0 {
+		opt.LoginBodyTimeout = 10 * time.Second
+	}
 	p := &Proxy{opt: opt}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:      p.rewrite,
@@ -151,13 +188,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o := p.obsPool.Get().(*observer)
 	*o = observer{ResponseWriter: w, p: p, r: r}
 	defer func() {
+		o.finish()
 		p.opt.Metrics.observe(o.class, time.Since(start))
 		*o = observer{}
 		p.obsPool.Put(o)
 	}()
 
 	path := strings.TrimPrefix(r.URL.Path, p.opt.ContextPath)
-	o.id = p.opt.Who.Identify(r.Context(), r)
+	if !p.identify(w, r, o, path) {
+		return
+	}
 	switch {
 	case o.id.Route != identity.RouteNone:
 		o.class = classLogin
@@ -174,8 +214,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if p.opt.Seats != nil && o.id.IsClaim() && o.id.Route != identity.RouteJSMPortal {
+		o.id.Client = p.clientAddr(r)
+		o.settle = true
+	}
 	if p.opt.Seats != nil && !o.quiet && o.id.User != "" && o.id.Route != identity.RouteJSMPortal {
 		o.verdict = p.opt.Seats.Ensure(r.Context(), o.id, r)
+		o.settle = o.settle || o.verdict.Ticket != 0
+		o.hold = o.verdict.Ticket != 0 && o.id.Route == identity.RouteGadgetLogin
 		if o.verdict.Deny {
 			o.class = classDenied
 			p.opt.Metrics.denied(o.verdict.Pool)
@@ -191,6 +237,79 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		stripCookie(r, identity.HintCookie)
 	}
 	p.rp.ServeHTTP(o, r)
+}
+
+// identify resolves who the request is. A login body is read with a
+// deadline: a client that stalls part-way is answered 408 and its
+// connection closed, not held open (false: the request is done).
+func (p *Proxy) identify(w http.ResponseWriter, r *http.Request, o *observer, path string) bool {
+	if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody ||
+		!identity.ClassifyLogin(p.opt.Product, r.Method, path).ReadsBody() {
+		o.id = p.opt.Who.Identify(r.Context(), r)
+		return true
+	}
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(p.opt.LoginBodyTimeout)) == nil
+	tb := &trackedBody{ReadCloser: r.Body}
+	r.Body = tb
+	o.id = p.opt.Who.Identify(r.Context(), r)
+	if deadline && !tb.timedOut {
+		// The rest of the body streams to the app with no deadline, like
+		// any upload. After a timeout the deadline stays: the server must
+		// not wait for the rest of the body before closing.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if tb.timedOut {
+		o.class = classLogin
+		w.Header().Set("Connection", "close")
+		http.Error(w, "408 Request Timeout: the login form was not sent in time.", http.StatusRequestTimeout)
+		return false
+	}
+	return true
+}
+
+// trackedBody notes a read that hit the login-body deadline.
+type trackedBody struct {
+	io.ReadCloser
+	timedOut bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		b.timedOut = true
+	}
+	return n, err
+}
+
+// clientAddr is the client's address as trusted_proxies resolves it: the
+// peer, or, behind trusted proxies, the nearest X-Forwarded-For entry that
+// is not one of them.
+func (p *Proxy) clientAddr(r *http.Request) netip.Addr {
+	peer := remoteIP(r.RemoteAddr)
+	if !p.trusted(peer) {
+		return peer
+	}
+	var chain []string
+	for _, v := range r.Header["X-Forwarded-For"] {
+		chain = append(chain, strings.Split(v, ",")...)
+	}
+	var leftmost netip.Addr
+	for i := len(chain) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(chain[i]))
+		if err != nil {
+			break // a garbled entry: nothing left of it can be trusted
+		}
+		a = a.Unmap()
+		if !p.trusted(a) {
+			return a
+		}
+		leftmost = a
+	}
+	if leftmost.IsValid() {
+		return leftmost
+	}
+	return peer
 }
 
 // rewrite prepares the outbound request. The Host header is kept, as Jira

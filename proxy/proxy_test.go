@@ -62,10 +62,12 @@ func (f *fakeRecorder) got() []string {
 }
 
 type fakeSeats struct {
-	mu      sync.Mutex
-	verdict Verdict
-	ensured []string
-	results []string
+	mu       sync.Mutex
+	verdict  Verdict
+	ensured  []string
+	results  []string
+	answered []string
+	settled  chan Judgement
 }
 
 func (f *fakeSeats) Ensure(ctx context.Context, id identity.Identity, r *http.Request) Verdict {
@@ -75,10 +77,23 @@ func (f *fakeSeats) Ensure(ctx context.Context, id identity.Identity, r *http.Re
 	return f.verdict
 }
 
-func (f *fakeSeats) LoginResult(id identity.Identity, v Verdict, reason, user string) {
+func (f *fakeSeats) Settle(id identity.Identity, v Verdict, j Judgement) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.results = append(f.results, reason)
+	r := j.Why
+	if j.Confirmed {
+		r = "confirmed"
+	}
+	f.results = append(f.results, r)
+	if f.settled != nil {
+		f.settled <- j
+	}
+}
+
+func (f *fakeSeats) AnsweredAs(user string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answered = append(f.answered, user)
 }
 
 type harness struct {
@@ -264,8 +279,8 @@ func TestSeatsSeeNoNoiseAndLoginResults(t *testing.T) {
 	if len(h.seats.ensured) != 2 {
 		t.Errorf("Ensure calls: got %v, want 2 (noise never asks for a seat)", h.seats.ensured)
 	}
-	if len(h.seats.results) != 1 || h.seats.results[0] != "AUTHENTICATED_FAILED" {
-		t.Errorf("LoginResult: got %v", h.seats.results)
+	if len(h.seats.results) != 1 || h.seats.results[0] != WhyBadCredentials {
+		t.Errorf("Settle: got %v", h.seats.results)
 	}
 }
 

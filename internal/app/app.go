@@ -151,6 +151,9 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		Hints:          hints,
 		Metrics:        proxy.NewMetrics(a.reg),
 		Log:            log,
+
+		Product:          cfg.Product,
+		LoginBodyTimeout: cfg.Proxy.LoginBodyTimeout,
 	})
 	a.admin = admin.New(admin.Options{
 		Gatherer: a.reg,

@@ -286,6 +286,22 @@ type Proxy struct {
 	ShutdownTimeout       time.Duration `yaml:"shutdown_timeout"`
 	MaxIdleConnsPerHost   int           `yaml:"max_idle_conns_per_host"`
 	GrantTimeout          time.Duration `yaml:"grant_timeout"`
+	// LoginBodyTimeout bounds the read of a login body (DESIGN §2.1).
+	LoginBodyTimeout time.Duration `yaml:"login_body_timeout"`
+	// SSOConfirmWait: how long an SSO grant whose redirect named nobody
+	// waits for a request the app answers as its user (DESIGN §2.9).
+	SSOConfirmWait time.Duration `yaml:"sso_confirm_wait"`
+	// Claims limits grants made for claims (DESIGN §2.9).
+	Claims ClaimLimits `yaml:"claims"`
+}
+
+// ClaimLimits are token buckets on claims the app did not confirm: a burst,
+// then one more every interval. A confirmed login gives its token back.
+type ClaimLimits struct {
+	UserBurst       int           `yaml:"user_burst"`
+	UserInterval    time.Duration `yaml:"user_interval"`
+	AddressBurst    int           `yaml:"address_burst"`
+	AddressInterval time.Duration `yaml:"address_interval"`
 }
 
 // Log settings.

@@ -102,6 +102,12 @@ func (c *Config) ApplyDefaults() {
 	setD(&c.Proxy.ShutdownTimeout, 30*time.Second)
 	setI(&c.Proxy.MaxIdleConnsPerHost, 256)
 	setD(&c.Proxy.GrantTimeout, 3*time.Second)
+	setD(&c.Proxy.LoginBodyTimeout, 10*time.Second)
+	setD(&c.Proxy.SSOConfirmWait, 2*time.Minute)
+	setI(&c.Proxy.Claims.UserBurst, 5)
+	setD(&c.Proxy.Claims.UserInterval, 2*time.Minute)
+	setI(&c.Proxy.Claims.AddressBurst, 30)
+	setD(&c.Proxy.Claims.AddressInterval, 10*time.Second)
 
 	setS(&c.Log.Level, "info")
 	setS(&c.Log.Format, "text")

@@ -126,6 +126,13 @@ func (c *Config) validate(v *validator) {
 	positive(v, "proxy.idle_timeout", c.Proxy.IdleTimeout, time.Second)
 	positive(v, "proxy.shutdown_timeout", c.Proxy.ShutdownTimeout, time.Second)
 	positive(v, "proxy.grant_timeout", c.Proxy.GrantTimeout, time.Millisecond)
+	positive(v, "proxy.login_body_timeout", c.Proxy.LoginBodyTimeout, time.Millisecond)
+	positive(v, "proxy.sso_confirm_wait", c.Proxy.SSOConfirmWait, time.Second)
+	positive(v, "proxy.claims.user_interval", c.Proxy.Claims.UserInterval, time.Millisecond)
+	positive(v, "proxy.claims.address_interval", c.Proxy.Claims.AddressInterval, time.Millisecond)
+	if c.Proxy.Claims.UserBurst < 1 || c.Proxy.Claims.AddressBurst < 1 {
+		v.errf("proxy.claims: user_burst and address_burst must be at least 1")
+	}
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -2,7 +2,9 @@ package identity
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -40,6 +42,13 @@ type Identity struct {
 	RememberMeCookie string
 	// Creds are the request's credentials, for learning after the answer.
 	Creds Credentials
+	// Password is the password a login body or Basic header carries, so a
+	// backend that can check it does so before any grant (DESIGN §2.9). It
+	// prints redacted and is never stored.
+	Password Password
+	// Client is the client's address as trusted_proxies resolves it (set by
+	// the proxy), for per-address limits on claims.
+	Client netip.Addr
 }
 
 // FromPassword reports whether the request carries a password, so that the
@@ -47,6 +56,31 @@ type Identity struct {
 func (id Identity) FromPassword() bool {
 	return id.Source == SourceLoginBody || id.Source == SourceBasic
 }
+
+// IsClaim reports whether the user was named by the request itself (a login
+// body, a Basic header, a SAML NameID): something anyone can send, so a
+// grant made for it is provisional until the app's answer confirms it
+// (DESIGN §2.9). A user learned from the app's own X-AUSERNAME (session,
+// remember-me, Bearer) is not a claim. New sources that name a user from
+// the request (an SSO hint cookie) must answer true here.
+func (id Identity) IsClaim() bool {
+	return id.Source == SourceLoginBody || id.Source == SourceBasic
+}
+
+// Password is a secret that never prints.
+type Password string
+
+// String redacts.
+func (Password) String() string { return "[redacted]" }
+
+// GoString redacts.
+func (Password) GoString() string { return "[redacted]" }
+
+// LogValue redacts.
+func (Password) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// Reveal returns the password itself, for the backend's check only.
+func (p Password) Reveal() string { return string(p) }
 
 // Identifier combines login routes, Basic headers and learned credentials.
 type Identifier struct {
@@ -73,19 +107,24 @@ func (i *Identifier) Identify(ctx context.Context, r *http.Request) Identity {
 			return id
 		}
 	} else if id.Route.hasBody() {
-		if body, _, err := ReadLoginBody(r, MaxLoginBody); err == nil {
+		// A body cut at the bound is not a complete form: a username
+		// straddling the cut would be read as its prefix. It is forwarded
+		// unchanged and names nobody.
+		if body, complete, err := ReadLoginBody(r, MaxLoginBody); err == nil && complete {
 			ct := ""
 			if v := r.Header["Content-Type"]; len(v) > 0 {
 				ct = v[0]
 			}
 			if u, remember, err := LoginUser(id.Route, ct, body); err == nil {
 				id.User, id.Source, id.RememberMe = u, SourceLoginBody, remember
+				id.Password = Password(LoginPassword(id.Route, ct, body))
 				return id
 			}
 		}
 	}
 	if u, ok := BasicUser(auth); ok {
 		id.User, id.Source = u, SourceBasic
+		id.Password = Password(BasicPassword(auth))
 		return id
 	}
 	if i.Resolver != nil {

@@ -88,6 +88,10 @@ func (r Route) hasBody() bool {
 	return r != RouteNone && r != RouteOIDC
 }
 
+// ReadsBody reports routes whose body Identify reads (bounded) before
+// forwarding, so the caller can bound how long that read may take.
+func (r Route) ReadsBody() bool { return r.hasBody() }
+
 // MaxLoginBody bounds what is read of a login body (DESIGN §2.1).
 const MaxLoginBody = 64 << 10
 
@@ -240,6 +244,54 @@ func BasicUser(authorization string) (string, bool) {
 	u, err := cleanUser(string(dec[:i]))
 	clear(dec) // the password does not linger in memory longer than needed
 	return u, err == nil
+}
+
+// LoginPassword returns the password of a login body ("" for none, or
+// for a SAML form, which carries no password). Like LoginUser it never
+// panics on malformed input.
+func LoginPassword(route Route, contentType string, body []byte) string {
+	if !route.hasBody() || route == RouteSAML || len(body) == 0 {
+		return ""
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	isJSON := strings.Contains(mt, "json") ||
+		((route == RouteRESTSession || route == RouteTSVAuthenticate) && mt == "")
+	if isJSON {
+		var v struct {
+			Password string `json:"password"`
+		}
+		if json.Unmarshal(body, &v) != nil {
+			return ""
+		}
+		return v.Password
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil && len(vals) == 0 {
+		return ""
+	}
+	if p := vals.Get("os_password"); p != "" {
+		return p
+	}
+	return vals.Get("password")
+}
+
+// BasicPassword returns the password of a Basic Authorization header, for
+// the backend's own check before a grant.
+func BasicPassword(authorization string) string {
+	if len(authorization) < 6 || !strings.EqualFold(authorization[:6], "basic ") {
+		return ""
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(authorization[6:]))
+	if err != nil {
+		return ""
+	}
+	_, pw, ok := bytes.Cut(dec, []byte{':'})
+	if !ok {
+		return ""
+	}
+	p := string(pw)
+	clear(dec)
+	return p
 }
 
 // BearerToken returns the token of a Bearer Authorization header.

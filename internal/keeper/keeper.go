@@ -2,8 +2,17 @@
 // revoked (or of a pool-group member without a seat) is forwarded, it takes
 // a seat atomically in Redis and restores exactly the groups that were
 // removed, so the app sees a licensed user when the request arrives. It also
-// revokes on the reaper's or an admin's behalf, rolls back grants whose login
-// failed, and reconciles after a crash.
+// revokes on the reaper's or an admin's behalf, and reconciles after a crash.
+//
+// A grant made for a claim (identity.Identity.IsClaim: a login body, a Basic
+// header, a SAML NameID) is provisional (DESIGN §2.9): Ensure returns it with
+// a Verdict.Ticket, and the proxy settles the ticket with Settle once it has
+// judged the app's answer (proxy.Judge). Confirmed keeps the grant; Await
+// keeps it until AnsweredAs hears a response as the user or
+// Options.ConfirmWait ends; anything else rolls it back at once, with an
+// intent first, audited with the judgement's reason. An SSO route added
+// later registers through the same path: an Identity that IsClaim, a case
+// in proxy.Judge, nothing new here.
 //
 // The fast path, a user floatseat never revoked, is one read-locked map
 // lookup: no network call and no allocation.
@@ -15,8 +24,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +88,9 @@ type Options struct {
 	Immediate    bool
 	SyncInterval time.Duration
 	GrantTimeout time.Duration
+	// ConfirmWait: how long an SSO grant whose redirect named nobody waits
+	// for a request the app answers as its user (default 2 minutes).
+	ConfirmWait time.Duration
 	// Floor is the session timeout: nobody active within it is revoked.
 	Floor   time.Duration
 	Refresh time.Duration // full resync of revoked users from Redis
@@ -105,8 +117,12 @@ type Keeper struct {
 	// invisible: users granted through a backend the app has not synced
 	// yet, until when. Their remember-me cookie is not forwarded meanwhile.
 	invisible map[string]time.Time
-	// recent: grants made for a request still in flight, for rollback.
-	recent map[string]grantRecord
+	// pending: provisional grants made for claims, by ticket, until the
+	// app confirms them (provisional.go). npending counts them, so the
+	// proxy's AnsweredAs costs one atomic load when none is pending.
+	pending    map[uint64]*provisional
+	nextTicket uint64
+	npending   atomic.Int64
 	// denied: when a user's denial was last audited, so a user retrying
 	// against a full pool writes one event a minute, not one a request.
 	denied map[string]time.Time
@@ -121,11 +137,6 @@ type Keeper struct {
 	grants      *prometheus.CounterVec
 	revocations *prometheus.CounterVec
 	failures    *prometheus.CounterVec
-}
-
-type grantRecord struct {
-	at    time.Time
-	pools map[string]store.Revoked // pool → record before the grant (Groups restored)
 }
 
 type call struct {
@@ -161,13 +172,16 @@ func New(opt Options) *Keeper {
 		opt.Members = membership.New(membership.Options{Dir: opt.Dir, Groups: groups,
 			Interval: time.Nanosecond, Clock: opt.Clock, Log: opt.Log})
 	}
+	if opt.ConfirmWait <= 0 {
+		opt.ConfirmWait = 2 * time.Minute
+	}
 	k := &Keeper{
 		opt:       opt,
 		pools:     make(map[string]*Pool, len(opt.Pools)),
 		revoked:   map[string]map[string]store.Revoked{},
 		seatless:  map[string][]string{},
 		invisible: map[string]time.Time{},
-		recent:    map[string]grantRecord{},
+		pending:   map[uint64]*provisional{},
 		denied:    map[string]time.Time{},
 		flight:    map[string]*call{},
 	}
@@ -286,7 +300,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity) prox
 	trigger := trigger(id)
 
 	var v proxy.Verdict
-	done := grantRecord{at: now, pools: map[string]store.Revoked{}}
+	done := &provisional{user: u, trigger: trigger, at: now, pools: map[string]store.Revoked{}}
 	for pool, rec := range recs {
 		if rec.Reason == "pool-group" {
 			reason = "pool-group"
@@ -330,11 +344,13 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity) prox
 		done.pools[pool] = rec
 		v.Granted = true
 	}
+	if v.Granted && id.IsClaim() {
+		// Anyone can send a claim: the grant stands only if the app's
+		// answer confirms this user (DESIGN §2.9).
+		v.Ticket = k.newTicket(done)
+	}
 	if v.Granted {
 		k.mu.Lock()
-		if id.FromPassword() { // only password requests report a login result
-			k.recent[u] = done
-		}
 		if !visibleNow {
 			k.invisible[u] = syncAt
 		}
@@ -388,57 +404,6 @@ func (k *Keeper) forgetLocked(u, pool string) {
 	}
 }
 
-// LoginResult hears how a request that carried a password ended. A grant
-// made for a login the app then rejected as bad credentials is rolled back
-// at once: no seat is left behind for a wrong password.
-func (k *Keeper) LoginResult(id identity.Identity, v proxy.Verdict, loginReason, user string) {
-	u := activity.Normalize(id.User)
-	first := firstReason(loginReason)
-	if first == "OK" && user != "" {
-		k.mu.Lock()
-		delete(k.invisible, u) // the password login made the app re-read groups
-		delete(k.recent, u)
-		k.mu.Unlock()
-		return
-	}
-	if !v.Granted || first != "AUTHENTICATED_FAILED" {
-		return
-	}
-	k.mu.Lock()
-	rec, ok := k.recent[u]
-	delete(k.recent, u)
-	delete(k.invisible, u)
-	k.mu.Unlock()
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*k.opt.GrantTimeout)
-	defer cancel()
-	for pool, prev := range rec.pools {
-		if err := k.removeGroups(ctx, pool, u, prev.Groups); err != nil {
-			k.failures.WithLabelValues("rollback").Inc()
-			k.opt.Audit.Record(ctx, audit.Event{Action: audit.Rollback, User: u, Pool: pool, Groups: prev.Groups,
-				Reason: "bad-credentials", Trigger: trigger(id), Error: err.Error()})
-			continue
-		}
-		k.opt.Members.Removed(u, prev.Groups...)
-		_ = k.opt.Store.ReleaseSeat(ctx, pool, u)
-		if prev.Reason != "pool-group" {
-			_ = k.opt.Store.RestoreRevoked(ctx, pool, u, prev)
-			k.mu.Lock()
-			k.setRevokedLocked(u, pool, prev)
-			k.mu.Unlock()
-		} else {
-			k.mu.Lock()
-			k.seatless[u] = append(k.seatless[u], pool)
-			k.mu.Unlock()
-		}
-		k.revocations.WithLabelValues(pool, "rollback").Inc()
-		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Rollback, User: u, Pool: pool, Groups: prev.Groups,
-			Reason: "bad-credentials", Trigger: trigger(id)})
-	}
-}
-
 func (k *Keeper) removeGroups(ctx context.Context, pool, u string, groups []string) error {
 	var errs []error
 	for _, g := range groups {
@@ -456,13 +421,6 @@ func (k *Keeper) setRevokedLocked(u, pool string, r store.Revoked) {
 		k.revoked[u] = m
 	}
 	m[pool] = r
-}
-
-// firstReason is the first X-Seraph-LoginReason value: the header can carry
-// several ("OUT, OK") and the first one stamped wins (REFERENCE §1).
-func firstReason(h string) string {
-	first, _, _ := strings.Cut(h, ",")
-	return strings.TrimSpace(first)
 }
 
 func trigger(id identity.Identity) string {

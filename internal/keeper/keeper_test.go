@@ -15,6 +15,7 @@ import (
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/internal/store/storetest"
+	"github.com/floatseat/floatseat/proxy"
 )
 
 type env struct {
@@ -168,7 +169,10 @@ func TestWrongPasswordRollsTheGrantBack(t *testing.T) {
 	if !v.Granted || !e.member(t, "carol", "jira-software-users") {
 		t.Fatalf("login of a revoked user: got %+v, want the seat before forwarding", v)
 	}
-	e.k.LoginResult(id, v, "AUTHENTICATED_FAILED", "")
+	if v.Ticket == 0 {
+		t.Fatal("a grant for a login body came without a ticket")
+	}
+	e.k.Settle(id, v, proxy.Judgement{Why: proxy.WhyBadCredentials})
 	if e.member(t, "carol", "jira-software-users") {
 		t.Error("a wrong password left the seat behind")
 	}
@@ -180,7 +184,7 @@ func TestWrongPasswordRollsTheGrantBack(t *testing.T) {
 	}
 	// The right password later works.
 	v = e.k.Ensure(t.Context(), id, nil)
-	e.k.LoginResult(id, v, "OK", "carol")
+	e.k.Settle(id, v, proxy.Judgement{Confirmed: true})
 	if !e.member(t, "carol", "jira-software-users") {
 		t.Error("the retry with the right password got no seat")
 	}

@@ -166,6 +166,13 @@ func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
 		}
 		return k.finishRevoke(ctx, in, audit.Event{Action: audit.Revoke, User: in.User, Pool: in.Pool,
 			Groups: in.Groups, Reason: in.Reason, Trigger: "reconcile"})
+	case "rollback":
+		// A grant the app did not confirm, taken back half-way: finish it.
+		if err := k.finishRollback(ctx, in); err != nil {
+			return fmt.Errorf("reconcile rollback of %s: %w", in.User, err)
+		}
+		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Rollback, User: in.User, Pool: in.Pool, Groups: in.Groups,
+			Reason: "unconfirmed", Trigger: "reconcile"})
 	case "grant":
 		if err := k.restore(ctx, in.User, in.Groups); err != nil {
 			return fmt.Errorf("reconcile grant of %s: %w", in.User, err)
@@ -254,6 +261,8 @@ func (k *Keeper) Run(ctx context.Context) error {
 	defer t.Stop()
 	pg := time.NewTicker(k.opt.SeatlessRefresh)
 	defer pg.Stop()
+	sweep := time.NewTicker(time.Second)
+	defer sweep.Stop()
 	for {
 		events, unsubscribe := k.opt.Store.Subscribe(ctx)
 	loop:
@@ -266,6 +275,8 @@ func (k *Keeper) Run(ctx context.Context) error {
 				k.resync(ctx)
 			case <-pg.C:
 				k.refreshSeatless(ctx)
+			case <-sweep.C:
+				k.sweepTickets()
 			case e, ok := <-events:
 				if !ok {
 					break loop
@@ -335,11 +346,6 @@ func (k *Keeper) resync(ctx context.Context) {
 	for u, t := range k.denied {
 		if now.Sub(t) > time.Minute {
 			delete(k.denied, u)
-		}
-	}
-	for u, g := range k.recent {
-		if now.Sub(g.at) > time.Minute {
-			delete(k.recent, u)
 		}
 	}
 	k.mu.Unlock()

@@ -21,7 +21,7 @@ type Revoked struct {
 // Intent is a directory change announced before it is made, so that a crash
 // between the two can be completed or undone on restart.
 type Intent struct {
-	Op     string    `json:"op"` // "revoke" or "grant"
+	Op     string    `json:"op"` // "revoke", "grant" or "rollback" (of an unconfirmed grant)
 	User   string    `json:"user"`
 	Pool   string    `json:"pool"`
 	Groups []string  `json:"groups"`
@@ -75,7 +75,8 @@ func (s *Store) CompleteRevoke(ctx context.Context, pool, user string, r Revoked
 func (s *Store) CompleteGrant(ctx context.Context, pool, user string) error {
 	pipe := s.rdb.TxPipeline()
 	pipe.HDel(ctx, s.Key("revoked", pool), user)
-	pipe.HDel(ctx, s.Key("intents"), IntentKey("grant", pool, user), IntentKey("revoke", pool, user))
+	pipe.HDel(ctx, s.Key("intents"), IntentKey("grant", pool, user), IntentKey("revoke", pool, user),
+		IntentKey("rollback", pool, user))
 	pipe.Publish(ctx, s.Key("events"), "grant|"+pool+"|"+user)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("revoked", fmt.Errorf("complete grant of %s: %w", user, err))

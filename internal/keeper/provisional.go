@@ -1,0 +1,228 @@
+package keeper
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/activity"
+	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/proxy"
+)
+
+// provisional is a grant made for a claim, kept until the app's answer
+// confirms its user (DESIGN §2.9).
+type provisional struct {
+	user    string
+	trigger string
+	at      time.Time
+	pools   map[string]store.Revoked // pool → record before the grant (Groups restored)
+	// awaitUntil is set when the answer was an SSO redirect naming nobody:
+	// a later answer as the user confirms, or the grant goes at that time.
+	awaitUntil time.Time
+	// onConfirm runs once when the grant is kept (rate-limit refunds).
+	onConfirm func()
+}
+
+// staleTicket bounds a ticket whose request never settled (it cannot
+// happen while the proxy settles every request; this keeps the map bounded
+// if it ever does).
+const staleTicket = 10 * time.Minute
+
+// newTicket registers a provisional grant and returns its ticket.
+func (k *Keeper) newTicket(p *provisional) uint64 {
+	k.mu.Lock()
+	k.nextTicket++
+	t := k.nextTicket
+	k.pending[t] = p
+	k.npending.Add(1)
+	k.mu.Unlock()
+	return t
+}
+
+// takeTicket removes a ticket; nil when it is already settled.
+func (k *Keeper) takeTicket(t uint64) *provisional {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.takeTicketLocked(t)
+}
+
+func (k *Keeper) takeTicketLocked(t uint64) *provisional {
+	p, ok := k.pending[t]
+	if !ok {
+		return nil
+	}
+	delete(k.pending, t)
+	k.npending.Add(-1)
+	return p
+}
+
+// Settle hears how a request with a claim ended (proxy.Seats). A confirmed
+// answer keeps every provisional grant of the user; an SSO answer that
+// names nobody yet starts the wait for a later request as the user; any
+// other answer rolls the request's own grant back at once.
+func (k *Keeper) Settle(id identity.Identity, v proxy.Verdict, j proxy.Judgement) {
+	u := activity.Normalize(id.User)
+	if j.Confirmed {
+		if id.FromPassword() {
+			// The password login made the app re-read groups.
+			k.mu.RLock()
+			_, inv := k.invisible[u]
+			k.mu.RUnlock()
+			if inv {
+				k.mu.Lock()
+				delete(k.invisible, u)
+				k.mu.Unlock()
+			}
+		}
+		k.confirmUser(u)
+		return
+	}
+	if v.Ticket == 0 {
+		return
+	}
+	if j.Await {
+		k.mu.Lock()
+		if p, ok := k.pending[v.Ticket]; ok {
+			p.awaitUntil = k.opt.Clock().Add(k.opt.ConfirmWait)
+		}
+		k.mu.Unlock()
+		return
+	}
+	if p := k.takeTicket(v.Ticket); p != nil {
+		k.rollback(p, j.Why)
+	}
+}
+
+// AnsweredAs hears that the app answered a request as user (proxy.Seats):
+// every provisional grant of that user is confirmed. One atomic load when
+// nothing is pending.
+func (k *Keeper) AnsweredAs(user string) {
+	if k.npending.Load() == 0 {
+		return
+	}
+	k.confirmUser(activity.Normalize(user))
+}
+
+func (k *Keeper) confirmUser(u string) {
+	if k.npending.Load() == 0 {
+		return
+	}
+	var done []*provisional
+	k.mu.Lock()
+	for t, p := range k.pending {
+		if p.user == u {
+			done = append(done, k.takeTicketLocked(t))
+		}
+	}
+	k.mu.Unlock()
+	for _, p := range done {
+		if p.onConfirm != nil {
+			p.onConfirm()
+		}
+	}
+}
+
+// sweepTickets rolls back SSO grants whose wait ended unconfirmed, and
+// tickets that were never settled.
+func (k *Keeper) sweepTickets() {
+	if k.npending.Load() == 0 {
+		return
+	}
+	now := k.opt.Clock()
+	var due []*provisional
+	k.mu.Lock()
+	for t, p := range k.pending {
+		if (!p.awaitUntil.IsZero() && !now.Before(p.awaitUntil)) || now.Sub(p.at) > staleTicket {
+			due = append(due, k.takeTicketLocked(t))
+		}
+	}
+	k.mu.Unlock()
+	for _, p := range due {
+		k.rollback(p, proxy.WhyUnconfirmed)
+	}
+}
+
+// rollback takes back a provisional grant the app did not confirm: for
+// each pool, an intent first, then the groups removed, the revoked record
+// (or the pool-group view) put back, the seat released, and the intent
+// dropped. A step that fails leaves the intent for Reconcile to finish, so
+// the user ends licensed or recorded as revoked, never neither.
+func (k *Keeper) rollback(p *provisional, why string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*k.opt.GrantTimeout)
+	defer cancel()
+	for pool, prev := range p.pools {
+		ev := audit.Event{Action: audit.Rollback, User: p.user, Pool: pool, Groups: prev.Groups,
+			Reason: why, Trigger: p.trigger}
+		if err := k.rollbackPool(ctx, p.user, pool, prev); err != nil {
+			k.failures.WithLabelValues("rollback").Inc()
+			ev.Error = err.Error()
+			k.opt.Audit.Record(ctx, ev)
+			k.opt.Log.Warn("rollback of an unconfirmed grant failed; reconcile retries", "user", p.user, "pool", pool,
+				"reason", why, "err", err)
+			continue
+		}
+		k.revocations.WithLabelValues(pool, "rollback").Inc()
+		k.opt.Audit.Record(ctx, ev)
+	}
+}
+
+// rollbackIntent is the intent of a rollback. Reason and At are the
+// revoked record's, so Reconcile can put it back ("pool-group": there was
+// none).
+func rollbackIntent(u, pool string, prev store.Revoked) store.Intent {
+	return store.Intent{Op: "rollback", User: u, Pool: pool, Groups: prev.Groups, Reason: prev.Reason, At: prev.At}
+}
+
+func (k *Keeper) rollbackPool(ctx context.Context, u, pool string, prev store.Revoked) error {
+	in := rollbackIntent(u, pool, prev)
+	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+		// Without an intent a crash could lose the record: keep the grant
+		// (the reaper takes the seat back later) rather than risk that.
+		return fmt.Errorf("grant kept, no intent could be recorded: %w", err)
+	}
+	return k.finishRollback(ctx, in)
+}
+
+// finishRollback completes a recorded rollback intent; idempotent.
+func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
+	if err := k.removeGroups(ctx, in.Pool, in.User, in.Groups); err != nil {
+		return err
+	}
+	k.opt.Members.Removed(in.User, in.Groups...)
+	if in.Reason == "pool-group" {
+		k.mu.Lock()
+		if !contains(k.seatless[in.User], in.Pool) {
+			k.seatless[in.User] = append(k.seatless[in.User], in.Pool)
+		}
+		k.mu.Unlock()
+	} else {
+		rec := store.Revoked{Groups: in.Groups, At: in.At, Reason: in.Reason}
+		// This replica must not fast-path the user whatever Redis says.
+		k.mu.Lock()
+		k.setRevokedLocked(in.User, in.Pool, rec)
+		k.mu.Unlock()
+		if err := k.opt.Store.RestoreRevoked(ctx, in.Pool, in.User, rec); err != nil {
+			return fmt.Errorf("groups removed, revoked record not restored yet: %w", err)
+		}
+	}
+	if err := k.opt.Store.ReleaseSeat(ctx, in.Pool, in.User); err != nil {
+		// The pending seat expires on its own at its visibility time.
+		k.opt.Log.Warn("rollback: seat not released; it expires on its own", "user", in.User, "pool", in.Pool, "err", err)
+	}
+	if err := k.opt.Store.DropIntent(ctx, "rollback", in.Pool, in.User); err != nil {
+		k.opt.Log.Warn("rollback: intent not dropped; reconcile repeats it unless a grant comes first", "user", in.User, "pool", in.Pool, "err", err)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,172 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/proxy"
+)
+
+func (e *env) pending(t *testing.T, pool string) int {
+	t.Helper()
+	_, _, pending, _, _, err := e.st.PoolState(t.Context(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pending
+}
+
+func (e *env) lastAudit(t *testing.T) string {
+	t.Helper()
+	a := e.actions(t)
+	if len(a) == 0 {
+		return ""
+	}
+	return a[len(a)-1]
+}
+
+// Every outcome but a confirmation takes a claim's grant back at once, for
+// a revoked user and for a pool-group member, with the reason audited.
+func TestUnconfirmedClaimsRollBack(t *testing.T) {
+	whys := []string{proxy.WhyBadCredentials, proxy.WhyCaptcha, proxy.WhyNoLicence, proxy.WhyOtherUser,
+		proxy.WhyAnonymous, "status-400", proxy.WhyClientGone, proxy.WhyUpstream}
+	for _, why := range whys {
+		for _, who := range []string{"carol", "dave"} { // revoked, pool-group member
+			t.Run(why+"/"+who, func(t *testing.T) {
+				e := newEnv(t, 10, false)
+				if who == "carol" {
+					revoke(t, e, "jira-software", "carol")
+				} else {
+					e.k.refreshSeatless(t.Context())
+				}
+				id := identity.Identity{User: who, Source: identity.SourceLoginBody, Route: identity.RouteRESTSession}
+				v := e.k.Ensure(t.Context(), id, nil)
+				if !v.Granted || v.Ticket == 0 || !e.member(t, who, "jira-software-users") {
+					t.Fatalf("claim: got %+v, want a provisional grant", v)
+				}
+				e.k.Settle(id, v, proxy.Judgement{Why: why})
+				if e.member(t, who, "jira-software-users") {
+					t.Error("the unconfirmed grant was left behind")
+				}
+				if n := e.pending(t, "jira-software"); n != 0 {
+					t.Errorf("pending grants after rollback: %d", n)
+				}
+				if got, want := e.lastAudit(t), "rollback "+who+" jira-software "+why; got != want {
+					t.Errorf("audit: got %q, want %q", got, want)
+				}
+				if ins, _ := e.st.Intents(t.Context()); len(ins) != 0 {
+					t.Errorf("intents left: %+v", ins)
+				}
+				// Still owed a seat: the next claim is granted again, and
+				// a confirmation keeps it.
+				v = e.k.Ensure(t.Context(), id, nil)
+				if !v.Granted {
+					t.Fatalf("after rollback: got %+v, want a new grant", v)
+				}
+				e.k.Settle(id, v, proxy.Judgement{Confirmed: true})
+				if !e.member(t, who, "jira-software-users") {
+					t.Error("a confirmed login lost its seat")
+				}
+				if e.k.npending.Load() != 0 {
+					t.Error("a confirmed ticket is still pending")
+				}
+			})
+		}
+	}
+}
+
+func TestLearnedCredentialsAreNotClaims(t *testing.T) {
+	e := newEnv(t, 10, true)
+	revoke(t, e, "jira-software", "alice")
+	id := identity.Identity{User: "alice", Source: identity.SourceSession}
+	v := e.k.Ensure(t.Context(), id, nil)
+	if !v.Granted || v.Ticket != 0 {
+		t.Fatalf("a learned session's grant: got %+v, want granted with no ticket", v)
+	}
+	e.k.Settle(id, v, proxy.Judgement{Why: proxy.WhyClientGone}) // nothing to settle
+	if !e.member(t, "alice", "jira-software-users") {
+		t.Error("a learned session's grant was rolled back")
+	}
+}
+
+func TestSSOGrantWaitsForARequestAsTheUser(t *testing.T) {
+	e := newEnv(t, 10, true)
+	revoke(t, e, "jira-software", "alice")
+	revoke(t, e, "jira-software", "carol")
+	saml := func(u string) (identity.Identity, proxy.Verdict) {
+		id := identity.Identity{User: u, Source: identity.SourceLoginBody, Route: identity.RouteSAML}
+		v := e.k.Ensure(t.Context(), id, nil)
+		if v.Ticket == 0 {
+			t.Fatalf("SAML claim for %s: no ticket", u)
+		}
+		e.k.Settle(id, v, proxy.Judgement{Await: true})
+		return id, v
+	}
+	saml("alice")
+	saml("carol")
+	e.k.AnsweredAs("ALICE") // a later request the app answered as alice
+	e.advance(3 * time.Minute)
+	e.k.sweepTickets()
+	if !e.member(t, "alice", "jira-software-users") {
+		t.Error("alice, confirmed by a later request, lost the seat")
+	}
+	if e.member(t, "carol", "jira-software-users") {
+		t.Error("carol, never seen within the wait, kept the seat")
+	}
+	if got := e.lastAudit(t); got != "rollback carol jira-software unconfirmed" {
+		t.Errorf("audit: got %q", got)
+	}
+}
+
+// A rollback interrupted after the groups were removed (the revoked record
+// could not be written) is finished by Reconcile: the user is recorded as
+// revoked again, not left with neither seat nor record.
+func TestRollbackSurvivesAFailedRestore(t *testing.T) {
+	e := newEnv(t, 10, true)
+	revoke(t, e, "jira-software", "carol")
+	fs := &flakyStore{Store: e.st, failRestore: 1}
+	e.k.opt.Store = fs
+	id := identity.Identity{User: "carol", Source: identity.SourceBasic}
+	v := e.k.Ensure(t.Context(), id, nil)
+	e.k.Settle(id, v, proxy.Judgement{Why: proxy.WhyBadCredentials})
+	if e.member(t, "carol", "jira-software-users") {
+		t.Fatal("groups not removed")
+	}
+	if got := e.lastAudit(t); got != "rollback carol jira-software bad-credentials error" {
+		t.Errorf("audit: got %q, want the failure recorded", got)
+	}
+	if err := e.k.Reconcile(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := e.st.RevokedUser(t.Context(), "jira-software", "carol")
+	if err != nil || !ok || len(rec.Groups) != 1 {
+		t.Fatalf("after reconcile: record %+v %v %v, want carol recorded as revoked", rec, ok, err)
+	}
+	if ins, _ := e.st.Intents(t.Context()); len(ins) != 0 {
+		t.Errorf("intents left: %+v", ins)
+	}
+	// and she gets her seat back with the right password.
+	v = e.k.Ensure(t.Context(), id, nil)
+	e.k.Settle(id, v, proxy.Judgement{Confirmed: true})
+	if !e.member(t, "carol", "jira-software-users") {
+		t.Error("no seat after reconcile")
+	}
+}
+
+// flakyStore fails RestoreRevoked a number of times.
+type flakyStore struct {
+	*store.Store
+	failRestore int
+}
+
+func (f *flakyStore) RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error {
+	if f.failRestore > 0 {
+		f.failRestore--
+		return errors.New("injected: redis write failed")
+	}
+	return f.Store.RestoreRevoked(ctx, pool, user, r)
+}
