@@ -131,7 +131,7 @@ func (o *observer) seen(h http.Header) {
 	}
 	// Learning is skipped when the pre-request answer already named this
 	// user and no cookie changes: the common case costs nothing.
-	if len(h["Set-Cookie"]) > 0 || o.id.User == "" || !equalFold(o.id.User, user) || o.id.FromPassword() {
+	if len(h["Set-Cookie"]) > 0 || o.id.User == "" || !equalFold(o.id.User, user) || o.id.FromPassword() || o.id.Stale {
 		p.opt.Who.Learn(o.r, o.id, h, user)
 	}
 	if p.opt.Hints != nil && o.browser() && !p.opt.Hints.Fresh(o.id.Creds.Hint, user) {

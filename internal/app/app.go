@@ -99,7 +99,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		a.closeStore()
 		return nil, err
 	}
-	if a.who, err = newWho(cfg, a.store, a.reg, log); err != nil {
+	if a.who, err = newWho(cfg, a.store, a.reg, log, a.clock); err != nil {
 		a.closeStore()
 		return nil, err
 	}

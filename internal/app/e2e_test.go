@@ -57,14 +57,17 @@ type world struct {
 
 type worldOpts struct {
 	seats      int
-	users      []string // licensed in jira-software-users
-	poolUsers  []string // only in the pool group jira-users
-	admins     []string // licensed and in jira-administrators (excluded)
-	agents     []string // licensed in jira-servicedesk-users too
-	unlicensed bool     // UnlicensedSessionForbidden
-	rest       bool     // floatseat writes through the app's REST group API
-	ldap       bool     // a real slapd is the directory of both the app and floatseat
-	redis      string   // "" one redis-server; "cluster" a 3-master Cluster; "sentinel" a Sentinel group
+	users      []string         // licensed in jira-software-users
+	poolUsers  []string         // only in the pool group jira-users
+	admins     []string         // licensed and in jira-administrators (excluded)
+	agents     []string         // licensed in jira-servicedesk-users too
+	unlicensed bool             // UnlicensedSessionForbidden
+	rest       bool             // floatseat writes through the app's REST group API
+	ldap       bool             // a real slapd is the directory of both the app and floatseat
+	redis      string           // "" one redis-server; "cluster" a 3-master Cluster; "sentinel" a Sentinel group
+	maxIdle    time.Duration    // max_idle; default e2eCeiling
+	sso        appsim.SSOConfig // the app's SSO for Data Center
+	extraYAML  string           // appended to floatseat's configuration
 }
 
 // newWorld builds the chain with an LDAP-like directory: floatseat writes
@@ -100,6 +103,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 			{Key: "jira-servicedesk", Groups: []string{"jira-servicedesk-users"}, Seats: o.seats},
 		},
 		Groups: []string{"jira-users", "jira-administrators"},
+		SSO:    o.sso,
 	}
 	ctx := t.Context()
 	if o.ldap {
@@ -148,6 +152,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		}
 		t.Cleanup(func() { openDirectory = old })
 	}
+	if o.maxIdle == 0 {
+		o.maxIdle = e2eCeiling
+	}
 	var addrs []string
 	for i := 0; i < 2; i++ {
 		yaml := fmt.Sprintf(`
@@ -156,7 +163,7 @@ listen: 127.0.0.1:0
 upstream: %s
 mode: enforce
 session_timeout: 1h
-max_idle: 4h
+max_idle: %s
 admin: {listen: 127.0.0.1:0}
 redis: %s
 activity: {resolution: 1s, flush_interval: 20ms, heartbeat_interval: 1s}
@@ -168,7 +175,8 @@ exclude: {groups: [jira-administrators]}
 directory: %s
 reaper: {interval: 1h}
 log: {level: error}
-`, up.URL, redisYAML, dirYAML)
+%s
+`, up.URL, o.maxIdle, redisYAML, dirYAML, o.extraYAML)
 		a := runApp(t, yaml, WithClock(w.clock.Now))
 		w.apps = append(w.apps, a)
 		addrs = append(addrs, a.ProxyAddr())

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -71,7 +72,7 @@ type who struct {
 	hasher   *identity.Hasher
 }
 
-func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log *slog.Logger) (*who, error) {
+func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log *slog.Logger, clock func() time.Time) (*who, error) {
 	key := []byte(cfg.Identity.Key.Reveal())
 	if len(key) == 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*cfg.Redis.Timeout)
@@ -93,6 +94,7 @@ func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log 
 		RememberMeTTL: cfg.Identity.RememberMeTTL,
 		TokenTTL:      cfg.Identity.TokenTTL,
 		LookupTimeout: cfg.Identity.LookupTimeout,
+		Clock:         clock,
 	}, reg, log)
 	return &who{
 		Identifier: &identity.Identifier{Product: cfg.Product, ContextPath: cfg.Proxy.ContextPath, Resolver: r},

@@ -93,6 +93,8 @@ func ResponseCookies(h http.Header, now time.Time) []CookieChange {
 			kind = KindSession
 		case CookieJiraRememberMe, CookieConfluenceRememberMe:
 			kind = KindRememberMe
+		case CookieCrowdToken:
+			kind = KindCrowdToken
 		default:
 			continue
 		}

@@ -20,9 +20,10 @@ const (
 	SourceSession           // a learned JSESSIONID
 	SourceRememberMe        // a learned remember-me cookie
 	SourceBearer            // a learned Bearer token (PAT)
+	SourceCrowdToken        // a learned crowd.token_key (Crowd SSO)
 )
 
-var sourceNames = [...]string{"none", "login", "basic", "session", "remember-me", "bearer"}
+var sourceNames = [...]string{"none", "login", "basic", "session", "remember-me", "bearer", "crowd-token"}
 
 func (s Source) String() string {
 	if int(s) < len(sourceNames) {
@@ -49,6 +50,9 @@ type Identity struct {
 	// Client is the client's address as trusted_proxies resolves it (set by
 	// the proxy), for per-address limits on claims.
 	Client netip.Addr
+	// Stale: the learned mapping is due to be shared again; the proxy
+	// passes the app's confirmation to Learn, which renews its TTL.
+	Stale bool
 }
 
 // FromPassword reports whether the request carries a password, so that the
@@ -128,7 +132,7 @@ func (i *Identifier) Identify(ctx context.Context, r *http.Request) Identity {
 		return id
 	}
 	if i.Resolver != nil {
-		id.User, id.Source = i.Resolver.Lookup(ctx, id.Creds)
+		id.User, id.Source, id.Stale = i.Resolver.LookupStale(ctx, id.Creds)
 	}
 	return id
 }
@@ -141,7 +145,7 @@ func (i *Identifier) Learn(r *http.Request, id Identity, h http.Header, user str
 		return
 	}
 	c := id.Creds
-	sessionSet, rememberSet := false, false
+	sessionSet, rememberSet, crowdSet := false, false, false
 	for _, ch := range ResponseCookies(h, time.Now()) {
 		switch {
 		case ch.Kind == KindSession && ch.Deleted:
@@ -156,6 +160,12 @@ func (i *Identifier) Learn(r *http.Request, id Identity, h http.Header, user str
 		case ch.Kind == KindRememberMe:
 			i.Resolver.Learn(KindRememberMe, ch.Value, user)
 			rememberSet = true
+		case ch.Kind == KindCrowdToken && ch.Deleted:
+			i.Resolver.Learn(KindCrowdToken, c.CrowdToken, "")
+			crowdSet = true
+		case ch.Kind == KindCrowdToken:
+			i.Resolver.Learn(KindCrowdToken, ch.Value, user)
+			crowdSet = true
 		}
 	}
 	if user == "" {
@@ -167,6 +177,9 @@ func (i *Identifier) Learn(r *http.Request, id Identity, h http.Header, user str
 		if id.Source == SourceBearer {
 			i.Resolver.Learn(KindBearer, c.Bearer, "")
 		}
+		if id.Source == SourceCrowdToken && !crowdSet {
+			i.Resolver.Learn(KindCrowdToken, c.CrowdToken, "")
+		}
 		return
 	}
 	if !sessionSet && c.Session != "" {
@@ -176,6 +189,9 @@ func (i *Identifier) Learn(r *http.Request, id Identity, h http.Header, user str
 		// Only a request with no session proves the remember-me cookie
 		// logged the user in.
 		i.Resolver.Learn(KindRememberMe, c.RememberMe, user)
+	}
+	if !crowdSet && c.CrowdToken != "" {
+		i.Resolver.Learn(KindCrowdToken, c.CrowdToken, user)
 	}
 	if c.Bearer != "" {
 		i.Resolver.Learn(KindBearer, c.Bearer, user)

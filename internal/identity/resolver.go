@@ -23,6 +23,7 @@ const (
 	KindSession    Kind = 's'
 	KindRememberMe Kind = 'r'
 	KindBearer     Kind = 'b'
+	KindCrowdToken Kind = 'c' // crowd.token_key: Crowd SSO across apps
 )
 
 // MapKey is the HMAC of a credential: what the LRU and Redis are keyed by.
@@ -98,6 +99,7 @@ type ResolverOptions struct {
 	LookupTimeout time.Duration // bound on a Redis lookup before forwarding
 	NegativeTTL   time.Duration // how long "nobody known" is cached (default 30s)
 	QueueSize     int           // pending Redis writes (default 4096)
+	Clock         func() time.Time
 }
 
 // Resolver maps hashed credentials to users.
@@ -119,6 +121,10 @@ type Resolver struct {
 type entry struct {
 	user     string
 	negUntil int64 // unix nanoseconds; set for "nobody known"
+	// shared is when the mapping was last written to Redis (unix
+	// nanoseconds); 0 when it came from Redis with an unknown remaining
+	// TTL. A confirmation past half the TTL writes it again.
+	shared int64
 }
 
 type write struct {
@@ -159,42 +165,59 @@ func NewResolver(h *Hasher, st MappingStore, opt ResolverOptions, reg prometheus
 }
 
 // Lookup resolves the user of a request's credentials: session first, then
-// remember-me, then Bearer token.
+// remember-me, then the Crowd SSO token, then Bearer token.
 func (r *Resolver) Lookup(ctx context.Context, c Credentials) (string, Source) {
+	u, src, _ := r.LookupStale(ctx, c)
+	return u, src
+}
+
+// LookupStale is Lookup that also says whether the mapping is due to be
+// shared again (past half its TTL): the app's next confirmation should be
+// passed to Learn, which renews it.
+func (r *Resolver) LookupStale(ctx context.Context, c Credentials) (string, Source, bool) {
 	if c.Session != "" {
-		if u := r.lookup(ctx, KindSession, c.Session); u != "" {
-			return u, SourceSession
+		if u, stale := r.lookup(ctx, KindSession, c.Session); u != "" {
+			return u, SourceSession, stale
 		}
 	}
 	if c.RememberMe != "" {
-		if u := r.lookup(ctx, KindRememberMe, c.RememberMe); u != "" {
-			return u, SourceRememberMe
+		if u, stale := r.lookup(ctx, KindRememberMe, c.RememberMe); u != "" {
+			return u, SourceRememberMe, stale
+		}
+	}
+	if c.CrowdToken != "" {
+		if u, stale := r.lookup(ctx, KindCrowdToken, c.CrowdToken); u != "" {
+			return u, SourceCrowdToken, stale
 		}
 	}
 	if c.Bearer != "" {
-		if u := r.lookup(ctx, KindBearer, c.Bearer); u != "" {
-			return u, SourceBearer
+		if u, stale := r.lookup(ctx, KindBearer, c.Bearer); u != "" {
+			return u, SourceBearer, stale
 		}
 	}
-	return "", SourceNone
+	return "", SourceNone, false
 }
 
-func (r *Resolver) lookup(ctx context.Context, kind Kind, secret string) string {
+func (r *Resolver) stale(kind Kind, e entry, now int64) bool {
+	return now-e.shared > int64(r.ttl(kind))/2
+}
+
+func (r *Resolver) lookup(ctx context.Context, kind Kind, secret string) (string, bool) {
 	k := r.h.Key(kind, secret)
-	now := time.Now().UnixNano()
+	now := r.now()
 	if e, ok := r.cache.Get(k); ok {
 		if e.negUntil == 0 {
 			r.lookups.WithLabelValues("cache").Inc()
-			return e.user
+			return e.user, r.stale(kind, e, now)
 		}
 		if now < e.negUntil {
 			r.lookups.WithLabelValues("unknown").Inc()
-			return ""
+			return "", false
 		}
 	}
 	if now < r.storeDownUntil.Load() {
 		r.lookups.WithLabelValues("error").Inc()
-		return ""
+		return "", false
 	}
 	lctx, cancel := context.WithTimeout(ctx, r.opt.LookupTimeout)
 	u, err := r.store.GetUser(lctx, k.String())
@@ -202,16 +225,16 @@ func (r *Resolver) lookup(ctx context.Context, kind Kind, secret string) string 
 	if err != nil {
 		r.storeDownUntil.Store(now + int64(time.Second))
 		r.lookups.WithLabelValues("error").Inc()
-		return ""
+		return "", false
 	}
 	if u == "" {
 		r.cache.Add(k, entry{negUntil: now + int64(r.opt.NegativeTTL)})
 		r.lookups.WithLabelValues("unknown").Inc()
-		return ""
+		return "", false
 	}
-	r.cache.Add(k, entry{user: u})
+	r.cache.Add(k, entry{user: u}) // shared 0: its remaining TTL is unknown
 	r.lookups.WithLabelValues("redis").Inc()
-	return u
+	return u, true
 }
 
 // Learn records that the credential now belongs to user ("" forgets it).
@@ -222,23 +245,33 @@ func (r *Resolver) Learn(kind Kind, secret, user string) {
 	k := r.h.Key(kind, secret)
 	if user == "" {
 		if _, ok := r.cache.Peek(k); ok {
-			r.cache.Add(k, entry{negUntil: time.Now().Add(r.opt.NegativeTTL).UnixNano()})
+			r.cache.Add(k, entry{negUntil: r.now() + int64(r.opt.NegativeTTL)})
 			r.enqueue(write{key: k.String(), del: true})
 		}
 		return
 	}
-	if e, ok := r.cache.Peek(k); ok && e.negUntil == 0 && e.user == user {
+	now := r.now()
+	if e, ok := r.cache.Peek(k); ok && e.negUntil == 0 && e.user == user && !r.stale(kind, e, now) {
 		return
 	}
-	r.cache.Add(k, entry{user: user})
+	// New, changed, or confirmed again past half its TTL: (re)share it
+	// with a full TTL, so a credential in use never expires.
+	r.cache.Add(k, entry{user: user, shared: now})
 	r.enqueue(write{key: k.String(), user: user, ttl: r.ttl(kind)})
+}
+
+func (r *Resolver) now() int64 {
+	if r.opt.Clock != nil {
+		return r.opt.Clock().UnixNano()
+	}
+	return time.Now().UnixNano()
 }
 
 func (r *Resolver) ttl(kind Kind) time.Duration {
 	switch kind {
 	case KindRememberMe:
 		return r.opt.RememberMeTTL
-	case KindBearer:
+	case KindBearer, KindCrowdToken:
 		return r.opt.TokenTTL
 	}
 	return r.opt.SessionTTL
