@@ -25,10 +25,11 @@ test: deps ## Everything CI runs: vet, unit, integration (real redis/slapd/nginx
 test-short: ## Unit tests only (no services).
 	$(GO) test -short -race -count=1 $(PKGS)
 
-bench: ## Throughput and latency: direct vs bare ReverseProxy vs floatseat (real Redis), plus Go benchmarks.
-	./scripts/install-deps.sh redis-server wrk
+bench: build ## The chain users run (nginx → floatseat → app vs nginx → app, real Redis), CPU per request, scale figures, Go benchmarks.
+	./scripts/install-deps.sh redis-server nginx wrk
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy ./internal/activity ./internal/noise ./internal/identity
-	$(GO) run ./cmd/floatseat-bench
+	@# Keep this step last: it ends with the two summary lines scripts read.
+	$(GO) run ./cmd/floatseat-bench -floatseat $(BIN)
 
 demo: ## Run the whole system on this machine: embedded Redis, a Jira simulator, floatseat.
 	$(GO) run ./cmd/floatseat demo

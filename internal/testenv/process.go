@@ -112,3 +112,14 @@ func (w *lockedWriter) Write(b []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.buf.Write(b)
 }
+
+// Pid returns the process id of the running service, or 0 when stopped,
+// so a benchmark can read the service's own CPU time.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
