@@ -56,6 +56,7 @@ type App struct {
 	directory        directory.Directory // WithDirectory: used instead of directory.type's backend
 	immediate        bool
 	proxyLn, adminLn net.Listener
+	cleanups         cleanups   // what New acquired; released by Run's end or New's error
 	mu               sync.Mutex // serialises Reload
 }
 
@@ -75,13 +76,23 @@ func WithDirectory(d directory.Directory, immediate bool) Option {
 	return func(a *App) { a.directory, a.immediate = d, immediate }
 }
 
+// WithRegistry makes the App register its metrics on reg instead of a
+// registry of its own (tests instrument an injected directory on it).
+func WithRegistry(reg *prometheus.Registry) Option { return func(a *App) { a.reg = reg } }
+
 // New builds every part and binds both listeners, so that ":0" works in
-// tests and addresses are known before Run.
-func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+// tests and addresses are known before Run. On an error it releases what
+// it had acquired.
+func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), replica: replicaID(), clock: time.Now}
 	for _, o := range opts {
 		o(a)
 	}
+	defer func() {
+		if err != nil {
+			_ = a.cleanups.run()
+		}
+	}()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "floatseat", Name: "build_info", Help: "Always 1; labels say what runs.",
@@ -96,11 +107,9 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
 	if a.noise, err = newNoiseFilter(cfg, a.reg); err != nil {
-		a.closeStore()
 		return nil, err
 	}
 	if a.who, err = newWho(cfg, a.store, a.reg, log, a.clock); err != nil {
-		a.closeStore()
 		return nil, err
 	}
 	a.recorder = activity.New(a.store, activity.Options{
@@ -113,7 +122,6 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 
 	a.audit = audit.New(a.store, log, 100000, a.replica, cfg.Mode).WithClock(a.clock)
 	if a.seats, err = a.buildSeats(a.audit); err != nil {
-		a.closeStore()
 		return nil, err
 	}
 	var seats proxy.Seats // a nil *keeper.Keeper must stay a nil interface
@@ -165,14 +173,13 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	a.mountAPI()
 
 	if a.proxyLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-		a.closeStore()
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
+	a.cleanups.push(a.proxyLn.Close)
 	if a.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-		a.proxyLn.Close()
-		a.closeStore()
 		return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
 	}
+	a.cleanups.push(a.adminLn.Close)
 	return a, nil
 }
 
@@ -199,7 +206,11 @@ func (a *App) Store() *store.Store { return a.store }
 // Run serves until ctx ends, then drains in-flight requests for up to
 // proxy.shutdown_timeout and stops every loop it started.
 func (a *App) Run(ctx context.Context) error {
-	defer a.closeStore()
+	defer func() {
+		if err := a.cleanups.run(); err != nil {
+			a.log.Warn("releasing resources at shutdown", "err", err)
+		}
+	}()
 	srv := &http.Server{
 		Handler:           a.proxy,
 		ReadHeaderTimeout: a.cfg.Proxy.ReadHeaderTimeout,
@@ -308,13 +319,8 @@ func (a *App) openStore() error {
 		a.log.Warn("using the embedded in-process store: nothing survives a restart and replicas share nothing; mode is observe", "reason", a.cfg.ModeForced)
 	}
 	a.store = st
+	a.cleanups.push(st.Close)
 	return nil
-}
-
-func (a *App) closeStore() {
-	if a.store != nil {
-		_ = a.store.Close()
-	}
 }
 
 // upstreamCheck: the app answers HTTP at all (any status).

@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/floatseat/floatseat/internal/appsim"
-	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/keeper"
 	"github.com/floatseat/floatseat/internal/testenv"
@@ -72,12 +69,7 @@ log: {level: error}
 `, up.URL, rd.Addr)
 	cfg := parseTestConfig(t, yaml)
 	start := func(d directory.Directory) (*App, func()) {
-		old := openDirectory
-		openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
-			return d, true, nil
-		}
-		defer func() { openDirectory = old }()
-		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), WithDirectory(d, true))
 		if err != nil {
 			t.Fatal(err)
 		}

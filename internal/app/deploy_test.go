@@ -2,7 +2,6 @@ package app
 
 import (
 	"encoding/json"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,12 +85,9 @@ var metricRE = regexp.MustCompile(`floatseat_[a-z_]+`)
 // (a directory from the simulator) and checks that each metric named in
 // the alert rules and the dashboard is one it exports.
 func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
-	old := openDirectory
-	openDirectory = func(_ *config.Config, _ *slog.Logger, reg prometheus.Registerer) (directory.Directory, bool, error) {
-		return directory.Instrument("test", appsim.NewInternalDirectory(), directory.NewMetrics(reg), directory.Options{}), true, nil
-	}
-	t.Cleanup(func() { openDirectory = old })
-	a := startEmbedded(t, "directory: {type: jira}\napp: {user: svc}\n")
+	reg := prometheus.NewRegistry()
+	dir := directory.Instrument("test", appsim.NewInternalDirectory(), directory.NewMetrics(reg), directory.Options{})
+	a := startEmbedded(t, "directory: {type: jira}\napp: {user: svc}\n", WithRegistry(reg), WithDirectory(dir, true))
 	names := map[string]bool{}
 	mfs, err := a.Registry().Gather()
 	if err != nil {

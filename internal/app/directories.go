@@ -12,12 +12,13 @@ import (
 	"github.com/floatseat/floatseat/internal/directory/crowd"
 )
 
-func init() { openDirectory = openConfiguredDirectory }
-
-// openConfiguredDirectory opens the backend of directory.type. The app's
-// own REST API makes a change visible at once; Crowd and LDAP only at a
-// password login or the app's next directory sync (DESIGN §2.6).
-func openConfiguredDirectory(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (directory.Directory, bool, error) {
+// openDirectory opens the backend of directory.type, instrumented with
+// retries, a circuit breaker and metrics; it closes (io.Closer) what the
+// backend holds. immediate reports whether a change reaches the app at
+// once (its own REST API) or only at a password login or the app's next
+// directory sync (Crowd, LDAP; DESIGN §2.6). Tests and the demo put a
+// directory in with WithDirectory instead.
+func openDirectory(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (directory.Directory, bool, error) {
 	var (
 		d         directory.Directory
 		immediate bool

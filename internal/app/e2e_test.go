@@ -6,7 +6,6 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,10 +14,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floatseat/floatseat/internal/appsim"
-	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/directory/ldapdir"
 	"github.com/floatseat/floatseat/internal/testenv"
@@ -137,6 +134,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	t.Cleanup(up.Close)
 
 	dirYAML := `{type: ldap, sync_interval: 24h, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_dn: x, group_base_dn: x}}`
+	opts := []Option{WithClock(w.clock.Now)}
 	switch {
 	case o.rest:
 		dirYAML = `{type: jira}`
@@ -146,11 +144,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		testSecrets["FLOATSEAT_LDAP_BIND_PASSWORD"] = w.slapd.AdminPassword
 		t.Cleanup(func() { testSecrets["FLOATSEAT_LDAP_BIND_PASSWORD"] = "x" })
 	default:
-		old := openDirectory
-		openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
-			return w.dir, false, nil
-		}
-		t.Cleanup(func() { openDirectory = old })
+		opts = append(opts, WithDirectory(w.dir, false))
 	}
 	if o.maxIdle == 0 {
 		o.maxIdle = e2eCeiling
@@ -177,7 +171,7 @@ reaper: {interval: 1h}
 log: {level: error}
 %s
 `, up.URL, o.maxIdle, redisYAML, dirYAML, o.extraYAML)
-		a := runApp(t, yaml, WithClock(w.clock.Now))
+		a := runApp(t, yaml, opts...)
 		w.apps = append(w.apps, a)
 		addrs = append(addrs, a.ProxyAddr())
 	}
@@ -575,7 +569,7 @@ func seedLDAP(t *testing.T, s *testenv.Slapd, users map[string][]string) *ldapdi
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Close)
+	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
 

@@ -26,9 +26,9 @@ func parseTestConfig(t *testing.T, yaml string) *config.Config {
 }
 
 // startEmbedded runs a whole floatseat with the embedded store.
-func startEmbedded(t *testing.T, extra string) *App {
+func startEmbedded(t *testing.T, extra string, opts ...Option) *App {
 	t.Helper()
-	return runApp(t, "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nadmin: {listen: 127.0.0.1:0}\n"+extra)
+	return runApp(t, "listen: 127.0.0.1:0\nupstream: http://127.0.0.1:9\nadmin: {listen: 127.0.0.1:0}\n"+extra, opts...)
 }
 
 // runApp builds a floatseat from yaml, runs it, and stops it in cleanup.

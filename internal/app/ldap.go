@@ -9,7 +9,7 @@ import (
 )
 
 // openLDAP opens the LDAP backend from directory.ldap.*.
-var openLDAP = func(cfg *config.Config, log *slog.Logger) (directory.Directory, error) {
+func openLDAP(cfg *config.Config, log *slog.Logger) (directory.Directory, error) {
 	l := cfg.Directory.LDAP
 	return ldapdir.New(ldapdir.Config{
 		URL: l.URL, BindDN: l.BindDN, BindPassword: l.BindPassword.Reveal(),

@@ -1,14 +1,9 @@
 package app
 
 import (
-	"log/slog"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/floatseat/floatseat/internal/appsim"
-	"github.com/floatseat/floatseat/internal/config"
-	"github.com/floatseat/floatseat/internal/directory"
 )
 
 // TestServiceAccountListedAsExcluded: the admin read model and the reaper
@@ -22,11 +17,6 @@ func TestServiceAccountListedAsExcluded(t *testing.T) {
 		dir.AddUser(u, "pw")
 		_ = dir.AddMember(ctx, u, "jira-software-users")
 	}
-	old := openDirectory
-	openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
-		return dir, true, nil
-	}
-	t.Cleanup(func() { openDirectory = old })
 	a := runApp(t, `
 product: jira
 listen: 127.0.0.1:0
@@ -38,7 +28,7 @@ pools:
 exclude: {groups: []}
 directory: {type: jira}
 log: {level: error}
-`)
+`, WithDirectory(dir, true))
 	users, err := a.model.Users(ctx, "", "")
 	if err != nil {
 		t.Fatal(err)

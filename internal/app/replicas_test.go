@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,12 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/floatseat/floatseat/internal/admin"
 	"github.com/floatseat/floatseat/internal/appsim"
-	"github.com/floatseat/floatseat/internal/config"
-	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/testenv"
 )
 
@@ -59,12 +54,6 @@ func TestThreeReplicasNeverOverGrant(t *testing.T) {
 	up := httptest.NewServer(sim)
 	t.Cleanup(up.Close)
 
-	old := openDirectory
-	openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
-		return dir, false, nil // an LDAP-like directory: seen by the app at login
-	}
-	t.Cleanup(func() { openDirectory = old })
-
 	var apps []*App
 	for i := 0; i < 3; i++ {
 		yaml := fmt.Sprintf(`
@@ -82,7 +71,7 @@ directory: {type: ldap, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_d
 proxy: {grant_timeout: 5s}
 log: {level: error}
 `, up.URL, rd.Addr)
-		apps = append(apps, runApp(t, yaml))
+		apps = append(apps, runApp(t, yaml, WithDirectory(dir, false))) // an LDAP-like directory: seen by the app at login
 	}
 	// Wait until every replica has the app's seat count and its pool-group view.
 	for _, a := range apps {

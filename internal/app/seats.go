@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
@@ -33,13 +31,6 @@ type seatParts struct {
 // errNoBackend: a directory type whose backend this build cannot open.
 var errNoBackend = errors.New("directory backend not available")
 
-// openDirectory opens the configured backend, instrumented with retries, a
-// circuit breaker and metrics. immediate reports whether its changes reach
-// the app at once (app REST) or only at a password login or the next
-// directory sync (Crowd, LDAP).
-// Tests replace it to put the simulator's directory in.
-var openDirectory func(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (d directory.Directory, immediate bool, err error)
-
 func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	cfg := a.cfg
 	if cfg.Directory.Type == "" {
@@ -49,9 +40,10 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	dir, immediate, err := a.directory, a.immediate, error(nil)
 	if dir == nil {
 		dir, immediate, err = openDirectory(cfg, a.log, a.reg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
+		if err != nil {
+			return nil, fmt.Errorf("directory: %w", err)
+		}
+		a.cleanups.pushCloser(dir)
 	}
 	observe := cfg.Mode == config.ModeObserve
 	var kp []keeper.Pool

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,11 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/floatseat/floatseat/internal/appsim"
-	"github.com/floatseat/floatseat/internal/config"
-	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/testenv"
 )
 
@@ -36,15 +31,10 @@ func TestStatusPageInChromium(t *testing.T) {
 		dir.AddUser(u, "pw")
 		_ = dir.AddMember(ctx, u, "jira-software-users")
 	}
-	old := openDirectory
-	openDirectory = func(*config.Config, *slog.Logger, prometheus.Registerer) (directory.Directory, bool, error) {
-		return dir, true, nil
-	}
-	t.Cleanup(func() { openDirectory = old })
 	a := startEmbedded(t, `directory: {type: jira}
 app: {user: svc}
 pools: [{name: jira-software, license_groups: [jira-software-users], seats: 20, reserve: 2, refresh_interval: 1s}]
-`)
+`, WithDirectory(dir, true))
 	eventually(t, "seat counts", func() bool {
 		st, err := a.Status(ctx)
 		return err == nil && st.Pools[0].Seats == 20 && st.Pools[0].Used == 3

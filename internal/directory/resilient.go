@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -54,7 +55,9 @@ var ErrCircuitOpen = fmt.Errorf("circuit open: %w", ErrUnavailable)
 // Instrument wraps d with per-call deadlines, retries with backoff for
 // retryable failures (every operation of the interface is idempotent), a
 // circuit breaker so a dead directory costs microseconds instead of
-// timeouts, and metrics. A PasswordVerifier stays one.
+// timeouts, and metrics. A PasswordVerifier stays one, and the result is
+// an io.Closer that closes d if d is one (its connection pool, its idle
+// HTTP connections), so the owner can release the backend it opened.
 func Instrument(backend string, d Directory, m *Metrics, o Options) Directory {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
@@ -203,6 +206,14 @@ func (r *resilient) RemoveMember(ctx context.Context, user, group string) error 
 	return r.do(ctx, "remove_member", func(ctx context.Context) error { return r.d.RemoveMember(ctx, user, group) })
 }
 
+// Close closes the backend if it holds anything (io.Closer).
+func (r *resilient) Close() error {
+	if c, ok := r.d.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
 // Unwrap returns the backend, for optional interfaces the wrapper does not
 // carry (directory.EmailLookup).
 func (r *resilient) Unwrap() Directory { return r.d }
@@ -218,5 +229,6 @@ func (r *resilientVerifier) VerifyPassword(ctx context.Context, user, password s
 
 var (
 	_ Directory        = (*resilient)(nil)
+	_ io.Closer        = (*resilient)(nil)
 	_ PasswordVerifier = (*resilientVerifier)(nil)
 )

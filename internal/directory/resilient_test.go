@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,56 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	}
 	if _, err := d.IsMember(t.Context(), "u", "g", false); err != nil {
 		t.Errorf("closed again: %v", err)
+	}
+}
+
+// closing is a backend that holds something to release.
+type closing struct {
+	scripted
+	closed int
+}
+
+func (c *closing) Close() error { c.closed++; return nil }
+
+// verifying is a backend that checks passwords and holds something.
+type verifying struct {
+	closing
+}
+
+func (v *verifying) VerifyPassword(context.Context, string, string) error { return nil }
+
+func TestInstrumentClosesTheBackend(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	for _, tc := range []struct {
+		name    string
+		backend Directory
+	}{
+		{name: "plain", backend: &closing{}},
+		{name: "password verifier", backend: &verifying{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Instrument("test", tc.backend, m, Options{})
+			c, ok := d.(io.Closer)
+			if !ok {
+				t.Fatalf("Instrument(%T) is no io.Closer: the owner cannot release the backend", tc.backend)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var closed int
+			switch b := tc.backend.(type) {
+			case *closing:
+				closed = b.closed
+			case *verifying:
+				closed = b.closed
+			}
+			if closed != 1 {
+				t.Errorf("backend closed %d times, want 1", closed)
+			}
+		})
+	}
+	// A backend with nothing to close: Close is a no-op.
+	if err := Instrument("test", &scripted{}, m, Options{}).(io.Closer).Close(); err != nil {
+		t.Errorf("closing a backend without Close: got %v", err)
 	}
 }

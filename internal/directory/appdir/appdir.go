@@ -150,7 +150,7 @@ func New(cfg Config, log *slog.Logger) (*Dir, error) {
 }
 
 // Close releases idle connections.
-func (d *Dir) Close() { d.c.http.CloseIdleConnections() }
+func (d *Dir) Close() error { d.c.http.CloseIdleConnections(); return nil }
 
 // IsMember implements directory.Directory.
 func (d *Dir) IsMember(ctx context.Context, user, group string, nested bool) (bool, error) {

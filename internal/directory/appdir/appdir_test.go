@@ -51,7 +51,7 @@ func newDir(t *testing.T, product, url string, mod ...func(*Config)) *Dir {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Close)
+	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
 

@@ -160,7 +160,7 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 }
 
 // Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() error { c.http.CloseIdleConnections(); return nil }
 
 // ---- Directory ----
 

@@ -104,13 +104,13 @@ func New(cfg Config, log *slog.Logger) (*Dir, error) {
 }
 
 // Close closes pooled connections.
-func (d *Dir) Close() {
+func (d *Dir) Close() error {
 	for {
 		select {
 		case c := <-d.pool:
 			c.Close()
 		default:
-			return
+			return nil
 		}
 	}
 }

@@ -106,7 +106,7 @@ func newDir(t *testing.T, s *testenv.Slapd, f flavour, groupBase string) *Dir {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Close)
+	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
