@@ -15,7 +15,24 @@ var poolNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 var methods = map[string]bool{"": true, "ANY": true, "GET": true, "HEAD": true, "POST": true, "PUT": true,
 	"PATCH": true, "DELETE": true, "OPTIONS": true}
 
+// validate reports every problem of the configuration, section by
+// section; each validator adds to v and none stops the others.
 func (c *Config) validate(v *validator) {
+	c.validateCore(v)
+	c.validateRedis(v)
+	c.validateActivity(v)
+	c.validatePools(v)
+	c.validateDirectory(v)
+	c.validateNoise(v)
+	c.validateReaper(v)
+	c.validateIdentity(v)
+	c.validateProxy(v)
+	c.validateLog(v)
+}
+
+// validateCore checks the top level: product, addresses, mode, the
+// session window and the admin token.
+func (c *Config) validateCore(v *validator) {
 	switch c.Product {
 	case ProductJira, ProductConfluence:
 	default:
@@ -43,7 +60,10 @@ func (c *Config) validate(v *validator) {
 	if c.Admin.TokenFile == "" && c.Admin.Token == "" {
 		v.warn("admin.token_file is empty: mutating admin calls (grant, revoke, reload) will answer 403")
 	}
+}
 
+// validateRedis checks redis: addresses, db, prefix and timeout.
+func (c *Config) validateRedis(v *validator) {
 	if !c.Redis.Embedded() {
 		if c.Redis.Addr != "" && len(c.Redis.Addrs) > 0 {
 			v.errf("redis: set addr or addrs, not both")
@@ -65,7 +85,10 @@ func (c *Config) validate(v *validator) {
 		v.errf("redis.key_prefix: %q must be non-empty without braces or spaces", c.Redis.KeyPrefix)
 	}
 	positive(v, "redis.timeout", c.Redis.Timeout, time.Millisecond)
+}
 
+// validateActivity checks activity: against the session timeout.
+func (c *Config) validateActivity(v *validator) {
 	positive(v, "activity.resolution", c.Activity.Resolution, time.Second)
 	if c.Activity.Resolution*2 > c.SessionTimeout {
 		v.errf("activity.resolution (%v) must be at most half of session_timeout (%v)", c.Activity.Resolution, c.SessionTimeout)
@@ -75,11 +98,10 @@ func (c *Config) validate(v *validator) {
 	}
 	positive(v, "activity.flush_interval", c.Activity.FlushInterval, time.Millisecond)
 	positive(v, "activity.heartbeat_interval", c.Activity.HeartbeatInterval, time.Second)
+}
 
-	c.validatePools(v)
-	c.validateDirectory(v)
-	c.validateNoise(v)
-
+// validateReaper checks reaper: and the membership refresh it reads.
+func (c *Config) validateReaper(v *validator) {
 	positive(v, "reaper.interval", c.Reaper.Interval, time.Second)
 	if c.Reaper.MaxRevocationsPerRun < 1 {
 		v.errf("reaper.max_revocations_per_run: %d must be positive", c.Reaper.MaxRevocationsPerRun)
@@ -94,7 +116,10 @@ func (c *Config) validate(v *validator) {
 	if c.Reaper.HeartbeatMaxAge <= c.Activity.HeartbeatInterval {
 		v.errf("reaper.heartbeat_max_age (%v) must be longer than activity.heartbeat_interval (%v)", c.Reaper.HeartbeatMaxAge, c.Activity.HeartbeatInterval)
 	}
+}
 
+// validateIdentity checks identity: and sso:, whose lifetimes follow max_idle.
+func (c *Config) validateIdentity(v *validator) {
 	if c.Identity.CacheSize < 1 {
 		v.errf("identity.cache_size: %d must be positive", c.Identity.CacheSize)
 	}
@@ -117,7 +142,10 @@ func (c *Config) validate(v *validator) {
 	if !strings.HasPrefix(c.SSO.LoginPath, "/") {
 		v.errf("sso.login_path: %q must start with /", c.SSO.LoginPath)
 	}
+}
 
+// validateProxy checks proxy: timeouts, context path and claim limits.
+func (c *Config) validateProxy(v *validator) {
 	if c.Proxy.ContextPath != "" && (!strings.HasPrefix(c.Proxy.ContextPath, "/") || strings.HasSuffix(c.Proxy.ContextPath, "/")) {
 		v.errf("proxy.context_path: %q must start with / and not end with /", c.Proxy.ContextPath)
 	}
@@ -133,7 +161,10 @@ func (c *Config) validate(v *validator) {
 	if c.Proxy.Claims.UserBurst < 1 || c.Proxy.Claims.AddressBurst < 1 {
 		v.errf("proxy.claims: user_burst and address_burst must be at least 1")
 	}
+}
 
+// validateLog checks log: level and format.
+func (c *Config) validateLog(v *validator) {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
