@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/bench"
@@ -25,7 +26,24 @@ func main() {
 	flag.IntVar(&o.Users, "users", 200, "distinct users (sessions) in the load")
 	flag.IntVar(&o.ScaleUsers, "scale-users", 100000, "distinct sessions sent once each for the RSS figure (0 skips)")
 	bin := flag.String("floatseat", "bin/floatseat", "the floatseat binary to measure (`make bench` builds it)")
+	bare := flag.String("serve-bare", "", "LISTEN,UPSTREAM: run only the bare ReverseProxy (the benchmark starts itself this way)")
 	flag.Parse()
+	if *bare != "" {
+		listen, upstream, _ := strings.Cut(*bare, ",")
+		if err := bench.ServeBare(listen, upstream); err != nil {
+			fmt.Fprintln(os.Stderr, "floatseat-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floatseat-bench:", err)
+		os.Exit(1)
+	}
+	o.Bare = func(listen, upstream string) *exec.Cmd {
+		return exec.Command(self, "-serve-bare", listen+","+upstream)
+	}
 	if abs, err := filepath.Abs(*bin); err == nil {
 		*bin = abs
 	}
@@ -44,7 +62,7 @@ func main() {
 	sc := testenv.NewScope()
 	var sum bench.Summary
 	var runErr error
-	err := sc.Run(func(tb testenv.TB) { sum, runErr = bench.Run(tb, o, os.Stdout) })
+	err = sc.Run(func(tb testenv.TB) { sum, runErr = bench.Run(tb, o, os.Stdout) })
 	sc.Close()
 	if err == nil {
 		err = runErr

@@ -40,6 +40,9 @@ type Options struct {
 	// Floatseat returns the command that runs floatseat with args
 	// ("serve --config FILE"): the shipped binary in `make bench`.
 	Floatseat func(args ...string) *exec.Cmd
+	// Bare returns the command that runs ServeBare(listen, upstream) in
+	// its own process, so its CPU is measured like floatseat's.
+	Bare func(listen, upstream string) *exec.Cmd
 	// Scale measures the reaper and directory figures of the scale line
 	// (nil: not measured, printed as n/a).
 	Scale func(tb testenv.TB, users int) (Scale, error)
@@ -85,10 +88,11 @@ type row struct {
 	name       string
 	base       string
 	load       load
-	mp50, mp99 time.Duration // moderate load
-	fsCPU      time.Duration // floatseat's CPU over the throughput run
-	ngCPU      time.Duration // nginx's (this row's instance)
-	nginx      *testenv.Nginx
+	mp50, mp99 time.Duration  // moderate load
+	proc       *child         // the Go proxy process this row goes through, if any
+	procCPU    time.Duration  // its CPU over the throughput run
+	nginx      *testenv.Nginx // the nginx this row goes through, if any
+	ngCPU      time.Duration  // its CPU over the throughput run
 }
 
 func (r row) perReq(d time.Duration) float64 {
@@ -106,7 +110,8 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	bareAddr, err := startBare(tb, upURL)
+	bareAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
+	bare, err := startChild(tb, o.Bare(bareAddr, upURL.String()), bareAddr)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -120,51 +125,68 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 
 	rows := []*row{
 		{name: "direct", base: "http://" + upURL.Host},
-		{name: "bare-reverseproxy", base: "http://" + bareAddr},
-		{name: "floatseat", base: "http://" + fs.proxy},
+		{name: "bare-reverseproxy", base: "http://" + bareAddr, proc: bare},
+		{name: "floatseat", base: "http://" + fs.proxy, proc: fs.child},
 		{name: "nginx", base: "http://" + ngDirect.Addr, nginx: ngDirect},
-		{name: "nginx+floatseat", base: "http://" + ngFS.Addr, nginx: ngFS},
+		{name: "nginx+floatseat", base: "http://" + ngFS.Addr, nginx: ngFS, proc: fs.child},
 	}
 	tool := "go"
 	if o.Wrk != "" {
 		tool = "wrk"
 	}
+	const path = "/browse/FS-1"
+	ss := newSessions(o.Users)
+	ss.learn("http://" + fs.proxy + path)
 	for _, r := range rows {
-		url := r.base + "/browse/FS-1"
-		warm(url, o.Users)
-		fs0, err := cpuTime(fs.pid)
-		if err != nil {
-			return Summary{}, err
+		url := r.base + path
+		ss.warm(url)
+		var p0, ng0 time.Duration
+		if r.proc != nil {
+			if p0, err = cpuTime(r.proc.pid); err != nil {
+				return Summary{}, err
+			}
 		}
-		var ng0 time.Duration
 		if r.nginx != nil {
 			if ng0, err = cpuTime(r.nginx.Pid()); err != nil {
 				return Summary{}, err
 			}
 		}
 		if o.Wrk != "" {
-			if r.load, err = runWrk(o.Wrk, url, o.Duration, o.Conns, o.Users); err != nil {
+			if r.load, err = runWrk(o.Wrk, url, o.Duration, o.Conns, ss); err != nil {
 				return Summary{}, err
 			}
 		} else {
-			r.load = closedLoop(url, o.Duration, o.Conns, o.Users)
+			r.load = closedLoop(url, o.Duration, o.Conns, ss)
 		}
-		fs1, _ := cpuTime(fs.pid)
-		r.fsCPU = fs1 - fs0
+		if r.proc != nil {
+			p1, _ := cpuTime(r.proc.pid)
+			r.procCPU = p1 - p0
+		}
 		if r.nginx != nil {
 			ng1, _ := cpuTime(r.nginx.Pid())
 			r.ngCPU = ng1 - ng0
 		}
-		r.mp50, r.mp99 = openLoop(url, o.Duration/2, o.Rate, o.Users)
+	}
+	// Latency at a moderate rate: the targets take turns in short rounds,
+	// so a neighbour's burst on shared cores falls on all of them alike.
+	const rounds = 5
+	lat := make([][]time.Duration, len(rows))
+	for range rounds {
+		for i, r := range rows {
+			lat[i] = append(lat[i], openLoop(r.base+path, o.Duration/(2*rounds), o.Rate, ss)...)
+		}
+	}
+	for i, r := range rows {
+		r.mp50, r.mp99 = pct(lat[i])
 	}
 
 	fmt.Fprintf(out, "\nfloatseat benchmark: %d users, %v per run, %d connections (%s), %d req/s (moderate load); floatseat in observe mode on a real redis-server\n\n",
 		o.Users, o.Duration, o.Conns, tool, o.Rate)
-	fmt.Fprintf(out, "%-18s %10s %9s %9s %9s %10s %10s %14s %14s\n", "target", "req/s", "errors", "p50", "p99", "p50@rate", "p99@rate", "floatseat µs/req", "nginx µs/req")
+	fmt.Fprintf(out, "%-18s %10s %9s %9s %9s %10s %10s %14s %14s\n", "target", "req/s", "errors", "p50", "p99", "p50@rate", "p99@rate", "Go proxy µs/req", "nginx µs/req")
 	for _, r := range rows {
 		fsc, ngc := "-", "-"
-		if r.fsCPU > 0 || strings.Contains(r.name, "floatseat") {
-			fsc = fmt.Sprintf("%.1f", r.perReq(r.fsCPU))
+		if r.proc != nil {
+			fsc = fmt.Sprintf("%.1f", r.perReq(r.procCPU))
 		}
 		if r.nginx != nil {
 			ngc = fmt.Sprintf("%.1f", r.perReq(r.ngCPU))
@@ -172,12 +194,12 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		fmt.Fprintf(out, "%-18s %10.0f %9d %9v %9v %10v %10v %14s %14s\n", r.name, r.load.rps, r.load.errors,
 			r.load.p50.Round(time.Microsecond), r.load.p99.Round(time.Microsecond), r.mp50.Round(time.Microsecond), r.mp99.Round(time.Microsecond), fsc, ngc)
 	}
-	direct, bare, fsRow, ng, chain := rows[0], rows[1], rows[2], rows[3], rows[4]
+	direct, bareRow, fsRow, ng, chain := rows[0], rows[1], rows[2], rows[3], rows[4]
 	s := Summary{
 		DirectRPS:        ng.load.rps,
 		FloatseatRPS:     chain.load.rps,
 		AddedP99MS:       float64(chain.mp99-ng.mp99) / float64(time.Millisecond),
-		CPUUsPerReq:      chain.perReq(chain.fsCPU),
+		CPUUsPerReq:      chain.perReq(chain.procCPU),
 		NginxCPUUsPerReq: ng.perReq(ng.ngCPU),
 	}
 	if s.DirectRPS > 0 {
@@ -194,15 +216,18 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 	fmt.Fprintf(out, "  p99 added at %d req/s             %6.3f ms   (target ≤ 0.3 ms)\n", o.Rate, s.AddedP99MS)
 	fmt.Fprintf(out, "  throughput ratio                    %6.3f      (2 shared cores: a third process shares the CPUs; printed, not chased)\n", s.Ratio)
 	fmt.Fprintf(out, "without nginx:\n")
-	if bare.load.rps > 0 {
-		fmt.Fprintf(out, "  throughput floatseat/bare ReverseProxy (same buffer pool) = %.3f; /direct = %.3f\n", fsRow.load.rps/bare.load.rps, fsRow.load.rps/direct.load.rps)
+	if bareRow.load.rps > 0 && direct.load.rps > 0 {
+		fmt.Fprintf(out, "  throughput floatseat/bare ReverseProxy (same transport and buffer pool) = %.3f; /direct = %.3f\n", fsRow.load.rps/bareRow.load.rps, fsRow.load.rps/direct.load.rps)
 	}
-	fmt.Fprintf(out, "  p99 added vs bare at %d req/s = %.3f ms\n", o.Rate, float64(fsRow.mp99-bare.mp99)/float64(time.Millisecond))
+	if b := bareRow.perReq(bareRow.procCPU); b > 0 {
+		fmt.Fprintf(out, "  CPU per request floatseat/bare ReverseProxy = %.2f (%.1f µs of it is net/http's own proxying)\n", fsRow.perReq(fsRow.procCPU)/b, b)
+	}
+	fmt.Fprintf(out, "  p99 added vs bare at %d req/s = %.3f ms\n", o.Rate, float64(fsRow.mp99-bareRow.mp99)/float64(time.Millisecond))
 
 	s.Scale = Scale{Users: o.ScaleUsers, ReaperPassMS: -1, RSSMB: -1, DirectoryCalls: -1}
 	if o.ScaleUsers > 0 {
 		errs := sweep("http://"+fs.proxy+"/browse/FS-1", o.ScaleUsers, o.Conns)
-		_, peak, err := rssMB(fs.pid)
+		_, peak, err := rssMB(fs.child.pid)
 		if err != nil {
 			return s, err
 		}
@@ -251,30 +276,28 @@ func startUpstream(tb testenv.TB) (*url.URL, error) {
 	return url.Parse("http://" + ln.Addr().String())
 }
 
-// startBare runs a stdlib ReverseProxy with floatseat's transport and
-// buffer pool: the cost of proxying in Go, without floatseat's work.
-func startBare(tb testenv.TB, up *url.URL) (string, error) {
+// ServeBare runs a stdlib ReverseProxy on listen in front of upstream
+// with floatseat's transport and buffer pool: the cost of proxying in Go,
+// without floatseat's work. The benchmark runs it as its own process.
+func ServeBare(listen, upstream string) error {
+	up, err := url.Parse(upstream)
+	if err != nil {
+		return err
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.SetXForwarded() },
 		Transport:  proxy.Transport(5*time.Minute, 256),
 		BufferPool: proxy.NewBufferPool(256),
 		ErrorLog:   log.New(io.Discard, "", 0), // wrk closing connections at the end is not news
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: rp, ErrorLog: log.New(io.Discard, "", 0)}
-	go srv.Serve(ln)
-	tb.Cleanup(func() { srv.Close() })
-	return ln.Addr().String(), nil
+	srv := &http.Server{Addr: listen, Handler: rp, ErrorLog: log.New(io.Discard, "", 0)}
+	return srv.ListenAndServe()
 }
 
-// fsProc is floatseat running as its own process.
-type fsProc struct {
-	pid          int
-	proxy, admin string
-	out          *lockedBuf
+// child is a Go proxy running as its own process.
+type child struct {
+	pid int
+	out *lockedBuf
 }
 
 type lockedBuf struct {
@@ -290,12 +313,46 @@ func (l *lockedBuf) Write(p []byte) (int, error) {
 
 func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
+// startChild starts cmd, stops it in tb's cleanup, and waits until every
+// address in addrs accepts connections.
+func startChild(tb testenv.TB, cmd *exec.Cmd, addrs ...string) (*child, error) {
+	c := &child{out: &lockedBuf{}}
+	cmd.Stdout, cmd.Stderr = c.out, c.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	c.pid = cmd.Process.Pid
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	for _, a := range addrs {
+		if err := testenv.WaitTCP(tb.Context(), a, 30*time.Second); err != nil {
+			return nil, fmt.Errorf("%s did not start: %w\n%s", cmd.Path, err, c.out.String())
+		}
+	}
+	return c, nil
+}
+
+// fsProc is floatseat running as its own process.
+type fsProc struct {
+	*child
+	proxy, admin string
+}
+
 func startFloatseat(tb testenv.TB, o Options, up *url.URL, redisAddr string) (*fsProc, error) {
 	dir := tb.TempDir()
 	p := &fsProc{
 		proxy: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb)),
 		admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb)),
-		out:   &lockedBuf{},
 	}
 	yaml := fmt.Sprintf(`product: jira
 listen: %q
@@ -312,28 +369,11 @@ log: {level: error}
 	}
 	cmd := o.Floatseat("serve", "--config", cf)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start floatseat: %w", err)
+	c, err := startChild(tb, cmd, p.proxy, p.admin)
+	if err != nil {
+		return nil, err
 	}
-	p.pid = cmd.Process.Pid
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	for _, a := range []string{p.proxy, p.admin} {
-		if err := testenv.WaitTCP(tb.Context(), a, 30*time.Second); err != nil {
-			return nil, fmt.Errorf("floatseat did not start: %w\n%s", err, p.out.String())
-		}
-	}
+	p.child = c
 	return p, nil
 }
 

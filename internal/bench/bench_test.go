@@ -11,11 +11,16 @@ import (
 	"github.com/floatseat/floatseat/internal/cli"
 )
 
-// The test binary doubles as the floatseat process the benchmark measures,
-// so the test needs no separate build.
+// The test binary doubles as the floatseat and bare-proxy processes the
+// benchmark measures, so the test needs no separate build.
 func TestMain(m *testing.M) {
-	if os.Getenv("FLOATSEAT_BENCH_CHILD") == "1" {
+	switch os.Getenv("FLOATSEAT_BENCH_CHILD") {
+	case "floatseat":
 		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	case "bare":
+		if err := ServeBare(os.Args[1], os.Args[2]); err != nil {
+			os.Exit(1)
+		}
 	}
 	os.Exit(m.Run())
 }
@@ -35,7 +40,12 @@ func TestBenchRuns(t *testing.T) {
 		Duration: 300 * time.Millisecond, Conns: 2, Rate: 50, Users: 5, ScaleUsers: 50,
 		Floatseat: func(args ...string) *exec.Cmd {
 			c := exec.Command(self, args...)
-			c.Env = append(os.Environ(), "FLOATSEAT_BENCH_CHILD=1")
+			c.Env = append(os.Environ(), "FLOATSEAT_BENCH_CHILD=floatseat")
+			return c
+		},
+		Bare: func(listen, upstream string) *exec.Cmd {
+			c := exec.Command(self, listen, upstream)
+			c.Env = append(os.Environ(), "FLOATSEAT_BENCH_CHILD=bare")
 			return c
 		},
 		Scale: ScaleFigures,

@@ -10,30 +10,64 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Every request carries one of users' session cookies, so floatseat learns
-// and tracks that many users.
+// Every request carries one of the sessions' Cookie headers, so floatseat
+// learns and tracks that many users. Like a browser, a session sends back
+// the hint cookie floatseat set on its first response; every target gets
+// the same bytes.
+type sessions []string
 
-// warm sends one request per user, so every session is learned before the
-// measured runs.
-func warm(base string, users int) {
+// newSessions returns n sessions with only their JSESSIONID.
+func newSessions(n int) sessions {
+	s := make(sessions, n)
+	for i := range s {
+		s[i] = "JSESSIONID=s" + strconv.Itoa(i)
+	}
+	return s
+}
+
+// learn sends one request per session to base and keeps the cookies the
+// response sets (floatseat's hint), as a browser would.
+func (s sessions) learn(base string) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer c.CloseIdleConnections()
-	for i := 0; i < users; i++ {
-		get(c, base, i)
+	for i := range s {
+		req, _ := http.NewRequest(http.MethodGet, base, nil)
+		req.Header.Set("Cookie", s[i])
+		resp, err := c.Do(req)
+		if err != nil {
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		for _, ck := range resp.Cookies() {
+			s[i] += "; " + ck.Name + "=" + ck.Value
+		}
+	}
+}
+
+// warm sends one request per session, so every session is known before
+// the measured runs.
+func (s sessions) warm(base string) {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer c.CloseIdleConnections()
+	for i := range s {
+		s.get(c, base, i)
 	}
 }
 
 const wrkScript = `
-local n = %d
+local cookies = {%s}
+local n = #cookies
 local i = 0
 request = function()
-  i = (i + 1) %% n
-  return wrk.format("GET", nil, {["Cookie"] = "JSESSIONID=s" .. i})
+  i = i %% n + 1
+  return wrk.format("GET", nil, {["Cookie"] = cookies[i]})
 end
 `
 
@@ -53,14 +87,18 @@ type load struct {
 }
 
 // runWrk runs wrk against base for dur with conns connections.
-func runWrk(wrk, base string, dur time.Duration, conns, users int) (load, error) {
+func runWrk(wrk, base string, dur time.Duration, conns int, ss sessions) (load, error) {
 	dir, err := os.MkdirTemp("", "floatseat-bench")
 	if err != nil {
 		return load{}, err
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "s.lua")
-	if err := os.WriteFile(script, fmt.Appendf(nil, wrkScript, users), 0o644); err != nil {
+	quoted := make([]string, len(ss))
+	for i, c := range ss {
+		quoted[i] = strconv.Quote(c)
+	}
+	if err := os.WriteFile(script, fmt.Appendf(nil, wrkScript, strings.Join(quoted, ",")), 0o644); err != nil {
 		return load{}, err
 	}
 	secs := max(1, int(dur.Round(time.Second)/time.Second))
@@ -93,7 +131,7 @@ func runWrk(wrk, base string, dur time.Duration, conns, users int) (load, error)
 }
 
 // closedLoop is the stand-in for wrk: conns workers sending back to back.
-func closedLoop(base string, dur time.Duration, conns, users int) load {
+func closedLoop(base string, dur time.Duration, conns int, ss sessions) load {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}
 	defer c.CloseIdleConnections()
 	var n, errs atomic.Int64
@@ -109,7 +147,7 @@ func closedLoop(base string, dur time.Duration, conns, users int) load {
 			local := make([]time.Duration, 0, 1<<12)
 			for i := w; time.Now().Before(end); i += conns {
 				t := time.Now()
-				if !get(c, base, i%users) {
+				if !ss.get(c, base, i%len(ss)) {
 					errs.Add(1)
 				}
 				local = append(local, time.Since(t))
@@ -126,8 +164,8 @@ func closedLoop(base string, dur time.Duration, conns, users int) load {
 }
 
 // openLoop sends a fixed request rate, so latency is measured below
-// saturation ("moderate load").
-func openLoop(base string, dur time.Duration, rate, users int) (p50, p99 time.Duration) {
+// saturation ("moderate load"), and returns every request's latency.
+func openLoop(base string, dur time.Duration, rate int, ss sessions) []time.Duration {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer c.CloseIdleConnections()
 	interval := time.Second / time.Duration(rate)
@@ -143,17 +181,18 @@ func openLoop(base string, dur time.Duration, rate, users int) (p50, p99 time.Du
 		go func(i int) {
 			defer wg.Done()
 			t := time.Now()
-			get(c, base, i%users)
+			ss.get(c, base, i%len(ss))
 			lat[i] = time.Since(t)
 		}(i)
 	}
 	wg.Wait()
-	return pct(lat)
+	return lat
 }
 
 // sweep sends exactly one request for each of users sessions, conns at a
 // time: it fills floatseat with that many learned sessions.
 func sweep(base string, users, conns int) (errs int64) {
+	ss := newSessions(users)
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}
 	defer c.CloseIdleConnections()
 	var next, bad atomic.Int64
@@ -167,7 +206,7 @@ func sweep(base string, users, conns int) (errs int64) {
 				if i >= users {
 					return
 				}
-				if !get(c, base, i) {
+				if !ss.get(c, base, i) {
 					bad.Add(1)
 				}
 			}
@@ -177,9 +216,9 @@ func sweep(base string, users, conns int) (errs int64) {
 	return bad.Load()
 }
 
-func get(c *http.Client, base string, user int) bool {
+func (s sessions) get(c *http.Client, base string, i int) bool {
 	req, _ := http.NewRequest(http.MethodGet, base, nil)
-	req.Header.Set("Cookie", "JSESSIONID=s"+strconv.Itoa(user))
+	req.Header.Set("Cookie", s[i])
 	resp, err := c.Do(req)
 	if err != nil {
 		return false
