@@ -44,7 +44,7 @@ func main() {
 				fmt.Fprintln(os.Stderr, "floatseat-loggen:", err)
 				os.Exit(1)
 			}
-			st.Lines += s.Lines
+			st.Add(s)
 		}
 	} else {
 		if err := os.MkdirAll(*out, 0o755); err != nil {

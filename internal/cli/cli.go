@@ -31,6 +31,10 @@ Usage:
   floatseat status|users|audit [--format table|json|csv] [--pool P] [--state S] [--since T]
   floatseat grant|revoke USER [--pool P]  talk to a running instance's admin API
                                           (--admin URL, --token-file F or FLOATSEAT_ADMIN_TOKEN)
+  floatseat replay --config FILE [--log-format F] [--from T] [--to T] [--seats N,…]
+                 [--format table|csv|json|html] FILE…
+                                          what floating would have done over access logs
+                                          (plain or gzip; '-' is stdin)
   floatseat demo                          everything on this machine: embedded Redis,
                                           a Jira simulator and floatseat in front
   floatseat appsim [--product jira|confluence] [--listen ADDR] [--seats N] ...
@@ -78,6 +82,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"revoke": cmdClient("revoke"),
 	"demo":   cmdDemo,
 	"appsim": cmdAppsim,
+	"replay": replayCommand,
 }
 
 func configFlag(name string, args []string, stderr io.Writer) (*flag.FlagSet, *string) {

@@ -34,6 +34,9 @@ type Pool struct {
 	// Seats is the pool's seat count; ≤ 0 when unknown (unlimited).
 	Seats   int
 	Reserve int
+	// Sweep are more seat counts to replay this pool at, for the sizing
+	// table only.
+	Sweep []int
 }
 
 // Options configure a replay.
@@ -118,6 +121,8 @@ type Size struct {
 	Grants      int
 	Revocations int
 	Denials     int
+	// DeniedUsers met the full page at least once.
+	DeniedUsers int
 }
 
 // Day is one calendar day of the logs' zone.
@@ -188,10 +193,11 @@ func Run(opt Options, inputs []Input) (*Result, error) {
 	e.params = seats.Params{Floor: opt.Floor, Ceiling: opt.Ceiling, MaxRevocations: opt.MaxRevocations,
 		HeartbeatAlive: true, Interval: opt.Interval}
 	for i, p := range opt.Pools {
-		counts := opt.Seats
+		counts := append([]int(nil), opt.Seats...)
 		if len(counts) == 0 {
 			counts = []int{p.Seats}
 		}
+		counts = append(counts, p.Sweep...)
 		var ss []*sim
 		for j, n := range counts {
 			ss = append(ss, newSim(e, i, n, p.Reserve, j == 0))
@@ -314,6 +320,9 @@ func (e *engine) sampleAt(now int64) {
 		f := e.floors[p]
 		f.expire(now)
 		s.detail.sample(now, s.holders, f.n)
+		if d := s.detail.at(e.day(now)); s.holders > d.PeakSeats {
+			d.PeakSeats = s.holders
+		}
 	}
 }
 
@@ -369,7 +378,7 @@ func (e *engine) result() *Result {
 		}
 		for _, s := range e.sims[p] {
 			pr.Sizing = append(pr.Sizing, Size{Seats: max(s.seats, 0), PeakSeats: s.peak, Grants: s.grants,
-				Revocations: s.revocations, Denials: s.denials})
+				Revocations: s.revocations, Denials: s.denials, DeniedUsers: s.deniedUsers})
 		}
 		main := e.sims[p][0]
 		pr.Seats, pr.PeakSeats = max(main.seats, 0), main.peak

@@ -34,6 +34,7 @@ type sim struct {
 	head, tail int32
 
 	holders                      int // every holder, excluded ones included
+	deniedUsers                  int
 	grants, revocations, denials int
 	peak                         int
 	detail                       *detail // nil for a sizing-only run
@@ -98,6 +99,9 @@ func (s *sim) activity(u int32, t int64) {
 		return
 	}
 	if s.seats > 0 && s.holders >= s.seats {
+		if s.denied[u] < 0 {
+			s.deniedUsers++
+		}
 		if t-s.denied[u] >= int64(denialSpacing/time.Second) {
 			s.denied[u] = t
 			s.denials++

@@ -60,7 +60,8 @@ type Stats struct {
 	Anonymous int64
 }
 
-func (s *Stats) add(o Stats) {
+// Add adds o to s.
+func (s *Stats) Add(o Stats) {
 	s.Lines += o.Lines
 	s.Activity += o.Activity
 	s.Noise += o.Noise
@@ -427,7 +428,7 @@ func Write(opt Options, dir string) ([]string, Stats, error) {
 		if err != nil {
 			return paths, all, fmt.Errorf("%s: %w", p, err)
 		}
-		all.add(st)
+		all.Add(st)
 		paths = append(paths, p)
 	}
 	return paths, all, nil

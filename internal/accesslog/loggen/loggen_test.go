@@ -9,7 +9,7 @@ import (
 )
 
 func TestDayIsDeterministicParsesAndLooksLikeWork(t *testing.T) {
-	opt := Options{Users: 40, Days: 7, Seed: 7}
+	opt := Options{Users: 25, Days: 7, Seed: 7}
 	for _, f := range []accesslog.Format{accesslog.Jira, accesslog.Confluence, accesslog.ConfluenceDocker, accesslog.Nginx} {
 		opt.Format = f
 		var a, b bytes.Buffer
@@ -38,7 +38,7 @@ func TestDayIsDeterministicParsesAndLooksLikeWork(t *testing.T) {
 		if r.Format() != f || r.Skipped() != 0 || n != st.Lines {
 			t.Fatalf("%s: detected %s, %d skipped, %d read of %d", f, r.Format(), r.Skipped(), n, st.Lines)
 		}
-		if st.Activity == 0 || st.Noise <= st.Activity || st.Anonymous < 2880 || len(users) < 15 || len(users) > 40 {
+		if st.Activity == 0 || st.Noise <= st.Activity || st.Anonymous < 2880 || len(users) < 10 || len(users) > 25 {
 			t.Fatalf("%s: implausible day: %+v, %d users", f, st, len(users))
 		}
 	}

@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/accesslog"
+	"github.com/floatseat/floatseat/internal/activity"
+	"github.com/floatseat/floatseat/internal/app"
+	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/replay"
+)
+
+const replayUsage = `usage: floatseat replay --config FILE [--log-format auto|jira|confluence|confluence-docker|nginx]
+       [--from TIME] [--to TIME] [--seats N[,N…]] [--format table|csv|json|html] FILE…   ('-' is stdin)`
+
+// cmdReplay is `floatseat replay`: the configured policy over access logs.
+func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, replayUsage); fs.PrintDefaults() }
+	path := fs.String("config", "", "configuration file (YAML)")
+	logFormat := fs.String("log-format", "auto", "log format: auto (per file), jira, confluence, confluence-docker, nginx")
+	fromS := fs.String("from", "", "replay from this time (RFC 3339, or YYYY-MM-DD[THH:MM] in this machine's zone)")
+	toS := fs.String("to", "", "replay up to this time (exclusive)")
+	seatsS := fs.String("seats", "", "seat counts to replay at, comma-separated (the first is the detailed one); default: the pool's seats and a sweep around the peaks")
+	format := fs.String("format", "table", "output: table, csv, json or html")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "floatseat replay: no log files (give '-' for stdin)")
+		fmt.Fprintln(stderr, replayUsage)
+		return 2
+	}
+	lf, err := accesslog.ParseFormat(*logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "floatseat replay: --log-format:", err)
+		return 2
+	}
+	write, ok := map[string]func(io.Writer, *replay.Result) error{
+		"table": replay.WriteTable, "csv": replay.WriteCSV, "json": replay.WriteJSON, "html": replay.WriteHTML,
+	}[*format]
+	if !ok {
+		fmt.Fprintf(stderr, "floatseat replay: --format %q: want table, csv, json or html\n", *format)
+		return 2
+	}
+	var counts []int
+	for _, s := range strings.Split(*seatsS, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "floatseat replay: --seats: %q is not a positive number\n", s)
+			return 2
+		}
+		counts = append(counts, n)
+	}
+	from, err1 := parseWhen(*fromS)
+	to, err2 := parseWhen(*toS)
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintln(stderr, "floatseat replay:", err)
+		return 2
+	}
+	cfg := loadConfig(*path, stderr)
+	if cfg == nil {
+		return 1
+	}
+	opt, err := replayOptions(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "floatseat replay:", err)
+		return 1
+	}
+	opt.From, opt.To, opt.Seats = from, to, counts
+
+	stdinUsed := false
+	for _, f := range files {
+		stdinUsed = stdinUsed || f == "-"
+	}
+	sweep := len(counts) == 0 && !stdinUsed
+	if sweep {
+		for i := range opt.Pools {
+			opt.Pools[i].Sweep = []int{0} // what the policy holds with no limit
+		}
+	}
+	res, err := replayFiles(opt, files, lf, stdin)
+	if err == nil && sweep {
+		// Second pass: the sizing sweep around the peaks the first found.
+		for i := range opt.Pools {
+			opt.Pools[i].Sweep = replay.SweepAround(res.Pools[i])
+		}
+		res, err = replayFiles(opt, files, lf, stdin)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "floatseat replay:", err)
+		return 1
+	}
+	if err := write(stdout, res); err != nil {
+		fmt.Fprintln(stderr, "floatseat replay:", err)
+		return 1
+	}
+	for _, f := range res.Files {
+		if f.Format == "auto" && f.Lines > 0 {
+			fmt.Fprintf(stderr, "floatseat replay: %s: no line in a known format (give --log-format?)\n", f.Name)
+		}
+	}
+	return 0
+}
+
+// replayOptions maps the configuration onto a replay: the window, the
+// reaper's rails, the pools and their reserves, the noise rules and
+// exclude.users. Without a directory every named user in the logs is a
+// member of the main (first) pool.
+func replayOptions(cfg *config.Config) (replay.Options, error) {
+	set, errs := app.BuildNoise(cfg)
+	if len(errs) > 0 {
+		return replay.Options{}, fmt.Errorf("noise rules: %v", errors.Join(errs...))
+	}
+	excluded := map[string]bool{}
+	for _, u := range cfg.Exclude.Users {
+		excluded[activity.Normalize(u)] = true
+	}
+	opt := replay.Options{Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, Interval: cfg.Reaper.Interval,
+		MaxRevocations: cfg.Reaper.MaxRevocationsPerRun, Noise: set, ContextPath: cfg.Proxy.ContextPath,
+		Excluded: func(u string) bool { return excluded[u] }}
+	for _, p := range cfg.Pools {
+		n := 0
+		if p.Seats != nil {
+			n = *p.Seats
+		}
+		opt.Pools = append(opt.Pools, replay.Pool{Name: p.Name, Seats: n, Reserve: p.Reserve})
+	}
+	return opt, nil
+}
+
+func replayFiles(opt replay.Options, files []string, f accesslog.Format, stdin io.Reader) (*replay.Result, error) {
+	var inputs []replay.Input
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			_ = c.Close()
+		}
+	}()
+	for _, name := range files {
+		rc, err := accesslog.Open(name, stdin)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, rc)
+		inputs = append(inputs, replay.Input{Name: name, R: rc, Format: f})
+	}
+	return replay.Run(opt, inputs)
+}
+
+// parseInterleaved parses flags given before, between or after the
+// positional arguments, which it returns.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// parseWhen reads --from/--to: RFC 3339, or a date and time without a zone
+// in this machine's zone; empty is no bound.
+func parseWhen(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time %q: want RFC 3339 or YYYY-MM-DD[THH:MM]", s)
+}
+
+// replayCommand adapts cmdReplay to the command table (stdin is the
+// process's).
+func replayCommand(args []string, stdout, stderr io.Writer) int {
+	return cmdReplay(args, os.Stdin, stdout, stderr)
+}
