@@ -135,7 +135,7 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		tool = "wrk"
 	}
 	const path = "/browse/FS-1"
-	ss := newSessions(o.Users)
+	ss := newSessions("s", o.Users)
 	ss.learn("http://" + fs.proxy + path)
 	for _, r := range rows {
 		url := r.base + path
@@ -226,6 +226,7 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 
 	s.Scale = Scale{Users: o.ScaleUsers, ReaperPassMS: -1, RSSMB: -1, DirectoryCalls: -1}
 	if o.ScaleUsers > 0 {
+		mem0, _ := redisUsedMemory(rd.Addr)
 		errs := sweep("http://"+fs.proxy+"/browse/FS-1", o.ScaleUsers, o.Conns)
 		_, peak, err := rssMB(fs.child.pid)
 		if err != nil {
@@ -233,6 +234,21 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		}
 		s.Scale.RSSMB = peak
 		fmt.Fprintf(out, "\nfloatseat after %d distinct sessions and users through the proxy (%d errors): peak RSS %.0f MiB\n", o.ScaleUsers, errs, peak)
+		// The last activity batches reach Redis within flush_interval (1 s):
+		// wait until the write counter stops moving.
+		const writesOK = `floatseat_activity_writes_total{result="ok"}`
+		for prev, i := fs.metric(tb, writesOK), 0; i < 8; i++ {
+			time.Sleep(1500 * time.Millisecond)
+			cur := fs.metric(tb, writesOK)
+			if cur == prev {
+				break
+			}
+			prev = cur
+		}
+		if mem1, err := redisUsedMemory(rd.Addr); err == nil && mem0 > 0 && mem1 > mem0 {
+			fmt.Fprintf(out, "Redis used_memory grew by %.1f MiB: %.0f bytes per user (a learned session and its activity)\n",
+				float64(mem1-mem0)/(1<<20), float64(mem1-mem0)/float64(o.ScaleUsers))
+		}
 	}
 	if o.Scale != nil {
 		sc, err := o.Scale(tb, o.ScaleUsers)

@@ -22,11 +22,12 @@ import (
 // the same bytes.
 type sessions []string
 
-// newSessions returns n sessions with only their JSESSIONID.
-func newSessions(n int) sessions {
+// newSessions returns n sessions with only their JSESSIONID, prefix and
+// a number.
+func newSessions(prefix string, n int) sessions {
 	s := make(sessions, n)
 	for i := range s {
-		s[i] = "JSESSIONID=s" + strconv.Itoa(i)
+		s[i] = "JSESSIONID=" + prefix + strconv.Itoa(i)
 	}
 	return s
 }
@@ -192,7 +193,7 @@ func openLoop(base string, dur time.Duration, rate int, ss sessions) []time.Dura
 // sweep sends exactly one request for each of users sessions, conns at a
 // time: it fills floatseat with that many learned sessions.
 func sweep(base string, users, conns int) (errs int64) {
-	ss := newSessions(users)
+	ss := newSessions("scale", users) // none of them seen before
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}
 	defer c.CloseIdleConnections()
 	var next, bad atomic.Int64
