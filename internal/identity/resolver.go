@@ -13,6 +13,8 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/floatseat/floatseat/internal/store"
 )
 
 // Kind of learned credential.
@@ -90,6 +92,12 @@ type MappingStore interface {
 	DeleteUser(ctx context.Context, key string) error
 }
 
+// BatchMappingStore writes many mappings in one round trip; the Resolver
+// uses it when its MappingStore is one (*store.Store is).
+type BatchMappingStore interface {
+	WriteUsers(ctx context.Context, ms []store.UserMapping) error
+}
+
 // ResolverOptions configure a Resolver.
 type ResolverOptions struct {
 	CacheSize     int
@@ -98,7 +106,7 @@ type ResolverOptions struct {
 	TokenTTL      time.Duration
 	LookupTimeout time.Duration // bound on a Redis lookup before forwarding
 	NegativeTTL   time.Duration // how long "nobody known" is cached (default 30s)
-	QueueSize     int           // pending Redis writes (default 4096)
+	QueueSize     int           // pending Redis writes (default 65536)
 	Clock         func() time.Time
 }
 
@@ -108,7 +116,7 @@ type Resolver struct {
 	store MappingStore
 	opt   ResolverOptions
 	cache *lru.Cache[MapKey, entry]
-	queue chan write
+	queue chan store.UserMapping
 	log   *slog.Logger
 	// storeDownUntil skips Redis lookups for a second after an error, so
 	// an outage costs one timeout a second, not one per request.
@@ -116,6 +124,7 @@ type Resolver struct {
 
 	lookups *prometheus.CounterVec
 	dropped prometheus.Counter
+	failed  prometheus.Counter
 }
 
 type entry struct {
@@ -127,13 +136,6 @@ type entry struct {
 	shared int64
 }
 
-type write struct {
-	key  string
-	user string
-	ttl  time.Duration
-	del  bool
-}
-
 // NewResolver builds a Resolver; call Run to write learned mappings.
 func NewResolver(h *Hasher, st MappingStore, opt ResolverOptions, reg prometheus.Registerer, log *slog.Logger) *Resolver {
 	if opt.CacheSize <= 0 {
@@ -143,7 +145,7 @@ func NewResolver(h *Hasher, st MappingStore, opt ResolverOptions, reg prometheus
 		opt.NegativeTTL = 30 * time.Second
 	}
 	if opt.QueueSize <= 0 {
-		opt.QueueSize = 4096
+		opt.QueueSize = 65536
 	}
 	if opt.LookupTimeout <= 0 {
 		opt.LookupTimeout = 50 * time.Millisecond
@@ -152,7 +154,7 @@ func NewResolver(h *Hasher, st MappingStore, opt ResolverOptions, reg prometheus
 	f := promauto.With(reg)
 	return &Resolver{
 		h: h, store: st, opt: opt, cache: c, log: log,
-		queue: make(chan write, opt.QueueSize),
+		queue: make(chan store.UserMapping, opt.QueueSize),
 		lookups: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floatseat", Name: "identity_lookups_total",
 			Help: "Identity lookups of learned credentials by where the answer came from: cache, redis, unknown, error.",
@@ -160,6 +162,10 @@ func NewResolver(h *Hasher, st MappingStore, opt ResolverOptions, reg prometheus
 		dropped: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "floatseat", Name: "identity_writes_dropped_total",
 			Help: "Learned identity mappings not shared through Redis because the queue was full.",
+		}),
+		failed: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "floatseat", Name: "identity_writes_failed_total",
+			Help: "Learned identity mappings not shared through Redis because the write failed three times.",
 		}),
 	}
 }
@@ -246,7 +252,7 @@ func (r *Resolver) Learn(kind Kind, secret, user string) {
 	if user == "" {
 		if _, ok := r.cache.Peek(k); ok {
 			r.cache.Add(k, entry{negUntil: r.now() + int64(r.opt.NegativeTTL)})
-			r.enqueue(write{key: k.String(), del: true})
+			r.enqueue(store.UserMapping{Key: k.String()})
 		}
 		return
 	}
@@ -257,7 +263,7 @@ func (r *Resolver) Learn(kind Kind, secret, user string) {
 	// New, changed, or confirmed again past half its TTL: (re)share it
 	// with a full TTL, so a credential in use never expires.
 	r.cache.Add(k, entry{user: user, shared: now})
-	r.enqueue(write{key: k.String(), user: user, ttl: r.ttl(kind)})
+	r.enqueue(store.UserMapping{Key: k.String(), User: user, TTL: r.ttl(kind)})
 }
 
 func (r *Resolver) now() int64 {
@@ -277,7 +283,7 @@ func (r *Resolver) ttl(kind Kind) time.Duration {
 	return r.opt.SessionTTL
 }
 
-func (r *Resolver) enqueue(w write) {
+func (r *Resolver) enqueue(w store.UserMapping) {
 	select {
 	case r.queue <- w:
 	default:
@@ -285,24 +291,71 @@ func (r *Resolver) enqueue(w write) {
 	}
 }
 
-// Run shares learned mappings through Redis until ctx ends.
+// maxWriteBatch bounds one pipeline of learned mappings.
+const maxWriteBatch = 512
+
+// Run shares learned mappings through Redis until ctx ends: whatever is
+// queued goes in one pipeline (up to maxWriteBatch), and a failed batch is
+// retried twice with backoff before it is counted as failed.
 func (r *Resolver) Run(ctx context.Context) error {
+	batch := make([]store.UserMapping, 0, maxWriteBatch)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case w := <-r.queue:
-			wctx, cancel := context.WithTimeout(ctx, time.Second)
-			var err error
-			if w.del {
-				err = r.store.DeleteUser(wctx, w.key)
-			} else {
-				err = r.store.SetUser(wctx, w.key, w.user, w.ttl)
-			}
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				r.log.Debug("identity mapping not shared", "err", err)
+			batch = append(batch[:0], w)
+		}
+	fill:
+		for len(batch) < maxWriteBatch {
+			select {
+			case w := <-r.queue:
+				batch = append(batch, w)
+			default:
+				break fill
 			}
 		}
+		r.write(ctx, batch)
 	}
+}
+
+func (r *Resolver) write(ctx context.Context, batch []store.UserMapping) {
+	for attempt := 0; ; attempt++ {
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := r.writeBatch(wctx, batch)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if attempt == 2 {
+			r.failed.Add(float64(len(batch)))
+			r.log.Debug("identity mappings not shared", "count", len(batch), "err", err)
+			return
+		}
+		t := time.NewTimer(100 * time.Millisecond << attempt)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Resolver) writeBatch(ctx context.Context, batch []store.UserMapping) error {
+	if b, ok := r.store.(BatchMappingStore); ok {
+		return b.WriteUsers(ctx, batch)
+	}
+	for _, w := range batch {
+		var err error
+		if w.User == "" {
+			err = r.store.DeleteUser(ctx, w.Key)
+		} else {
+			err = r.store.SetUser(ctx, w.Key, w.User, w.TTL)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -34,7 +34,7 @@ func TestTokenMappingsOutliveTheCeilingAndRenew(t *testing.T) {
 	}
 	pat := req("Authorization", "Bearer pat-1")
 	confirm(pat, "bot")
-	if w := <-r.queue; w.ttl != ttl || w.user != "bot" {
+	if w := <-r.queue; w.TTL != ttl || w.User != "bot" {
 		t.Fatalf("first write: %+v, want bot with the token TTL", w)
 	}
 	now = now.Add(ttl/2 - time.Hour)
@@ -51,7 +51,7 @@ func TestTokenMappingsOutliveTheCeilingAndRenew(t *testing.T) {
 		t.Fatal("past half the TTL the mapping is not due for renewal")
 	}
 	idf.Learn(pat, id, http.Header{}, "bot")
-	if w := <-r.queue; w.ttl != ttl {
+	if w := <-r.queue; w.TTL != ttl {
 		t.Fatalf("renewal: %+v", w)
 	}
 

@@ -57,3 +57,30 @@ func (s *Store) IdentityKey(ctx context.Context) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// UserMapping is one learned-mapping write: User for TTL, or forgotten
+// when User is "".
+type UserMapping struct {
+	Key  string
+	User string
+	TTL  time.Duration
+}
+
+// WriteUsers writes many learned mappings in one pipeline (one round trip).
+func (s *Store) WriteUsers(ctx context.Context, ms []UserMapping) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, m := range ms {
+		if m.User == "" {
+			pipe.Del(ctx, s.Key("ident", m.Key))
+		} else {
+			pipe.Set(ctx, s.Key("ident", m.Key), m.User, m.TTL)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s.fail("identity_write", fmt.Errorf("write %d identities: %w", len(ms), err))
+	}
+	return nil
+}
