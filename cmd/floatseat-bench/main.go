@@ -19,6 +19,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "scale" {
+		if err := scaleMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "floatseat-bench scale:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o := bench.Options{}
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each throughput run")
 	flag.IntVar(&o.Conns, "connections", 32, "concurrent connections for the throughput runs")
@@ -57,7 +64,7 @@ func main() {
 	} else {
 		fmt.Fprintln(os.Stderr, "floatseat-bench: wrk not found (make bench installs it): using the Go load generator")
 	}
-	o.Scale = bench.ScaleFigures
+	o.Scale = scaleChild // its own process: the RSS of one replica's state
 
 	sc := testenv.NewScope()
 	var sum bench.Summary

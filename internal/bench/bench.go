@@ -261,7 +261,7 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		if sc.DirectoryCalls >= 0 {
 			s.Scale.DirectoryCalls = sc.DirectoryCalls
 		}
-		if sc.RSSMB >= 0 {
+		if sc.RSSMB > s.Scale.RSSMB { // the larger of the two peaks
 			s.Scale.RSSMB = sc.RSSMB
 		}
 	}

@@ -82,7 +82,7 @@ func (c *Config) ApplyDefaults() {
 	setI(&c.Reaper.MaxRevocationsPerRun, 50)
 	setD(&c.Reaper.LockTTL, 2*c.Reaper.Interval)
 	setD(&c.Reaper.HeartbeatMaxAge, 4*c.Activity.HeartbeatInterval)
-	setI(&c.Reaper.ReconcileBatch, 200)
+	setI(&c.Reaper.ReconcileBatch, 50)
 
 	setI(&c.Identity.CacheSize, 100000)
 	setD(&c.Identity.SessionTTL, c.SessionTimeout)

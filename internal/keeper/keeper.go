@@ -76,7 +76,7 @@ type Options struct {
 	// every SeatlessRefresh.
 	Members *membership.View
 	// ReconcileBatch bounds the directory reads of one Reconcile pass over
-	// the revoked records (default 200): the full sweep is spread over runs.
+	// the revoked records (default 50): the full sweep is spread over runs.
 	ReconcileBatch int
 	Store          Store
 	Audit          *audit.Log
@@ -129,7 +129,7 @@ type Keeper struct {
 
 	// sweep is where the next reconcile pass resumes its sweep.
 	sweepMu sync.Mutex
-	sweep   string
+	sweep   recordRef
 
 	flightMu sync.Mutex
 	flight   map[string]*call
@@ -161,7 +161,7 @@ func New(opt Options) *Keeper {
 		opt.SeatlessRefresh = time.Minute
 	}
 	if opt.ReconcileBatch <= 0 {
-		opt.ReconcileBatch = 200
+		opt.ReconcileBatch = 50
 	}
 	if opt.Members == nil {
 		var groups []string

@@ -50,7 +50,12 @@ type recordRef struct {
 	rec        store.Revoked
 }
 
-func (r recordRef) key() string { return r.user + "\x00" + r.pool }
+func (r recordRef) compare(user, pool string) int {
+	if c := strings.Compare(r.user, user); c != 0 {
+		return c
+	}
+	return strings.Compare(r.pool, pool)
+}
 
 // toCheck picks this pass's records: the view's candidates first, then the
 // sweep from the cursor on, ReconcileBatch in all.
@@ -63,37 +68,37 @@ func (k *Keeper) toCheck() []recordRef {
 		}
 	}
 	k.mu.RUnlock()
-	slices.SortFunc(all, func(a, b recordRef) int { return strings.Compare(a.key(), b.key()) })
+	slices.SortFunc(all, func(a, b recordRef) int { return a.compare(b.user, b.pool) })
 	budget := k.opt.ReconcileBatch
-	picked := make(map[string]bool, budget)
+	picked := make(map[int]bool, budget)
 	var out []recordRef
 	if k.opt.Members.Fresh() {
-		for _, r := range all {
+		for i, r := range all {
 			if len(out) >= budget {
 				break
 			}
 			pool := k.pools[r.pool]
 			if pool != nil && (k.opt.Members.IsMember(r.user, pool.LicenseGroups...) || k.opt.Members.IsMember(r.user, r.rec.Groups...)) {
 				out = append(out, r)
-				picked[r.key()] = true
+				picked[i] = true
 			}
 		}
 	}
 	k.sweepMu.Lock()
 	defer k.sweepMu.Unlock()
-	start, _ := slices.BinarySearchFunc(all, k.sweep, func(r recordRef, cursor string) int {
-		if r.key() <= cursor {
+	start, _ := slices.BinarySearchFunc(all, k.sweep, func(r recordRef, cursor recordRef) int {
+		if r.compare(cursor.user, cursor.pool) <= 0 {
 			return -1
 		}
 		return 1
 	})
 	for i := 0; i < len(all) && len(out) < budget; i++ {
-		r := all[(start+i)%len(all)]
-		if !picked[r.key()] {
-			out = append(out, r)
-			picked[r.key()] = true
+		j := (start + i) % len(all)
+		if !picked[j] {
+			out = append(out, all[j])
+			picked[j] = true
 		}
-		k.sweep = r.key()
+		k.sweep = recordRef{user: all[j].user, pool: all[j].pool}
 	}
 	return out
 }
