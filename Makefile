@@ -28,6 +28,8 @@ test-short: ## Unit tests only (no services).
 bench: build ## The chain users run (nginx → floatseat → app vs nginx → app, real Redis), CPU per request, scale figures, Go benchmarks.
 	./scripts/install-deps.sh redis-server nginx wrk
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy ./internal/activity ./internal/noise ./internal/identity
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/accesslog
+	$(GO) run ./cmd/floatseat-replay-bench -floatseat $(BIN)
 	@# Keep this step last: it ends with the two summary lines scripts read.
 	$(GO) run ./cmd/floatseat-bench -floatseat $(BIN)
 
