@@ -12,15 +12,14 @@ package license
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/floatseat/floatseat/internal/rest"
 )
 
 // Count is one pool's licence as the app reports it.
@@ -79,53 +78,35 @@ type basicAuth struct {
 // getJSON GETs base+path as the service account and decodes the JSON answer
 // into v, under its own deadline.
 func (a basicAuth) getJSON(ctx context.Context, path string, v any) error {
-	timeout := a.timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	u := strings.TrimSuffix(a.base, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	req.SetBasicAuth(a.user, a.password)
-	req.Header.Set("Accept", "application/json")
-	// Tells Seraph this is a REST client, so errors come as status codes.
-	req.Header.Set("X-Atlassian-Token", "no-check")
 	client := a.client
 	if client == nil {
 		client = noRedirectClient
 	}
-	resp, err := client.Do(req)
+	c := rest.New(rest.Config{Base: a.base, User: a.user, Password: a.password, Timeout: a.timeout, MaxBody: maxBody, HTTP: client,
+		// Tells Seraph this is a REST client, so errors come as status codes.
+		Header: http.Header{"X-Atlassian-Token": {"no-check"}}})
+	r, err := c.Do(ctx, http.MethodGet, path, nil, nil)
 	if err != nil {
 		// The url.Error carries the URL only, never the credentials: they
 		// travel in a header.
 		return fmt.Errorf("GET %s: %w: %w", path, ErrUnavailable, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("GET %s: read answer: %w: %w", path, ErrUnavailable, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusOK:
-	case resp.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("GET %s: status %d: %w", path, resp.StatusCode, ErrUnauthorized)
-	case resp.StatusCode == http.StatusForbidden:
-		if strings.Contains(resp.Header.Get("X-Seraph-LoginReason"), "AUTHENTICATION_DENIED") {
-			return fmt.Errorf("GET %s: status %d: %w", path, resp.StatusCode, ErrCaptcha)
-		}
-		return fmt.Errorf("GET %s: status %d (is the service account an admin?): %w", path, resp.StatusCode, ErrUnauthorized)
-	case resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("GET %s: status %d: %w", path, resp.StatusCode, ErrNotFound)
-	case resp.StatusCode >= 500:
-		return fmt.Errorf("GET %s: status %d: %w", path, resp.StatusCode, ErrUnavailable)
+	switch kind := r.Err(); {
+	case r.Status == http.StatusOK:
+	case errors.Is(kind, rest.ErrUnauthorized):
+		return fmt.Errorf("GET %s: status %d: %w", path, r.Status, ErrUnauthorized)
+	case errors.Is(kind, rest.ErrCaptcha):
+		return fmt.Errorf("GET %s: status %d: %w", path, r.Status, ErrCaptcha)
+	case errors.Is(kind, rest.ErrForbidden):
+		return fmt.Errorf("GET %s: status %d (is the service account an admin?): %w", path, r.Status, ErrUnauthorized)
+	case errors.Is(kind, rest.ErrNotFound):
+		return fmt.Errorf("GET %s: status %d: %w", path, r.Status, ErrNotFound)
+	case errors.Is(kind, rest.ErrUnavailable):
+		return fmt.Errorf("GET %s: status %d: %w", path, r.Status, ErrUnavailable)
 	default:
-		return fmt.Errorf("GET %s: unexpected status %d: %w", path, resp.StatusCode, ErrMalformed)
+		return fmt.Errorf("GET %s: unexpected status %d: %w", path, r.Status, ErrMalformed)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := r.Decode(v); err != nil {
 		return fmt.Errorf("GET %s: %w: %w", path, ErrMalformed, err)
 	}
 	return nil

@@ -96,6 +96,7 @@ func TestJiraRole(t *testing.T) {
 		{name: "404 unknown role", handler: nil, wantErr: ErrNotFound},
 		{name: "500", handler: answer(500, `oops`), wantErr: ErrUnavailable},
 		{name: "502 html", handler: answer(502, `<html>bad gateway</html>`), wantErr: ErrUnavailable},
+		{name: "429 rate limited", handler: answer(429, `slow down`), wantErr: ErrUnavailable},
 		{name: "malformed JSON", handler: answer(200, `{"numberOfSeats":`), wantErr: ErrMalformed},
 		{name: "login page instead of JSON", handler: answer(200, `<!DOCTYPE html><html>log in</html>`), wantErr: ErrMalformed},
 		{name: "fields missing", handler: answer(200, `{"key":"jira-software"}`), wantErr: ErrMalformed},

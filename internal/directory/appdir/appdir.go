@@ -10,19 +10,18 @@
 package appdir
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/rest"
 )
 
 // Products.
@@ -114,31 +113,16 @@ func New(cfg Config, log *slog.Logger) (*Dir, error) {
 	base.RawPath = ""
 
 	c := &client{
-		product:  cfg.Product,
-		base:     base.String(),
-		user:     cfg.User,
-		password: cfg.Password,
-		timeout:  timeout,
-		log:      log,
-		http: &http.Client{
-			Transport: &http.Transport{
-				Proxy: http.ProxyFromEnvironment,
-				DialContext: (&net.Dialer{
-					Timeout:   min(timeout, 5*time.Second),
-					KeepAlive: 30 * time.Second,
-				}).DialContext,
-				ForceAttemptHTTP2:     true,
-				MaxIdleConns:          16,
-				MaxIdleConnsPerHost:   8,
-				IdleConnTimeout:       90 * time.Second,
-				TLSHandshakeTimeout:   min(timeout, 5*time.Second),
-				ResponseHeaderTimeout: timeout,
-				ExpectContinueTimeout: time.Second,
-			},
-			// A redirect usually means a login page or SSO in front of
-			// the API; following it would hide that and resend credentials.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		product: cfg.Product,
+		user:    cfg.User,
+		log:     log,
+		rest: rest.New(rest.Config{
+			Base: base.String(), User: cfg.User, Password: cfg.Password, Timeout: timeout, MaxBody: maxBody,
+			// Both apps refuse state-changing REST calls without this
+			// header when XSRF protection applies; it is harmless otherwise.
+			Header: http.Header{"X-Atlassian-Token": {"no-check"}},
+			Name:   cfg.Product, Log: log,
+		}),
 	}
 	d := &Dir{c: c}
 	if cfg.Product == Jira {
@@ -150,7 +134,7 @@ func New(cfg Config, log *slog.Logger) (*Dir, error) {
 }
 
 // Close releases idle connections.
-func (d *Dir) Close() error { d.c.http.CloseIdleConnections(); return nil }
+func (d *Dir) Close() error { return d.c.rest.Close() }
 
 // IsMember implements directory.Directory.
 func (d *Dir) IsMember(ctx context.Context, user, group string, nested bool) (bool, error) {
@@ -179,12 +163,10 @@ func (d *Dir) RemoveMember(ctx context.Context, user, group string) error {
 
 // client is the HTTP plumbing both products share.
 type client struct {
-	product        string
-	base           string // scheme://host/context, no trailing slash
-	user, password string
-	timeout        time.Duration
-	http           *http.Client
-	log            *slog.Logger
+	product string
+	user    string // the service account, named in errors
+	rest    *rest.Client
+	log     *slog.Logger
 }
 
 // response is an answer that was not a failure of the account or the
@@ -230,69 +212,32 @@ func (r *response) unexpected() error {
 // timeouts and 5xx (ErrUnavailable) and for 401/403 (ErrPermissionDenied);
 // every other answer goes back to the caller.
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body any) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-
-	target := c.base + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	req.SetBasicAuth(c.user, c.password)
-	req.Header.Set("Accept", "application/json")
-	// Both apps refuse state-changing REST calls without this header when
-	// XSRF protection applies; it is harmless otherwise.
-	req.Header.Set("X-Atlassian-Token", "no-check")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-
-	began := time.Now()
-	resp, err := c.http.Do(req)
+	r, err := c.rest.Do(ctx, method, path, query, body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading answer to %s %s: %w", directory.ErrUnavailable, method, path, err)
-	}
-	c.log.DebugContext(ctx, c.product+" request", "method", method, "path", path,
-		"status", resp.StatusCode, "duration", time.Since(began))
-
-	res := &response{method: method, path: path, status: resp.StatusCode, body: data}
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	res := &response{method: method, path: path, status: r.Status, body: r.Body}
+	switch kind := r.Err(); {
+	case errors.Is(kind, rest.ErrUnauthorized):
 		return nil, fmt.Errorf("%s rejected the service account credentials (user %q): %w",
 			c.product, c.user, directory.ErrPermissionDenied)
-	case resp.StatusCode == http.StatusForbidden:
+	case errors.Is(kind, rest.ErrForbidden):
 		// Jira also answers 403 once a CAPTCHA is required after failed
 		// logins; the Seraph header says so.
 		why := res.message()
-		if r := resp.Header.Get("X-Seraph-LoginReason"); r != "" && r != "OK" {
-			why = strings.TrimSpace(why + " (login reason " + r + ")")
+		if lr := r.Header.Get("X-Seraph-LoginReason"); lr != "" && lr != "OK" {
+			why = strings.TrimSpace(why + " (login reason " + lr + ")")
 		}
 		return nil, fmt.Errorf("%s denied service account %q %s %s: %s: %w",
 			c.product, c.user, method, path, why, directory.ErrPermissionDenied)
-	case resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests:
-		return nil, fmt.Errorf("%s %s: %d %s: %w", method, path, resp.StatusCode,
-			http.StatusText(resp.StatusCode), directory.ErrUnavailable)
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+	case errors.Is(kind, rest.ErrUnavailable):
+		return nil, fmt.Errorf("%s %s: %d %s: %w", method, path, r.Status,
+			http.StatusText(r.Status), directory.ErrUnavailable)
+	case errors.Is(kind, rest.ErrRedirect):
 		return nil, fmt.Errorf("%s %s: redirected to %q; is the %s URL right, or is SSO in front of the API?",
-			method, path, resp.Header.Get("Location"), c.product)
+			method, path, r.Header.Get("Location"), c.product)
 	}
-	if resp.StatusCode == http.StatusOK && len(data) > 0 && !json.Valid(data) {
+	if r.NotJSON() {
 		return nil, fmt.Errorf("%s %s: answer is not JSON; is the %s URL right?", method, path, c.product)
 	}
 	return res, nil

@@ -10,19 +10,18 @@
 package crowd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/rest"
 )
 
 // Config says how to reach Crowd.
@@ -73,12 +72,11 @@ const (
 // Client talks to one Crowd server as one application. It is safe for
 // concurrent use.
 type Client struct {
-	base                 *url.URL // …/rest/usermanagement/1
-	appName, appPassword string
-	timeout              time.Duration
-	pageSize             int
-	http                 *http.Client
-	log                  *slog.Logger
+	base     *url.URL // …/rest/usermanagement/1
+	appName  string   // named in errors
+	pageSize int
+	rest     *rest.Client
+	log      *slog.Logger
 }
 
 var (
@@ -129,38 +127,20 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 	}
 	base.Path, base.RawPath = p, ""
 
-	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   min(timeout, 5*time.Second),
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          16,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   min(timeout, 5*time.Second),
-		ResponseHeaderTimeout: timeout,
-		ExpectContinueTimeout: time.Second,
-	}
 	return &Client{
-		base:        &base,
-		appName:     cfg.AppName,
-		appPassword: cfg.AppPassword,
-		timeout:     timeout,
-		pageSize:    defaultPageSize,
-		http: &http.Client{
-			Transport: tr,
-			// A redirect would usually mean a login page or a wrong base
-			// URL; following it would hide that and resend credentials.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		base:     &base,
+		appName:  cfg.AppName,
+		pageSize: defaultPageSize,
+		rest: rest.New(rest.Config{
+			Base: base.String(), User: cfg.AppName, Password: cfg.AppPassword,
+			Timeout: timeout, MaxBody: maxBody, Name: "crowd", Log: log,
+		}),
 		log: log,
 	}, nil
 }
 
 // Close releases idle connections.
-func (c *Client) Close() error { c.http.CloseIdleConnections(); return nil }
+func (c *Client) Close() error { return c.rest.Close() }
 
 // ---- Directory ----
 
@@ -411,49 +391,15 @@ func (c *Client) list(ctx context.Context, resource string, q url.Values,
 // the application itself (ErrPermissionDenied); every other answer is
 // returned for the caller to interpret.
 func (c *Client) do(ctx context.Context, method, resource string, q url.Values, body any) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-
-	u := *c.base
-	u.Path += resource
-	u.RawQuery = q.Encode()
-
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	req.SetBasicAuth(c.appName, c.appPassword)
-	// Without this Crowd answers XML.
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-
-	began := time.Now()
-	resp, err := c.http.Do(req)
+	r, err := c.rest.Do(ctx, method, resource, q, body)
 	if err != nil {
 		// The *url.Error names the URL (no credentials: New refuses them)
 		// and whether it was a timeout; both help the operator.
 		return nil, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading answer to %s %s: %w", directory.ErrUnavailable, method, resource, err)
-	}
-	c.log.DebugContext(ctx, "crowd request", "method", method, "resource", resource,
-		"status", resp.StatusCode, "duration", time.Since(began))
-
-	res := &response{method: method, resource: resource, status: resp.StatusCode, body: data}
-	if resp.StatusCode >= 300 {
+	data := r.Body
+	res := &response{method: method, resource: resource, status: r.Status, body: data}
+	if r.Status >= 300 {
 		var e struct {
 			Reason  string `json:"reason"`
 			Message string `json:"message"`
@@ -463,14 +409,14 @@ func (c *Client) do(ctx context.Context, method, resource string, q url.Values, 
 		}
 	}
 
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	switch kind := r.Err(); {
+	case errors.Is(kind, rest.ErrUnauthorized):
 		return nil, fmt.Errorf("crowd rejected the application credentials (app name %q): %w",
 			c.appName, directory.ErrPermissionDenied)
-	case resp.StatusCode == http.StatusForbidden && res.reason == reasonApplicationPermissionDenied:
+	case errors.Is(kind, rest.ErrForbidden) && res.reason == reasonApplicationPermissionDenied:
 		return nil, fmt.Errorf("crowd does not allow application %q to modify this directory (%s): %w",
 			c.appName, res.message, directory.ErrPermissionDenied)
-	case resp.StatusCode == http.StatusForbidden:
+	case errors.Is(kind, rest.ErrForbidden):
 		// Crowd answers 403 to a client whose address is not in the
 		// application's "remote addresses"; its message names the address.
 		msg := res.message
@@ -479,14 +425,14 @@ func (c *Client) do(ctx context.Context, method, resource string, q url.Values, 
 		}
 		return nil, fmt.Errorf("address not allowed by crowd for application %q (%s): %w",
 			c.appName, msg, directory.ErrPermissionDenied)
-	case resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests:
-		return nil, fmt.Errorf("%s %s: %d %s: %w", method, resource, resp.StatusCode,
-			http.StatusText(resp.StatusCode), directory.ErrUnavailable)
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+	case errors.Is(kind, rest.ErrUnavailable):
+		return nil, fmt.Errorf("%s %s: %d %s: %w", method, resource, r.Status,
+			http.StatusText(r.Status), directory.ErrUnavailable)
+	case errors.Is(kind, rest.ErrRedirect):
 		return nil, fmt.Errorf("%s %s: redirected to %q; is the crowd URL right?",
-			method, resource, resp.Header.Get("Location"))
+			method, resource, r.Header.Get("Location"))
 	}
-	if resp.StatusCode == http.StatusOK && len(data) > 0 && !json.Valid(data) {
+	if r.NotJSON() {
 		return nil, fmt.Errorf("%s %s: answer is not JSON; is the crowd URL right?", method, resource)
 	}
 	return res, nil
