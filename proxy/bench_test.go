@@ -16,6 +16,7 @@ import (
 
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/noise"
+	"github.com/floatseat/floatseat/internal/poolwork"
 )
 
 // cannedTransport answers every request in memory, so the benchmarks
@@ -37,7 +38,7 @@ func (c cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type nopRecorder struct{}
 
-func (nopRecorder) Record(string) {}
+func (nopRecorder) Record(string, uint64) {}
 
 type benchWho struct{ idf *identity.Identifier }
 
@@ -77,8 +78,13 @@ func benchServe(b *testing.B, hint bool) {
 		identity.ResolverOptions{SessionTTL: time.Hour}, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	res.Learn(identity.KindSession, "0123456789ABCDEF0123456789ABCDEF", "alice")
 	set, _ := noise.Build("jira", noise.Config{Defaults: true})
+	// Two pools, JSM with its default rules and a known service project:
+	// per-pool activity is part of the measured path.
+	work, _ := poolwork.New([]poolwork.Pool{{Name: "jira-software"},
+		{Name: "jsm", Paths: poolwork.JSMPaths(), ProjectTypes: []string{"service_desk"}}}, reg)
+	work.SetProjects(map[string]string{"FS": "software", "SD": "service_desk"})
 	p := New(Options{Upstream: u, Transport: cannedTransport{body: make([]byte, 1024)},
-		Who: benchWho{&identity.Identifier{Product: "jira", Resolver: res}}, Noise: set, Activity: nopRecorder{},
+		Who: benchWho{&identity.Identifier{Product: "jira", Resolver: res}}, Noise: set, Activity: nopRecorder{}, Work: work,
 		Metrics: NewMetrics(reg), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	r := benchRequest()
 	line := r.Header.Get("Cookie")

@@ -19,10 +19,12 @@ type observer struct {
 	http.ResponseWriter
 	p       *Proxy
 	r       *http.Request
+	path    string // without the context path
 	id      identity.Identity
 	verdict Verdict
 	class   class
-	quiet   bool // noise or static: learn identities, record no activity
+	quiet   bool // noise, static or portal: learn identities, record no activity
+	portal  bool // JSM customer portal: no seat, no login result
 	wrote   bool
 	// settle: the request carried a claim or got a provisional grant, so
 	// the seat engine hears how it ended, exactly once (settled).
@@ -143,7 +145,11 @@ func (o *observer) seen(h http.Header) {
 	if o.class == classAnonymous {
 		o.class = classActivity
 	}
-	p.opt.Activity.Record(user)
+	pools := ^uint64(0)
+	if p.opt.Work != nil {
+		pools = p.opt.Work.Activity(o.r.Method, o.path)
+	}
+	p.opt.Activity.Record(user, pools)
 }
 
 // browser: a request that carries no Authorization header (scripts with a

@@ -47,9 +47,16 @@ type Noise interface {
 	Match(method, path, rawQuery string) (rule int, ok bool)
 }
 
-// Recorder notes a user's real activity; it must never block.
+// Recorder notes a user's real activity in a set of pools (bit i = pool i
+// of the configuration); it must never block.
 type Recorder interface {
-	Record(user string)
+	Record(user string, pools uint64)
+}
+
+// Work says which pools a real request counts as activity for (DESIGN
+// §2.11); it must not allocate.
+type Work interface {
+	Activity(method, path string) uint64
 }
 
 // Seats makes sure a returning user holds a seat before the request is
@@ -113,6 +120,7 @@ type Options struct {
 	Who            Who
 	Noise          Noise
 	Activity       Recorder
+	Work           Work  // nil: every request counts for every pool
 	Seats          Seats // nil until the seat engine is configured
 	Hints          Hints // nil: no hint cookie
 	Metrics        *Metrics
@@ -195,10 +203,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	path := strings.TrimPrefix(r.URL.Path, p.opt.ContextPath)
+	o.path = path
 	if !p.identify(w, r, o, path) {
 		return
 	}
 	switch {
+	case isPortal(path):
+		// JSM customers need no licence: the portal (its login included)
+		// never takes, needs or keeps a seat, whoever browses it.
+		o.class = classAnonymous
+		if o.id.Route != identity.RouteNone {
+			o.class = classLogin
+		}
+		o.quiet = true
+		o.portal = true
 	case o.id.Route != identity.RouteNone:
 		o.class = classLogin
 	case isStatic(path):
@@ -214,11 +232,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if p.opt.Seats != nil && o.id.IsClaim() && o.id.Route != identity.RouteJSMPortal {
+	if p.opt.Seats != nil && o.id.IsClaim() && !o.portal {
 		o.id.Client = p.clientAddr(r)
 		o.settle = true
 	}
-	if p.opt.Seats != nil && !o.quiet && o.id.User != "" && o.id.Route != identity.RouteJSMPortal {
+	if p.opt.Seats != nil && !o.quiet && o.id.User != "" {
 		o.verdict = p.opt.Seats.Ensure(r.Context(), o.id, r)
 		o.settle = o.settle || o.verdict.Ticket != 0
 		o.hold = o.verdict.Ticket != 0 && o.id.Route == identity.RouteGadgetLogin
@@ -441,6 +459,12 @@ func cookieStart(line, name string) int {
 		}
 		off = i + len(name)
 	}
+}
+
+// isPortal reports the JSM customer portal, /servicedesk/customer/…
+// (REFERENCE §11).
+func isPortal(path string) bool {
+	return strings.HasPrefix(path, "/servicedesk/customer/") || path == "/servicedesk/customer"
 }
 
 // dropCookie removes one cookie by name from the request's Cookie headers.

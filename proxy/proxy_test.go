@@ -54,7 +54,11 @@ type fakeRecorder struct {
 	users []string
 }
 
-func (f *fakeRecorder) Record(u string) { f.mu.Lock(); f.users = append(f.users, u); f.mu.Unlock() }
+func (f *fakeRecorder) Record(u string, _ uint64) {
+	f.mu.Lock()
+	f.users = append(f.users, u)
+	f.mu.Unlock()
+}
 func (f *fakeRecorder) got() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -317,5 +321,43 @@ func TestDropCookie(t *testing.T) {
 	dropCookie(r, "seraph.rememberme.cookie")
 	if got := r.Header["Cookie"]; len(got) != 1 || got[0] != "a=1; b=2" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestPortalNeedsNoSeat: the JSM customer portal, login included, never
+// meets the seat engine (not even a full pool) and is nobody's activity.
+func TestPortalNeedsNoSeat(t *testing.T) {
+	h := newHarness(t, nil, true)
+	h.seats.verdict = Verdict{Deny: true, Pool: "jsm", RetryAfter: time.Minute}
+	for _, path := range []string{"/servicedesk/customer/portals", "/servicedesk/customer/portal/1/create/10"} {
+		resp, body := get(t, h.proxy.URL+path, map[string]string{"Cookie": "user=carol"})
+		if resp.StatusCode != 200 || body != "hello from the app" {
+			t.Errorf("%s: %d %q, want the app's answer", path, resp.StatusCode, body)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, h.proxy.URL+"/servicedesk/customer/user/login",
+		strings.NewReader("os_username=carol&os_password=pw"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", "user=carol")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("portal login: %d, want the app's answer", resp.StatusCode)
+	}
+	h.seats.mu.Lock()
+	ensured, results := len(h.seats.ensured), len(h.seats.results)
+	h.seats.mu.Unlock()
+	if ensured != 0 || results != 0 {
+		t.Errorf("the seat engine was asked %d times and heard %d login results, want none", ensured, results)
+	}
+	if got := h.rec.got(); len(got) != 0 {
+		t.Errorf("portal requests recorded as activity of %v", got)
+	}
+	// An ordinary page of the same user does meet the seat engine.
+	if resp, _ := get(t, h.proxy.URL+"/browse/FS-1", map[string]string{"Cookie": "user=carol"}); resp.StatusCode != 503 {
+		t.Errorf("ordinary page with a full pool: %d, want 503", resp.StatusCode)
 	}
 }

@@ -31,6 +31,9 @@ type Options struct {
 	MaxBatch      int           // writes per pipeline (default 500)
 	WriteTimeout  time.Duration // deadline of one pipeline (default 2s)
 	Clock         func() time.Time
+	// PoolNames names the pools of a mask (bit i = pool i, DESIGN §2.11);
+	// nil records overall activity only.
+	PoolNames func(mask uint64) []string
 }
 
 const shards = 64
@@ -43,7 +46,7 @@ type Recorder struct {
 	res    int64 // resolution in ms
 	seed   maphash.Seed
 	shards [shards]shard
-	queue  chan store.Activity
+	queue  chan event
 
 	writes  *prometheus.CounterVec
 	dropped prometheus.Counter
@@ -53,7 +56,18 @@ type Recorder struct {
 
 type shard struct {
 	mu   sync.Mutex
-	last map[string]int64 // user → unix ms of the last write queued
+	last map[entry]int64 // (user, pools) → unix ms of the last write queued
+}
+
+// entry is what one write records: a user's activity in a set of pools.
+type entry struct {
+	user  string
+	pools uint64
+}
+
+type event struct {
+	entry
+	at time.Time
 }
 
 // New returns a Recorder; call Run to flush.
@@ -77,10 +91,10 @@ func New(w Writer, opt Options, reg prometheus.Registerer, log *slog.Logger) *Re
 		w: w, log: log, opt: opt,
 		res:   opt.Resolution.Milliseconds(),
 		seed:  maphash.MakeSeed(),
-		queue: make(chan store.Activity, opt.QueueSize),
+		queue: make(chan event, opt.QueueSize),
 	}
 	for i := range r.shards {
-		r.shards[i].last = make(map[string]int64)
+		r.shards[i].last = make(map[entry]int64)
 	}
 	f := promauto.With(reg)
 	r.writes = f.NewCounterVec(prometheus.CounterOpts{
@@ -108,40 +122,41 @@ func Normalize(user string) string {
 	return user
 }
 
-// Record notes that user did real work now. It never blocks: when the
-// user was recorded less than a resolution ago it returns at once, and when
-// the queue is full the event is dropped and counted.
-func (r *Recorder) Record(user string) {
+// Record notes that user did real work now, for the pools in mask. It
+// never blocks: when the user was recorded for those pools less than a
+// resolution ago it returns at once, and when the queue is full the event
+// is dropped and counted.
+func (r *Recorder) Record(user string, pools uint64) {
 	if user == "" {
 		return
 	}
-	user = Normalize(user)
+	e := entry{user: Normalize(user), pools: pools}
 	now := r.opt.Clock()
 	ms := now.UnixMilli()
-	sh := &r.shards[maphash.String(r.seed, user)%shards]
+	sh := &r.shards[maphash.String(r.seed, e.user)%shards]
 	sh.mu.Lock()
-	last, ok := sh.last[user]
+	last, ok := sh.last[e]
 	if ok && ms-last < r.res {
 		sh.mu.Unlock()
 		return
 	}
-	sh.last[user] = ms
+	sh.last[e] = ms
 	sh.mu.Unlock()
 	select {
-	case r.queue <- store.Activity{User: user, At: now}:
+	case r.queue <- event{entry: e, at: now}:
 	default:
 		r.dropped.Inc()
-		r.forget(user, ms)
+		r.forget(e, ms)
 	}
 }
 
-// forget clears a user's coalescing entry if it is still ms, so the next
-// request queues again instead of waiting a whole resolution.
-func (r *Recorder) forget(user string, ms int64) {
-	sh := &r.shards[maphash.String(r.seed, user)%shards]
+// forget clears a coalescing entry if it is still ms, so the next request
+// queues again instead of waiting a whole resolution.
+func (r *Recorder) forget(e entry, ms int64) {
+	sh := &r.shards[maphash.String(r.seed, e.user)%shards]
 	sh.mu.Lock()
-	if sh.last[user] == ms {
-		delete(sh.last, user)
+	if sh.last[e] == ms {
+		delete(sh.last, e)
 	}
 	sh.mu.Unlock()
 }
@@ -152,7 +167,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 	defer tick.Stop()
 	prune := time.NewTicker(10 * r.opt.Resolution)
 	defer prune.Stop()
-	batch := make([]store.Activity, 0, r.opt.MaxBatch)
+	batch := make([]event, 0, r.opt.MaxBatch)
 	for {
 		select {
 		case <-ctx.Done():
@@ -171,10 +186,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 
 // Flush writes everything queued now; tests and shutdown use it.
 func (r *Recorder) Flush(ctx context.Context) {
-	r.drain(ctx, make([]store.Activity, 0, r.opt.MaxBatch))
+	r.drain(ctx, make([]event, 0, r.opt.MaxBatch))
 }
 
-func (r *Recorder) drain(ctx context.Context, batch []store.Activity) []store.Activity {
+func (r *Recorder) drain(ctx context.Context, batch []event) []event {
 	for {
 		batch = batch[:0]
 	fill:
@@ -196,17 +211,30 @@ func (r *Recorder) drain(ctx context.Context, batch []store.Activity) []store.Ac
 	}
 }
 
-func (r *Recorder) write(ctx context.Context, batch []store.Activity) {
+func (r *Recorder) write(ctx context.Context, batch []event) {
+	out := make([]store.Activity, len(batch))
+	names := map[uint64][]string{}
+	for i, e := range batch {
+		out[i] = store.Activity{User: e.user, At: e.at}
+		if r.opt.PoolNames != nil && e.pools != 0 {
+			n, ok := names[e.pools]
+			if !ok {
+				n = r.opt.PoolNames(e.pools)
+				names[e.pools] = n
+			}
+			out[i].Pools = n
+		}
+	}
 	wctx, cancel := context.WithTimeout(ctx, r.opt.WriteTimeout)
-	err := r.w.RecordActivity(wctx, batch)
+	err := r.w.RecordActivity(wctx, out)
 	cancel()
 	if err != nil {
 		r.errW.Add(float64(len(batch)))
 		r.log.Warn("activity write failed; will retry on the users' next requests", "users", len(batch), "err", err)
 		// Forget the coalescing entries so recording resumes as soon as
 		// Redis is back, instead of a resolution later.
-		for _, a := range batch {
-			r.forget(a.User, a.At.UnixMilli())
+		for _, e := range batch {
+			r.forget(e.entry, e.at.UnixMilli())
 		}
 		return
 	}
@@ -220,9 +248,9 @@ func (r *Recorder) prune() {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for u, ms := range sh.last {
+		for e, ms := range sh.last {
 			if ms < cut {
-				delete(sh.last, u)
+				delete(sh.last, e)
 			}
 		}
 		sh.mu.Unlock()

@@ -45,7 +45,7 @@ func TestCoalescing(t *testing.T) {
 
 	// 1,000 requests of one user within one resolution: one write.
 	for i := 0; i < 1000; i++ {
-		r.Record("Alice")
+		r.Record("Alice", 1)
 		clk.Add(10 * time.Millisecond)
 	}
 	r.Flush(t.Context())
@@ -54,7 +54,7 @@ func TestCoalescing(t *testing.T) {
 	}
 	// After the resolution has passed, the next request writes again.
 	clk.Add(21 * time.Second)
-	r.Record("alice")
+	r.Record("alice", 1)
 	r.Flush(t.Context())
 	if got := testutil.ToFloat64(r.okW); got != 2 {
 		t.Fatalf("writes after the resolution passed: got %v, want 2", got)
@@ -105,7 +105,7 @@ func TestWriteFailureRetriesOnNextRequest(t *testing.T) {
 	w := &failing{fail: true}
 	clk := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	r := New(w, Options{Resolution: time.Minute, QueueSize: 10, Clock: clk.Now}, prometheus.NewRegistry(), quiet)
-	r.Record("carol")
+	r.Record("carol", 1)
 	r.Flush(t.Context())
 	if got := testutil.ToFloat64(r.errW); got != 1 {
 		t.Fatalf("error writes: got %v, want 1", got)
@@ -114,7 +114,7 @@ func TestWriteFailureRetriesOnNextRequest(t *testing.T) {
 	w.fail = false
 	w.mu.Unlock()
 	clk.Add(time.Second) // well within the resolution
-	r.Record("carol")
+	r.Record("carol", 1)
 	r.Flush(t.Context())
 	if got := testutil.ToFloat64(r.okW); got != 1 {
 		t.Errorf("after Redis came back: got %v ok writes, want 1 without waiting a resolution", got)
@@ -126,13 +126,13 @@ func TestOverflowIsDroppedAndCounted(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	r := New(w, Options{Resolution: time.Minute, QueueSize: 2, Clock: clk.Now}, prometheus.NewRegistry(), quiet)
 	for _, u := range []string{"a", "b", "c", "d"} {
-		r.Record(u)
+		r.Record(u, 1)
 	}
 	if got := testutil.ToFloat64(r.dropped); got != 2 {
 		t.Errorf("dropped: got %v, want 2", got)
 	}
 	r.Flush(t.Context())
-	r.Record("c") // dropped before, so not coalesced away now
+	r.Record("c", 1) // dropped before, so not coalesced away now
 	r.Flush(t.Context())
 	if got := testutil.ToFloat64(r.okW); got != 3 {
 		t.Errorf("ok writes: got %v, want 3 (a, b, then c again)", got)
@@ -145,7 +145,7 @@ func TestRunFlushesOnShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()
-	r.Record("dave")
+	r.Record("dave", 1)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -159,19 +159,58 @@ func TestRunFlushesOnShutdown(t *testing.T) {
 func TestRecordDoesNotAllocateWhenCoalesced(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	r := New(&failing{}, Options{Resolution: time.Minute, Clock: clk.Now}, prometheus.NewRegistry(), quiet)
-	r.Record("erin")
-	if n := testing.AllocsPerRun(1000, func() { r.Record("erin") }); n != 0 {
+	r.Record("erin", 1)
+	if n := testing.AllocsPerRun(1000, func() { r.Record("erin", 1) }); n != 0 {
 		t.Errorf("Record of a coalesced user: got %v allocs, want 0", n)
 	}
 }
 
 func BenchmarkRecordCoalesced(b *testing.B) {
 	r := New(&failing{}, Options{Resolution: time.Minute}, prometheus.NewRegistry(), quiet)
-	r.Record("frank")
+	r.Record("frank", 1)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r.Record("frank")
+			r.Record("frank", 1)
 		}
 	})
+}
+
+// TestPerPoolActivity: each write lands in the user's overall activity and
+// in the sorted set of every pool of its mask, and coalescing is per
+// (user, pools) so a JSM request after a Software one is not swallowed.
+func TestPerPoolActivity(t *testing.T) {
+	_, st := newMini(t)
+	ctx := t.Context()
+	clk := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	names := func(m uint64) []string {
+		var out []string
+		for i, n := range []string{"jsw", "jsm"} {
+			if m&(1<<i) != 0 {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	r := New(st, Options{Resolution: 30 * time.Second, QueueSize: 100, Clock: clk.Now, PoolNames: names}, prometheus.NewRegistry(), quiet)
+	r.Record("ann", 1) // Software work
+	clk.Add(time.Second)
+	r.Record("ann", 2) // a queue: JSM only
+	r.Record("ben", 1)
+	r.Flush(ctx)
+	jsm, err := st.PoolActivity(ctx, "jsm", []string{"ann", "ben"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jsm["ann"].IsZero() || !jsm["ben"].IsZero() {
+		t.Errorf("JSM activity %v: want ann only", jsm)
+	}
+	jsw, _ := st.PoolActivity(ctx, "jsw", []string{"ann", "ben"})
+	if jsw["ann"].IsZero() || jsw["ben"].IsZero() || !jsw["ann"].Before(jsm["ann"]) {
+		t.Errorf("Software activity %v (JSM %v): want both, ann's before her queue", jsw, jsm)
+	}
+	all, _ := st.LastActivity(ctx, []string{"ann"})
+	if !all["ann"].Equal(jsm["ann"]) {
+		t.Errorf("overall activity %v, want the latest of any pool %v", all["ann"], jsm["ann"])
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/poolwork"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/proxy"
 )
@@ -46,6 +47,7 @@ type App struct {
 	noise    *noiseFilter
 	who      *who
 	recorder *activity.Recorder
+	work     *poolwork.Rules
 	audit    *audit.Log
 	seats    *seatParts // nil without a directory
 	proxy    *proxy.Proxy
@@ -112,12 +114,17 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 	if a.who, err = newWho(cfg, a.store, a.reg, log, a.clock); err != nil {
 		return nil, err
 	}
+	if a.work, err = newPoolWork(cfg, a.reg); err != nil {
+		a.closeStore()
+		return nil, err
+	}
 	a.recorder = activity.New(a.store, activity.Options{
 		Resolution:    cfg.Activity.Resolution,
 		QueueSize:     cfg.Activity.QueueSize,
 		FlushInterval: cfg.Activity.FlushInterval,
 		WriteTimeout:  4 * cfg.Redis.Timeout,
 		Clock:         a.clock,
+		PoolNames:     a.work.Names,
 	}, a.reg, log)
 
 	a.audit = audit.New(a.store, log, 100000, a.replica, cfg.Mode).WithClock(a.clock)
@@ -155,6 +162,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 		Who:            a.who,
 		Noise:          a.noise,
 		Activity:       a.recorder,
+		Work:           a.work,
 		Seats:          seats,
 		Hints:          hints,
 		Metrics:        proxy.NewMetrics(a.reg),
@@ -236,6 +244,7 @@ func (a *App) Run(ctx context.Context) error {
 	goRun("activity", a.recorder.Run)
 	goRun("identity", a.who.Run)
 	goRun("heartbeat", a.heartbeat)
+	goRun("projects", a.refreshProjects)
 	if a.seats != nil {
 		goRun("licence", a.seats.poller.Run)
 		goRun("keeper", a.seats.keeper.Run)
@@ -298,7 +307,7 @@ func (a *App) heartbeat(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		hctx, cancel := context.WithTimeout(ctx, 2*a.cfg.Redis.Timeout)
-		if err := a.store.Heartbeat(hctx, a.replica, a.clock()); err != nil {
+		if err := a.store.Heartbeat(hctx, a.replica, a.clock(), poolNames(a.cfg)...); err != nil {
 			a.log.Warn("heartbeat failed", "err", err)
 		}
 		cancel()

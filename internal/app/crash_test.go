@@ -128,8 +128,14 @@ log: {level: error}
 	if err != nil || res.LoginReason() != "OK" {
 		t.Fatalf("login after the crash: %+v %v", res, err)
 	}
+	// A login is Software work (DESIGN §2.11); the first queue is agent
+	// work and brings exactly the JSM group back.
+	if in, _ := dir.IsMember(ctx, "agent", "jira-servicedesk-users", false); in {
+		t.Error("a login gave the agent seat back")
+	}
+	_, _ = b.Get(ctx, "/projects/SD/queues/custom/1")
 	if in, _ := dir.IsMember(ctx, "agent", "jira-servicedesk-users", false); !in {
-		t.Error("the agent did not get JSM back")
+		t.Error("the agent did not get JSM back on the first queue")
 	}
 	if n := sim.FailedLoginCount("agent"); n != 0 {
 		t.Errorf("failed logins: %d, want 0", n)

@@ -58,6 +58,7 @@ type worldOpts struct {
 	poolUsers  []string         // only in the pool group jira-users
 	admins     []string         // licensed and in jira-administrators (excluded)
 	agents     []string         // licensed in jira-servicedesk-users too
+	customers  []string         // in no group: JSM portal customers
 	unlicensed bool             // UnlicensedSessionForbidden
 	rest       bool             // floatseat writes through the app's REST group API
 	ldap       bool             // a real slapd is the directory of both the app and floatseat
@@ -79,6 +80,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	redisYAML := w.startRedis(o.redis)
 	// Who is in which group, then built in the chosen directory.
 	users := map[string][]string{"svc": nil}
+	for _, u := range o.customers {
+		users[u] = nil
+	}
 	for _, set := range []struct {
 		users  []string
 		groups []string
@@ -339,20 +343,26 @@ func TestE2EPollingAgentIsRevokedAndComesBack(t *testing.T) {
 	if w.licensed("agent", "jira-servicedesk-users") {
 		t.Fatal("the polling agent kept the JSM seat: polling counted as activity")
 	}
-	// First real click: floatseat restores the groups; with an LDAP-like
-	// directory the app sees them at its next sync.
+	// First real click, viewing a ticket: a collaborator's view needs no
+	// agent seat, so only the Software seat comes back; with an LDAP-like
+	// directory the app sees it at its next sync.
 	res, _ := b.Get(ctx, "/browse/SD-1")
-	if !w.licensed("agent", "jira-servicedesk-users") || !w.licensed("agent", "jira-software-users") {
-		t.Fatal("the first real click did not restore exactly the removed groups")
+	if !w.licensed("agent", "jira-software-users") || w.licensed("agent", "jira-servicedesk-users") {
+		t.Fatal("viewing a ticket must give back the Software seat and not the agent seat")
 	}
 	if res.Status == 200 {
 		t.Log("the app let the live session work before its sync")
 	}
+	// Opening a queue is agent work: the agent seat comes back first.
+	_, _ = b.Get(ctx, "/projects/SD/queues/custom/1")
+	if !w.licensed("agent", "jira-servicedesk-users") {
+		t.Fatal("opening a queue did not give the agent seat back")
+	}
 	if err := w.sim.SyncNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := b.Get(ctx, "/browse/SD-1"); res.Status != 200 {
-		t.Errorf("after the directory sync: %d, want 200", res.Status)
+	if res, _ := b.Get(ctx, "/projects/SD/queues/custom/1"); res.Status != 200 {
+		t.Errorf("queue after the directory sync: %d, want 200", res.Status)
 	}
 }
 
@@ -514,6 +524,9 @@ func TestE2EPollingAgentWithAppREST(t *testing.T) {
 	}
 	if res, _ := b.Get(ctx, "/browse/SD-1"); res.Status != 200 {
 		t.Errorf("first real click with the app-REST backend: %d, want 200 at once", res.Status)
+	}
+	if res, _ := b.Get(ctx, "/projects/SD/queues/custom/1"); res.Status != 200 {
+		t.Errorf("first queue with the app-REST backend: %d, want 200 at once", res.Status)
 	}
 	if !w.licensed("agent", "jira-servicedesk-users") {
 		t.Error("JSM not given back")

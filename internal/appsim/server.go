@@ -135,6 +135,11 @@ type Config struct {
 	// may always log in, licensed or not (Jira lets administrators in to
 	// administer). Assumption: admins need no seat to log in.
 	AdminUsers []string
+	// Projects are Jira's projects, key → projectTypeKey (software,
+	// service_desk, business), served at GET /rest/api/2/project and used
+	// to tell which licence an issue change needs (REFERENCE §11). Default:
+	// FS software, SD service_desk.
+	Projects map[string]string
 	// BasicAuthDisabled refuses Authorization: Basic (Jira 8.16+,
 	// Confluence 7.16+ can switch it off, REFERENCE §2).
 	BasicAuthDisabled bool

@@ -60,6 +60,7 @@ func (s *Sim) routes() {
 	m.HandleFunc("GET /browse/{key}", s.work("issue", false))
 	m.HandleFunc("GET /rest/api/2/issue/{key}", s.work("issue", true))
 	m.HandleFunc("POST /rest/api/2/issue", s.handleCreateIssue)
+	s.productRoutes()
 }
 
 // backgroundRoutes answer the polling and page-load requests of REFERENCE §6

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -121,6 +122,9 @@ type Activity struct {
 	// HeartbeatInterval is how often this replica announces itself; the
 	// reaper refuses to revoke without a live heartbeat.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// ProjectsRefreshInterval is how often project keys and types are read
+	// from the app, for pools with activity.project_types.
+	ProjectsRefreshInterval time.Duration `yaml:"projects_refresh_interval"`
 }
 
 // App is the service account for the licence API and the app backends.
@@ -141,9 +145,24 @@ type Pool struct {
 	ApplicationRole string   `yaml:"application_role"`
 	// Seats fixes the seat count; usage is then counted from the directory.
 	Seats   *int `yaml:"seats"`
-	Reserve int  `yaml:"reserve"`
+	Reserve int  `yaml:"reserve"` // 0 is allowed and means 0
 	// RefreshInterval is how often the app's seat count is polled.
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	// Main marks the product's main pool: requests that are no pool's own
+	// work count for it. Default: the first pool.
+	Main bool `yaml:"main"`
+	// Activity says which requests are this pool's own work (DESIGN
+	// §2.11). Unset on a jira-servicedesk pool: the JSM agent defaults.
+	Activity *PoolActivity `yaml:"activity"`
+}
+
+// PoolActivity is a pool's own work.
+type PoolActivity struct {
+	// Paths are regexps on the request path.
+	Paths []string `yaml:"paths"`
+	// ProjectTypes are Jira project types (service_desk, software,
+	// business) whose issues are this pool's work.
+	ProjectTypes []string `yaml:"project_types"`
 }
 
 // Exclude lists who is never revoked.
@@ -337,7 +356,16 @@ func Parse(b []byte, path string, getenv func(string) string) (*Config, []string
 		}
 		return nil, nil, []error{fmt.Errorf("parse %s: %w", path, err)}
 	}
+	var root yaml.Node
+	var zeros []reflect.Value
+	if err := yaml.Unmarshal(b, &root); err == nil {
+		zeros = explicitZeros(&root, reflect.ValueOf(cfg).Elem(), nil)
+	}
 	cfg.ApplyDefaults()
+	// Defaults fill unset fields; a number written as 0 means 0.
+	for _, z := range zeros {
+		z.SetZero()
+	}
 	var v validator
 	cfg.readSecrets(&v, getenv)
 	cfg.validate(&v)

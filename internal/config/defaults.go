@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/floatseat/floatseat/internal/poolwork"
+)
 
 // ApplyDefaults fills every unset field. Product-specific values follow
 // REFERENCE.md: Jira's session timeout is 300 min, Confluence's 60 min.
@@ -31,6 +35,7 @@ func (c *Config) ApplyDefaults() {
 	setI(&c.Activity.QueueSize, 65536)
 	setD(&c.Activity.FlushInterval, time.Second)
 	setD(&c.Activity.HeartbeatInterval, 15*time.Second)
+	setD(&c.Activity.ProjectsRefreshInterval, 10*time.Minute)
 
 	setS(&c.App.URL, c.Upstream)
 	setD(&c.App.Timeout, 10*time.Second)
@@ -47,6 +52,10 @@ func (c *Config) ApplyDefaults() {
 			p.Reserve = 5
 		}
 		setD(&p.RefreshInterval, 30*time.Second)
+		if p.Activity == nil && p.ApplicationRole == "jira-servicedesk" {
+			// A JSM agent pool's own work (DESIGN §2.11, REFERENCE §11).
+			p.Activity = &PoolActivity{Paths: poolwork.JSMPaths(), ProjectTypes: []string{"service_desk"}}
+		}
 	}
 	if c.Exclude.Groups == nil {
 		if c.Product == ProductConfluence {

@@ -103,8 +103,8 @@ func (c *Config) validateActivity(v *validator) {
 // validateReaper checks reaper: and the membership refresh it reads.
 func (c *Config) validateReaper(v *validator) {
 	positive(v, "reaper.interval", c.Reaper.Interval, time.Second)
-	if c.Reaper.MaxRevocationsPerRun < 1 {
-		v.errf("reaper.max_revocations_per_run: %d must be positive", c.Reaper.MaxRevocationsPerRun)
+	if c.Reaper.MaxRevocationsPerRun < 0 {
+		v.errf("reaper.max_revocations_per_run: %d is negative (0 revokes nobody)", c.Reaper.MaxRevocationsPerRun)
 	}
 	if c.Reaper.ReconcileBatch < 1 {
 		v.errf("reaper.reconcile_batch: %d must be positive", c.Reaper.ReconcileBatch)
@@ -183,7 +183,7 @@ func (c *Config) validatePools(v *validator) {
 	}
 	seen := map[string]bool{}
 	group := map[string]string{}
-	needsApp := false
+	needsApp, typed, mains := false, false, 0
 	for i, p := range c.Pools {
 		at := "pools[" + strconv.Itoa(i) + "]"
 		if !poolNameRE.MatchString(p.Name) {
@@ -234,6 +234,35 @@ func (c *Config) validatePools(v *validator) {
 			v.errf("%s: reserve %d leaves no seat to use out of %d", at, p.Reserve, *p.Seats)
 		}
 		positive(v, at+".refresh_interval", p.RefreshInterval, time.Second)
+		if p.Main {
+			mains++
+		}
+		if p.Activity != nil {
+			for _, re := range p.Activity.Paths {
+				if _, err := regexp.Compile(re); err != nil {
+					v.errf("%s: activity.paths: %v", at, err)
+				}
+			}
+			if len(p.Activity.ProjectTypes) > 0 {
+				typed = true
+				if c.Product != ProductJira {
+					v.errf("%s: activity.project_types is a Jira setting", at)
+				}
+			}
+		}
+		if i > 0 && !p.Main && (p.Activity == nil || len(p.Activity.Paths)+len(p.Activity.ProjectTypes) == 0) {
+			v.warn("%s: no activity rules and not the main pool: no request counts as its work, so its users keep it only until max_idle", at)
+		}
+	}
+	if mains > 1 {
+		v.errf("pools: %d pools say main: true; at most one may", mains)
+	}
+	if len(c.Pools) > 64 {
+		v.errf("pools: %d pools; at most 64", len(c.Pools))
+	}
+	if typed {
+		positive(v, "activity.projects_refresh_interval", c.Activity.ProjectsRefreshInterval, time.Second)
+		needsApp = true
 	}
 	if needsApp && (c.App.User == "" || c.App.Password == "") && !c.Redis.Embedded() {
 		v.errf("app.user and app.password_file (or FLOATSEAT_APP_PASSWORD) are needed to read seat counts from the app")

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +62,7 @@ type Store interface {
 	RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error
 	RevokedUsers(ctx context.Context, pool string) (map[string]store.Revoked, error)
 	RevokedUser(ctx context.Context, pool, user string) (store.Revoked, bool, error)
-	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
+	PoolActivity(ctx context.Context, pool string, users []string) (map[string]time.Time, error)
 	NextFree(ctx context.Context, pool string) (time.Time, error)
 	Subscribe(ctx context.Context) (<-chan string, func())
 }
@@ -99,15 +100,19 @@ type Options struct {
 	VisibilityMargin time.Duration
 	// SeatlessRefresh: how often pool groups are read from the directory.
 	SeatlessRefresh time.Duration
-	Clock           func() time.Time
-	Log             *slog.Logger
-	Reg             prometheus.Registerer
+	// Need says which pools a request needs a seat in, as bits in the
+	// order of Pools (DESIGN §2.11); nil: every pool.
+	Need  func(r *http.Request) uint64
+	Clock func() time.Time
+	Log   *slog.Logger
+	Reg   prometheus.Registerer
 }
 
 // Keeper implements proxy.Seats.
 type Keeper struct {
 	opt   Options
 	pools map[string]*Pool
+	bits  map[string]uint64 // pool → its bit in a Need mask
 
 	mu sync.RWMutex
 	// revoked: normalised user → pool → what to give back.
@@ -126,6 +131,9 @@ type Keeper struct {
 	// denied: when a user's denial was last audited, so a user retrying
 	// against a full pool writes one event a minute, not one a request.
 	denied map[string]time.Time
+	// holds: users partly revoked who were seen holding a seat of another
+	// pool, until when that answer is trusted (see needsAnySeat).
+	holds map[string]time.Time
 
 	// sweep is where the next reconcile pass resumes its sweep.
 	sweepMu sync.Mutex
@@ -183,10 +191,13 @@ func New(opt Options) *Keeper {
 		invisible: map[string]time.Time{},
 		pending:   map[uint64]*provisional{},
 		denied:    map[string]time.Time{},
+		holds:     map[string]time.Time{},
 		flight:    map[string]*call{},
+		bits:      map[string]uint64{},
 	}
 	for i := range opt.Pools {
 		k.pools[opt.Pools[i].Name] = &opt.Pools[i]
+		k.bits[opt.Pools[i].Name] = 1 << uint(i)
 	}
 	f := promauto.With(opt.Reg)
 	k.grants = f.NewCounterVec(prometheus.CounterOpts{
@@ -204,15 +215,34 @@ func New(opt Options) *Keeper {
 	return k
 }
 
-// Ensure runs before a non-noise request of a known user is forwarded.
-func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, _ *http.Request) proxy.Verdict {
+// Ensure runs before a non-noise request of a known user is forwarded. A
+// pool floatseat took from the user is given back only when the request
+// needs it (DESIGN §2.11): a queue gives the agent seat back, a board never
+// does.
+func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Request) proxy.Verdict {
 	u := activity.Normalize(id.User)
 	k.mu.RLock()
-	_, revoked := k.revoked[u]
+	rev := k.revoked[u]
 	seatless := k.seatless[u]
+	var missing, lack uint64
+	if rev != nil || seatless != nil {
+		for p := range rev {
+			missing |= k.bits[p]
+		}
+		for _, p := range seatless {
+			missing |= k.bits[p]
+		}
+		lack = missing & k.need(r)
+	}
 	inv, invisible := k.invisible[u]
 	k.mu.RUnlock()
-	if !revoked && seatless == nil {
+	if missing != 0 && lack == 0 && !k.opt.Observe && k.holdsNoSeat(ctx, u) {
+		// Nothing this request needs is missing, but the user holds no
+		// seat at all (a JSM-only agent opening the dashboard): without
+		// one the app would refuse them, so what was taken comes back.
+		lack = missing
+	}
+	if lack == 0 {
 		if invisible && id.RememberMeCookie != "" {
 			if k.opt.Clock().Before(inv) {
 				return proxy.Verdict{DropRememberMe: true}
@@ -226,11 +256,57 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, _ *http.Reque
 	if k.opt.Observe {
 		return proxy.Verdict{}
 	}
-	return k.grantOnce(ctx, u, id)
+	return k.grantOnce(ctx, u, id, lack)
+}
+
+// need is the pools r needs; every pool when that cannot be told.
+func (k *Keeper) need(r *http.Request) uint64 {
+	if k.opt.Need == nil || r == nil {
+		return ^uint64(0)
+	}
+	return k.opt.Need(r)
+}
+
+// holdsTTL is how long "this partly revoked user still holds a seat of
+// another pool" is trusted before the directory is asked again.
+const holdsTTL = 10 * time.Minute
+
+// holdsNoSeat reports whether u, revoked from some pools, holds no licence
+// group of any pool. The answer "holds one" is cached (it is the common
+// case: a Software user who lost the agent seat, on every request); any
+// doubt (directory down) answers false: the request goes on unchanged and
+// the app decides.
+func (k *Keeper) holdsNoSeat(ctx context.Context, u string) bool {
+	now := k.opt.Clock()
+	k.mu.RLock()
+	until, ok := k.holds[u]
+	k.mu.RUnlock()
+	if ok && now.Before(until) {
+		return false
+	}
+	dctx, cancel := context.WithTimeout(ctx, k.opt.GrantTimeout)
+	groups, err := k.opt.Dir.UserGroups(dctx, u, true)
+	cancel()
+	if err != nil {
+		return false
+	}
+	for _, g := range groups {
+		for _, p := range k.opt.Pools {
+			for _, lg := range p.LicenseGroups {
+				if strings.EqualFold(g, lg) {
+					k.mu.Lock()
+					k.holds[u] = now.Add(holdsTTL)
+					k.mu.Unlock()
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // grantOnce makes concurrent requests of one user share one grant.
-func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity) proxy.Verdict {
+func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity, pools uint64) proxy.Verdict {
 	k.flightMu.Lock()
 	if c, ok := k.flight[u]; ok {
 		k.flightMu.Unlock()
@@ -253,7 +329,7 @@ func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity) 
 	// The grant gets its own deadline and survives the client going away:
 	// a half-made grant is worse than a finished one nobody waited for.
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opt.GrantTimeout)
-	c.v = k.grant(gctx, u, id)
+	c.v = k.grant(gctx, u, id, pools)
 	cancel()
 
 	k.flightMu.Lock()
@@ -263,16 +339,18 @@ func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity) 
 	return c.v
 }
 
-// grant gives u a seat in every pool it lacks one.
-func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity) proxy.Verdict {
+// grant gives u a seat in every pool of the mask it lacks one.
+func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pools uint64) proxy.Verdict {
 	now := k.opt.Clock()
 	k.mu.RLock()
 	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
 	for p, r := range k.revoked[u] {
-		recs[p] = r
+		if pools&k.bits[p] != 0 {
+			recs[p] = r
+		}
 	}
 	for _, p := range k.seatless[u] {
-		if _, ok := recs[p]; !ok {
+		if _, ok := recs[p]; !ok && pools&k.bits[p] != 0 {
 			recs[p] = store.Revoked{Groups: k.pools[p].DefaultGroups, Reason: "pool-group"}
 		}
 	}

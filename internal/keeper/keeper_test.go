@@ -152,7 +152,7 @@ func TestRevokeThenReturnRestoresExactlyTheRemovedGroups(t *testing.T) {
 
 func TestNeverRevokesSomeoneActiveWithinTheFloor(t *testing.T) {
 	e := newEnv(t, 10, true)
-	if err := e.st.RecordActivity(t.Context(), []store.Activity{{User: "alice", At: e.now.Add(-4 * time.Hour)}}); err != nil {
+	if err := e.st.RecordActivity(t.Context(), []store.Activity{{User: "alice", At: e.now.Add(-4 * time.Hour), Pools: []string{"jira-software"}}}); err != nil {
 		t.Fatal(err)
 	}
 	err := e.k.Revoke(t.Context(), RevokeRequest{Pool: "jira-software", User: "alice", Reason: "pressure"})
@@ -290,7 +290,7 @@ func TestReconcileCompletesACrashedRevoke(t *testing.T) {
 	// A crashed revoke of someone active since is undone instead.
 	_ = e.st.RecordIntent(ctx, store.Intent{Op: "revoke", User: "bob", Pool: "jsm", Groups: []string{"jira-servicedesk-users"}, At: e.now.Add(-time.Minute)})
 	_ = e.dir.RemoveMember(ctx, "bob", "jira-servicedesk-users") // the directory change happened
-	_ = e.st.RecordActivity(ctx, []store.Activity{{User: "bob", At: e.now}})
+	_ = e.st.RecordActivity(ctx, []store.Activity{{User: "bob", At: e.now, Pools: []string{"jsm"}}})
 	if err := e.k.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}

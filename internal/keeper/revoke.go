@@ -41,7 +41,8 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 		return fmt.Errorf("revoke %s: unknown pool %q", u, rq.Pool)
 	}
 	now := k.opt.Clock()
-	last, err := k.opt.Store.LastActivity(ctx, []string{u})
+	// Idle in this pool (DESIGN §2.11): Software work keeps no agent seat.
+	last, err := k.opt.Store.PoolActivity(ctx, rq.Pool, []string{u})
 	if err != nil {
 		return fmt.Errorf("revoke %s: fail closed: %w", u, err)
 	}
@@ -105,6 +106,7 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 	k.opt.Members.Removed(in.User, in.Groups...)
 	k.mu.Lock()
 	k.setRevokedLocked(in.User, in.Pool, rec)
+	delete(k.holds, in.User)
 	k.mu.Unlock()
 	k.revocations.WithLabelValues(in.Pool, in.Reason).Inc()
 	k.opt.Audit.Record(ctx, ev)
@@ -137,7 +139,7 @@ func (k *Keeper) Grant(ctx context.Context, user, trigger string) (bool, error) 
 	if k.opt.Observe {
 		return false, errors.New("observe mode: nothing is changed")
 	}
-	v := k.grant(ctx, u, identity.Identity{User: u, Source: identity.SourceNone})
+	v := k.grant(ctx, u, identity.Identity{User: u, Source: identity.SourceNone}, ^uint64(0))
 	if v.Deny {
 		return false, fmt.Errorf("grant %s: every seat of %s is in use", u, v.Pool)
 	}
@@ -151,7 +153,7 @@ func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
 	switch in.Op {
 	case "revoke":
 		// Still idle? Complete the revocation; active since? Undo it.
-		last, err := k.opt.Store.LastActivity(ctx, []string{in.User})
+		last, err := k.opt.Store.PoolActivity(ctx, in.Pool, []string{in.User})
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,8 @@ type Store interface {
 	TryLock(ctx context.Context, name, owner string, ttl time.Duration) (*store.Lock, bool, error)
 	LastHeartbeat(ctx context.Context) (time.Time, error)
 	ObservedSince(ctx context.Context) (time.Time, error)
-	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
+	PoolActivity(ctx context.Context, pool string, users []string) (map[string]time.Time, error)
+	PoolObservedSince(ctx context.Context, pool string) (time.Time, error)
 	PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
 	PendingRevocations(ctx context.Context, pool string) (int, error)
 	SetNextFree(ctx context.Context, pool string, at time.Time) error
@@ -265,9 +266,17 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 		names = append(names, u)
 	}
 	sort.Strings(names)
-	last, err := r.opt.Store.LastActivity(ctx, names)
+	// Idleness is per pool (DESIGN §2.11): Software work keeps no agent
+	// seat. A pool whose own records started later (an upgrade) is
+	// measured from then.
+	last, err := r.opt.Store.PoolActivity(ctx, p.Name, names)
 	if err != nil {
 		return PoolReport{}, err
+	}
+	if since, err := r.opt.Store.PoolObservedSince(ctx, p.Name); err != nil {
+		return PoolReport{}, err
+	} else if since.After(obs) {
+		obs = since
 	}
 	users := make([]seats.User, len(names))
 	for i, u := range names {

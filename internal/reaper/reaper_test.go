@@ -83,7 +83,7 @@ func newEnvWith(t *testing.T, seats int, observe bool, view func(directory.Direc
 }
 
 func (e *env) activeAgo(t *testing.T, user string, d time.Duration) {
-	if err := e.st.RecordActivity(t.Context(), []store.Activity{{User: user, At: e.now.Add(-d)}}); err != nil {
+	if err := e.st.RecordActivity(t.Context(), []store.Activity{{User: user, At: e.now.Add(-d), Pools: []string{"jira-software"}}}); err != nil {
 		t.Fatal(err)
 	}
 }
