@@ -1,0 +1,5 @@
+//go:build !race
+
+package poolwork
+
+const raceOn = false
