@@ -104,7 +104,7 @@ func TestReplayAndReaperDecideAlike(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := st.RecordActivity(ctx, []store.Activity{{User: u, At: now}}); err != nil {
+			if err := st.RecordActivity(ctx, []store.Activity{{User: u, At: now, Pools: []string{pool}}}); err != nil {
 				t.Fatal(err)
 			}
 			lines = append(lines, fmt.Sprintf(`10.0.0.1 1x%dx1 %s [%s] "GET /browse/A-%d HTTP/1.1" 200 1 1 "-" "-" "-"`,
