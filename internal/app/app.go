@@ -115,7 +115,6 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 		return nil, err
 	}
 	if a.work, err = newPoolWork(cfg, a.reg); err != nil {
-		a.closeStore()
 		return nil, err
 	}
 	a.recorder = activity.New(a.store, activity.Options{
