@@ -109,7 +109,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	batch := make([]store.Activity, 0, 1000)
 	for i, u := range users {
 		idle := 6*time.Hour + time.Duration(i%90)*time.Hour
-		batch = append(batch, store.Activity{User: u, At: now.Add(-idle)})
+		batch = append(batch, store.Activity{User: u, At: now.Add(-idle), Pools: []string{pool}})
 		if len(batch) == cap(batch) || i == len(users)-1 {
 			if err := st.RecordActivity(ctx, batch); err != nil {
 				return res, err
@@ -173,9 +173,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	res.Learned = learned
-	rec := activity.New(st, activity.Options{Resolution: 30 * time.Second}, reg, quiet)
+	rec := activity.New(st, activity.Options{Resolution: 30 * time.Second, PoolNames: func(uint64) []string { return []string{pool} }}, reg, quiet)
 	for _, u := range users {
-		rec.Record(u)
+		rec.Record(u, 1)
 	}
 	rec.Flush(ctx)
 	for i := 0; i < 3; i++ {
