@@ -31,6 +31,7 @@ type (
 		PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
 		PendingRevocations(ctx context.Context, pool string) (int, error)
 		RevokedUsers(ctx context.Context, pool string) (map[string]store.Revoked, error)
+		RevokedCount(ctx context.Context, pool string) (int, error)
 	}
 	sampleReader interface {
 		Samples(ctx context.Context, pool string, since time.Time) ([]store.Sample, error)
@@ -211,8 +212,8 @@ func (a *Model) Status(ctx context.Context) (*Status, error) {
 			ps.EffectiveWindowSec = rep.window.Seconds()
 			ps.Licensed, ps.Active, ps.Idle, ps.Excluded = rep.licensed, rep.active, rep.idle, rep.excluded
 		}
-		if recs, err := a.store.RevokedUsers(ctx, p.Name); err == nil {
-			ps.RevokedByFloatseat = len(recs)
+		if n, err := a.store.RevokedCount(ctx, p.Name); err == nil {
+			ps.RevokedByFloatseat = n
 		}
 		st.Pools = append(st.Pools, ps)
 	}

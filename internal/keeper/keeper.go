@@ -60,7 +60,7 @@ type Store interface {
 	CompleteRevoke(ctx context.Context, pool, user string, r store.Revoked) error
 	CompleteGrant(ctx context.Context, pool, user string) error
 	RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error
-	RevokedUsers(ctx context.Context, pool string) (map[string]store.Revoked, error)
+	RevokedLog
 	RevokedUser(ctx context.Context, pool, user string) (store.Revoked, bool, error)
 	PoolActivity(ctx context.Context, pool string, users []string) (map[string]time.Time, error)
 	NextFree(ctx context.Context, pool string) (time.Time, error)
@@ -116,7 +116,13 @@ type Keeper struct {
 
 	mu sync.RWMutex
 	// revoked: normalised user → pool → what to give back.
-	revoked map[string]map[string]store.Revoked
+	revoked map[string]userRecords
+	intern  interner
+
+	// logMu guards where the revoked view stands in the change log.
+	logMu    sync.Mutex
+	logID    string
+	caughtUp time.Time
 	// seatless: pool-group members who hold no licence group of the pool.
 	seatless map[string][]string
 	// invisible: users granted through a backend the app has not synced
@@ -186,7 +192,7 @@ func New(opt Options) *Keeper {
 	k := &Keeper{
 		opt:       opt,
 		pools:     make(map[string]*Pool, len(opt.Pools)),
-		revoked:   map[string]map[string]store.Revoked{},
+		revoked:   map[string]userRecords{},
 		seatless:  map[string][]string{},
 		invisible: map[string]time.Time{},
 		pending:   map[uint64]*provisional{},
@@ -226,8 +232,8 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Reque
 	seatless := k.seatless[u]
 	var missing, lack uint64
 	if rev != nil || seatless != nil {
-		for p := range rev {
-			missing |= k.bits[p]
+		for _, r := range rev {
+			missing |= k.bits[r.pool]
 		}
 		for _, p := range seatless {
 			missing |= k.bits[p]
@@ -344,9 +350,9 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 	now := k.opt.Clock()
 	k.mu.RLock()
 	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
-	for p, r := range k.revoked[u] {
-		if pools&k.bits[p] != 0 {
-			recs[p] = r
+	for _, r := range k.revoked[u] {
+		if pools&k.bits[r.pool] != 0 {
+			recs[r.pool] = r.rec
 		}
 	}
 	for _, p := range k.seatless[u] {
@@ -461,10 +467,11 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 }
 
 func (k *Keeper) forgetLocked(u, pool string) {
-	if m := k.revoked[u]; m != nil {
-		delete(m, pool)
-		if len(m) == 0 {
+	if rs, ok := k.revoked[u]; ok {
+		if rs = rs.without(pool); len(rs) == 0 {
 			delete(k.revoked, u)
+		} else {
+			k.revoked[u] = rs
 		}
 	}
 	if ps := k.seatless[u]; ps != nil {
@@ -493,12 +500,7 @@ func (k *Keeper) removeGroups(ctx context.Context, pool, u string, groups []stri
 }
 
 func (k *Keeper) setRevokedLocked(u, pool string, r store.Revoked) {
-	m := k.revoked[u]
-	if m == nil {
-		m = map[string]store.Revoked{}
-		k.revoked[u] = m
-	}
-	m[pool] = r
+	k.revoked[u] = k.revoked[u].with(pool, k.intern.record(r))
 }
 
 func trigger(id identity.Identity) string {

@@ -62,9 +62,9 @@ func (r recordRef) compare(user, pool string) int {
 func (k *Keeper) toCheck() []recordRef {
 	k.mu.RLock()
 	all := make([]recordRef, 0, len(k.revoked))
-	for u, m := range k.revoked {
-		for p, r := range m {
-			all = append(all, recordRef{u, p, r})
+	for u, rs := range k.revoked {
+		for _, r := range rs {
+			all = append(all, recordRef{u, r.pool, r.rec})
 		}
 	}
 	k.mu.RUnlock()

@@ -248,8 +248,8 @@ func (k *Keeper) IsRevoked(user string) map[string]store.Revoked {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	out := map[string]store.Revoked{}
-	for p, r := range k.revoked[activity.Normalize(user)] {
-		out[p] = r
+	for _, r := range k.revoked[activity.Normalize(user)] {
+		out[r.pool] = r.rec
 	}
 	return out
 }
@@ -301,7 +301,7 @@ func (k *Keeper) apply(ctx context.Context, e string) {
 	switch op {
 	case "grant":
 		k.mu.Lock()
-		rec, had := k.revoked[u][pool]
+		rec, had := k.revoked[u].get(pool)
 		k.forgetLocked(u, pool)
 		k.mu.Unlock()
 		if had {
@@ -321,24 +321,15 @@ func (k *Keeper) apply(ctx context.Context, e string) {
 	}
 }
 
+// resync brings the revoked view up to date from the change log (every
+// record in chunks only the first time and after a gap), then drops
+// bookkeeping that can no longer matter.
 func (k *Keeper) resync(ctx context.Context) {
-	fresh := map[string]map[string]store.Revoked{}
-	for name := range k.pools {
-		recs, err := k.opt.Store.RevokedUsers(ctx, name)
-		if err != nil {
-			k.opt.Log.Warn("cannot read revoked users; keeping the last view", "pool", name, "err", err)
-			return
-		}
-		for u, r := range recs {
-			if fresh[u] == nil {
-				fresh[u] = map[string]store.Revoked{}
-			}
-			fresh[u][name] = r
-		}
+	if err := k.loadRevoked(ctx); err != nil {
+		k.opt.Log.Warn("cannot read revoked users; keeping the last view", "err", err)
 	}
 	now := k.opt.Clock()
 	k.mu.Lock()
-	k.revoked = fresh
 	// Bounded bookkeeping: drop what can no longer matter.
 	for u, t := range k.invisible {
 		if !now.Before(t) {

@@ -64,6 +64,7 @@ func (s *Store) CompleteRevoke(ctx context.Context, pool, user string, r Revoked
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, s.Key("revoked", pool), user, b)
 	pipe.HDel(ctx, s.Key("intents"), IntentKey("revoke", pool, user))
+	s.logChange(ctx, pipe, "revoke", pool, user)
 	pipe.Publish(ctx, s.Key("events"), "revoke|"+pool+"|"+user)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("revoked", fmt.Errorf("complete revoke of %s: %w", user, err))
@@ -77,6 +78,7 @@ func (s *Store) CompleteGrant(ctx context.Context, pool, user string) error {
 	pipe.HDel(ctx, s.Key("revoked", pool), user)
 	pipe.HDel(ctx, s.Key("intents"), IntentKey("grant", pool, user), IntentKey("revoke", pool, user),
 		IntentKey("rollback", pool, user))
+	s.logChange(ctx, pipe, "grant", pool, user)
 	pipe.Publish(ctx, s.Key("events"), "grant|"+pool+"|"+user)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("revoked", fmt.Errorf("complete grant of %s: %w", user, err))
@@ -130,6 +132,7 @@ func (s *Store) RestoreRevoked(ctx context.Context, pool, user string, r Revoked
 	b, _ := json.Marshal(r)
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, s.Key("revoked", pool), user, b)
+	s.logChange(ctx, pipe, "revoke", pool, user)
 	pipe.Publish(ctx, s.Key("events"), "revoke|"+pool+"|"+user)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("revoked", fmt.Errorf("restore revoked %s: %w", user, err))
