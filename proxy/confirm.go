@@ -73,7 +73,9 @@ func Judge(id identity.Identity, o Outcome) Judgement {
 	}
 	named := appUser(o.Header)
 	sso := id.Route == identity.RouteSAML || id.Route == identity.RouteOIDC
-	if sso && named == "" && isRedirect(o.Status) && newSession(o.Header) {
+	if sso && (named == "" || equalFold(named, id.User)) && isRedirect(o.Status) && newSession(o.Header) {
+		// Even a redirect naming the user is not the confirmation: that is
+		// the app's requests as the user that follow (REFERENCE §12).
 		return Judgement{Await: true}
 	}
 	if o.Status == http.StatusBadGateway || o.Status == http.StatusGatewayTimeout {

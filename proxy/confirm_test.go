@@ -57,7 +57,9 @@ func TestJudge(t *testing.T) {
 		{"basic ok", basic, Outcome{Status: 404, Header: hdr("X-Ausername", "bob")}, Judgement{Confirmed: true}},
 		{"basic 401", basic, Outcome{Status: 401, Header: hdr("X-Seraph-Loginreason", "AUTHENTICATED_FAILED")}, Judgement{Why: WhyBadCredentials}},
 		{"basic anonymous", basic, Outcome{Status: 200, Header: hdr("X-Ausername", "anonymous")}, Judgement{Why: WhyAnonymous}},
-		{"saml ok", login(identity.RouteSAML), Outcome{Status: 302, Header: hdr("Set-Cookie", session, "X-Ausername", "bob")}, Judgement{Confirmed: true}},
+		// Even a redirect naming the user waits for the requests as the user (REFERENCE §12).
+		{"saml ok", login(identity.RouteSAML), Outcome{Status: 302, Header: hdr("Set-Cookie", session, "X-Ausername", "bob")}, Judgement{Await: true}},
+		{"oidc ok", login(identity.RouteOIDC), Outcome{Status: 302, Header: hdr("Set-Cookie", session, "X-Ausername", "BOB")}, Judgement{Await: true}},
 		{"saml session, nobody named", login(identity.RouteSAML), Outcome{Status: 302, Header: hdr("Set-Cookie", session)}, Judgement{Await: true}},
 		{"saml forged", login(identity.RouteSAML), Outcome{Status: 400, Header: hdr("X-Ausername", "anonymous")}, Judgement{Why: "status-400"}},
 		{"saml refused", login(identity.RouteSAML), Outcome{Status: 403, Header: hdr("X-Ausername", "anonymous")}, Judgement{Why: "status-403"}},

@@ -14,6 +14,7 @@ type Metrics struct {
 	durations [numClasses]prometheus.Observer
 	denials   *prometheus.CounterVec
 	upstream  prometheus.Counter
+	seatPages prometheus.Counter
 }
 
 // NewMetrics registers the request path's metrics on reg.
@@ -37,6 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "floatseat", Name: "upstream_errors_total",
 			Help: "Requests the app did not answer (502 or client gone).",
 		}),
+		seatPages: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "floatseat", Name: "sso_seat_pages_total",
+			Help: "SSO logins of browsers floatseat could not name that ended on the app's \"We can't log you in\" page, answered with floatseat's seat page instead.",
+		}),
 	}
 	// Children are resolved once so the hot path does no label lookup.
 	for c := class(0); c < numClasses; c++ {
@@ -54,3 +59,5 @@ func (m *Metrics) observe(c class, d time.Duration) {
 func (m *Metrics) denied(pool string) { m.denials.WithLabelValues(pool).Inc() }
 
 func (m *Metrics) upstreamError() { m.upstream.Inc() }
+
+func (m *Metrics) seatPage() { m.seatPages.Inc() }

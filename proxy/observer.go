@@ -117,7 +117,9 @@ func (o *observer) seen(h http.Header) {
 		}
 		p.opt.Seats.Settle(o.id, o.verdict, Judge(o.id, out))
 	}
-	if user != "" && p.opt.Seats != nil {
+	if user != "" && p.opt.Seats != nil && !(o.settle && o.id.IsSSO()) {
+		// An SSO claim's own redirect does not confirm it; the requests as
+		// the user that follow do (REFERENCE §12).
 		p.opt.Seats.AnsweredAs(user)
 	}
 	if user == "" {
@@ -139,7 +141,9 @@ func (o *observer) seen(h http.Header) {
 	if p.opt.Hints != nil && o.browser() && !p.opt.Hints.Fresh(o.id.Creds.Hint, user) {
 		h["Set-Cookie"] = append(h["Set-Cookie"], p.opt.Hints.SetCookie(user, o.secure()))
 	}
-	if o.quiet {
+	if o.quiet || o.settle && o.id.IsSSO() {
+		// An SSO claim's own redirect is not activity, nor the confirmation
+		// (which, recorded as activity, any replica can see).
 		return
 	}
 	if o.class == classAnonymous {

@@ -40,6 +40,10 @@ type Hints interface {
 	Fresh(value, user string) bool
 	// SetCookie is the Set-Cookie line naming user.
 	SetCookie(user string, secure bool) string
+	// PassCookie is the Set-Cookie line of a short SSO pass (seat page).
+	PassCookie(secure bool) string
+	// PassValid reports a signed, unexpired SSO pass.
+	PassValid(value string) bool
 }
 
 // Noise tells background polling from real work.
@@ -120,9 +124,10 @@ type Options struct {
 	Who            Who
 	Noise          Noise
 	Activity       Recorder
-	Work           Work  // nil: every request counts for every pool
-	Seats          Seats // nil until the seat engine is configured
-	Hints          Hints // nil: no hint cookie
+	Work           Work      // nil: every request counts for every pool
+	Seats          Seats     // nil until the seat engine is configured
+	Hints          Hints     // nil: no hint cookie
+	SeatPage       *SeatPage // nil: the app's SSO refusal passes unchanged
 	Metrics        *Metrics
 	Log            *slog.Logger
 	// Product (jira, confluence) tells login routes apart, so that the
@@ -148,10 +153,11 @@ func New(opt Options) *Proxy {
 	}
 	p := &Proxy{opt: opt}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    opt.Transport,
-		BufferPool:   newBufferPool(256),
-		ErrorHandler: p.upstreamError,
+		Rewrite:        p.rewrite,
+		Transport:      opt.Transport,
+		BufferPool:     newBufferPool(256),
+		ErrorHandler:   p.upstreamError,
+		ModifyResponse: p.modifyResponse,
 		// The stdlib logs to the global logger otherwise; errors reach us
 		// through ErrorHandler and are logged there, rate limited.
 		ErrorLog: slog.NewLogLogger(opt.Log.Handler(), slog.LevelDebug),
@@ -204,6 +210,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	path := strings.TrimPrefix(r.URL.Path, p.opt.ContextPath)
 	o.path = path
+	if path == SeatClaimPath && p.opt.SeatPage != nil && p.opt.Seats != nil && p.opt.Hints != nil {
+		p.serveSeatClaim(w, r, o)
+		return
+	}
 	if !p.identify(w, r, o, path) {
 		return
 	}
@@ -251,8 +261,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if o.id.Creds.Hint != "" {
-		// floatseat's own cookie is never the app's business.
+		// floatseat's own cookies are never the app's business.
 		stripCookie(r, identity.HintCookie)
+	}
+	if o.id.Creds.SSOPass != "" {
+		stripCookie(r, identity.SSOPassCookie)
+	}
+	if o.id.IsSSO() {
+		r = p.markSeatPage(r, o)
 	}
 	p.rp.ServeHTTP(o, r)
 }

@@ -151,7 +151,12 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 	}
 	var hints proxy.Hints // a nil *identity.Hints must stay a nil interface
 	if cfg.SSO.HintEnabled() {
-		hints = identity.NewHints(a.who.hasher, cfg.SSO.HintTTL, cfg.Proxy.ContextPath, a.clock)
+		h := identity.NewHints(a.who.hasher, cfg.SSO.HintTTL, cfg.Proxy.ContextPath, a.clock)
+		hints, a.who.Hints = h, h
+	}
+	var seatPage *proxy.SeatPage
+	if hints != nil && cfg.SSO.SeatPageEnabled() {
+		seatPage = &proxy.SeatPage{LoginPath: cfg.SSO.LoginPath}
 	}
 	a.proxy = proxy.New(proxy.Options{
 		Upstream:       upstream,
@@ -164,6 +169,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 		Work:           a.work,
 		Seats:          seats,
 		Hints:          hints,
+		SeatPage:       seatPage,
 		Metrics:        proxy.NewMetrics(a.reg),
 		Log:            log,
 

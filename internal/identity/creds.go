@@ -25,6 +25,8 @@ type Credentials struct {
 	Hint string
 	// CrowdToken is the Crowd SSO cookie crowd.token_key.
 	CrowdToken string
+	// SSOPass is floatseat's SSO pass cookie (unverified; see Hints).
+	SSOPass string
 }
 
 // ParseCredentials reads the Cookie headers and the Authorization header.
@@ -56,6 +58,10 @@ func ParseCredentials(cookieHeaders []string, authorization string) Credentials 
 			case CookieCrowdToken:
 				if c.CrowdToken == "" {
 					c.CrowdToken = val
+				}
+			case SSOPassCookie:
+				if c.SSOPass == "" {
+					c.SSOPass = val
 				}
 			}
 		}

@@ -239,3 +239,39 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// SSOPassCookie lets the next SSO failures of this browser through to the
+// app's own page for a few minutes: set when someone typed on floatseat's
+// seat page a user floatseat holds no seat for (docs/sso.md).
+const SSOPassCookie = "floatseat.sso_pass"
+
+// passTTL is how long an SSO pass lasts.
+const passTTL = 5 * time.Minute
+
+const passVersion = "p|"
+
+// PassCookie is the Set-Cookie line of a signed SSO pass.
+func (hs *Hints) PassCookie(secure bool) string {
+	payload := passVersion + strconv.FormatInt(hs.clock().Add(passTTL).Unix(), 10)
+	k := hs.h.Key(KindHint, payload)
+	c := SSOPassCookie + "=" + payload + "|" + k.String() + "; Path=" + hs.path + "; Max-Age=" +
+		strconv.Itoa(int(passTTL/time.Second)) + "; HttpOnly"
+	if secure {
+		return c + "; Secure; SameSite=None"
+	}
+	return c + "; SameSite=Lax"
+}
+
+// PassValid reports a signed, unexpired SSO pass.
+func (hs *Hints) PassValid(v string) bool {
+	i := strings.LastIndexByte(v, '|')
+	if !strings.HasPrefix(v, passVersion) || i < len(passVersion) {
+		return false
+	}
+	exp, err := strconv.ParseInt(v[len(passVersion):i], 10, 64)
+	if err != nil || exp <= hs.clock().Unix() {
+		return false
+	}
+	want := hs.h.Key(KindHint, v[:i])
+	return subtle.ConstantTimeCompare([]byte(v[i+1:]), []byte(want.String())) == 1
+}

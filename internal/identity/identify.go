@@ -21,9 +21,11 @@ const (
 	SourceRememberMe        // a learned remember-me cookie
 	SourceBearer            // a learned Bearer token (PAT)
 	SourceCrowdToken        // a learned crowd.token_key (Crowd SSO)
+	SourceHint              // floatseat's hint cookie, on an SSO route that names nobody
+	SourceSeatPage          // typed on floatseat's "get your seat back" page
 )
 
-var sourceNames = [...]string{"none", "login", "basic", "session", "remember-me", "bearer", "crowd-token"}
+var sourceNames = [...]string{"none", "login", "basic", "session", "remember-me", "bearer", "crowd-token", "hint", "seat-page"}
 
 func (s Source) String() string {
 	if int(s) < len(sourceNames) {
@@ -68,7 +70,19 @@ func (id Identity) FromPassword() bool {
 // remember-me, Bearer) is not a claim. New sources that name a user from
 // the request (an SSO hint cookie) must answer true here.
 func (id Identity) IsClaim() bool {
-	return id.Source == SourceLoginBody || id.Source == SourceBasic
+	return id.Source == SourceLoginBody || id.Source == SourceBasic || id.Source == SourceHint || id.Source == SourceSeatPage
+}
+
+// IsSSO reports an SSO route: the SAML consumer or the OIDC callback.
+func (id Identity) IsSSO() bool { return id.Route == RouteSAML || id.Route == RouteOIDC }
+
+// RefreshesGroups reports whether the request is, or leads to, a login at
+// which the app re-reads the user's groups (REFERENCE §5): a password
+// login, or an SSO login (SAML, OIDC, or the SSO login floatseat's seat
+// page sends the browser back through).
+func (id Identity) RefreshesGroups() bool {
+	return id.FromPassword() || id.Source == SourceHint || id.Source == SourceSeatPage ||
+		id.Route == RouteSAML || id.Route == RouteOIDC
 }
 
 // Password is a secret that never prints.
@@ -93,6 +107,9 @@ type Identifier struct {
 	Resolver    *Resolver
 	// SAML says where a SAML assertion carries the username.
 	SAML SAMLOptions
+	// Hints names the user of an SSO route whose request names nobody (an
+	// OIDC callback, an encrypted or unreadable SAML assertion); nil: none.
+	Hints *Hints
 }
 
 // Identify resolves the user before forwarding. Login bodies are read
@@ -106,9 +123,20 @@ func (i *Identifier) Identify(ctx context.Context, r *http.Request) Identity {
 	id := Identity{Route: ClassifyLogin(i.Product, r.Method, path)}
 	id.Creds = ParseCredentials(r.Header["Cookie"], auth)
 	id.RememberMeCookie = id.Creds.RememberMeName
-	if id.Route == RouteSAML {
-		if i.identifySAML(ctx, r, &id); id.User != "" {
-			return id
+	if id.Route == RouteSAML || id.Route == RouteOIDC {
+		if id.Route == RouteSAML {
+			if i.identifySAML(ctx, r, &id); id.User != "" {
+				return id
+			}
+		}
+		// The request names nobody floatseat can read: the browser's hint
+		// names the user the app last confirmed here, for a provisional
+		// grant the app's answer must confirm (DESIGN §2.9).
+		if i.Hints != nil && id.Creds.Hint != "" {
+			if u, ok := i.Hints.User(id.Creds.Hint); ok {
+				id.User, id.Source = u, SourceHint
+				return id
+			}
 		}
 	} else if id.Route.hasBody() {
 		// A body cut at the bound is not a complete form: a username

@@ -198,6 +198,10 @@ func truthy(v any) bool {
 	return false
 }
 
+// CleanUser trims and validates a typed username: valid UTF-8, no control
+// characters, at most 255 bytes.
+func CleanUser(u string) (string, error) { return cleanUser(u) }
+
 // cleanUser trims and validates a username: valid UTF-8, no control
 // characters, at most 255 bytes.
 func cleanUser(u string) (string, error) {

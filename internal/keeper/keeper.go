@@ -63,6 +63,9 @@ type Store interface {
 	RevokedLog
 	RevokedUser(ctx context.Context, pool, user string) (store.Revoked, bool, error)
 	PoolActivity(ctx context.Context, pool string, users []string) (map[string]time.Time, error)
+	// LastActivity is a user's latest real activity in any pool: what
+	// confirms an SSO grant seen through another replica.
+	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
 	NextFree(ctx context.Context, pool string) (time.Time, error)
 	Subscribe(ctx context.Context) (<-chan string, func())
 }
@@ -134,6 +137,7 @@ type Keeper struct {
 	pending    map[uint64]*provisional
 	nextTicket uint64
 	npending   atomic.Int64
+	sweeps     atomic.Uint64
 	// denied: when a user's denial was last audited, so a user retrying
 	// against a full pool writes one event a minute, not one a request.
 	denied map[string]time.Time
@@ -364,7 +368,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 
 	// A password login makes the app re-read groups before its licence
 	// check; otherwise Crowd/LDAP changes show only at the next sync.
-	visibleNow := k.opt.Immediate || id.FromPassword()
+	visibleNow := k.opt.Immediate || id.RefreshesGroups()
 	// The grant stays counted as pending until a licence report taken
 	// after the app can count it: after the directory write and the login
 	// have completed (at most the grant timeout, plus a margin for the

@@ -65,18 +65,18 @@ func (k *Keeper) takeTicketLocked(t uint64) *provisional {
 // other answer rolls the request's own grant back at once.
 func (k *Keeper) Settle(id identity.Identity, v proxy.Verdict, j proxy.Judgement) {
 	u := activity.Normalize(id.User)
-	if j.Confirmed {
-		if id.FromPassword() {
-			// The password login made the app re-read groups.
-			k.mu.RLock()
-			_, inv := k.invisible[u]
-			k.mu.RUnlock()
-			if inv {
-				k.mu.Lock()
-				delete(k.invisible, u)
-				k.mu.Unlock()
-			}
+	if (j.Confirmed || j.Await) && id.RefreshesGroups() {
+		// The password or SSO login made the app re-read groups.
+		k.mu.RLock()
+		_, inv := k.invisible[u]
+		k.mu.RUnlock()
+		if inv {
+			k.mu.Lock()
+			delete(k.invisible, u)
+			k.mu.Unlock()
 		}
+	}
+	if j.Confirmed {
 		k.confirmUser(u)
 		return
 	}
@@ -128,6 +128,7 @@ func (k *Keeper) confirmUser(u string) {
 // sweepTickets rolls back SSO grants whose wait ended unconfirmed, and
 // tickets that were never settled.
 func (k *Keeper) sweepTickets() {
+	defer k.sweeps.Add(1)
 	if k.npending.Load() == 0 {
 		return
 	}
@@ -140,7 +141,33 @@ func (k *Keeper) sweepTickets() {
 		}
 	}
 	k.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	// An SSO grant is confirmed by the app's requests as the user after the
+	// redirect, and those may have gone through another replica (nginx
+	// balances them): activity recorded for the user since the grant, on
+	// any replica, is that confirmation. The claim's own response records
+	// none (proxy: an SSO claim's redirect is not the confirmation).
+	users := make([]string, 0, len(due))
 	for _, p := range due {
+		if !p.awaitUntil.IsZero() {
+			users = append(users, p.user)
+		}
+	}
+	var seen map[string]time.Time
+	if len(users) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), k.opt.GrantTimeout)
+		seen, _ = k.opt.Store.LastActivity(ctx, users) // unknown: roll back, the safe side
+		cancel()
+	}
+	for _, p := range due {
+		if at, ok := seen[p.user]; ok && !p.awaitUntil.IsZero() && !at.Before(p.at) {
+			if p.onConfirm != nil {
+				p.onConfirm()
+			}
+			continue
+		}
 		k.rollback(p, proxy.WhyUnconfirmed)
 	}
 }
@@ -226,3 +253,9 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Pending counts provisional grants awaiting the app's confirmation.
+func (k *Keeper) Pending() int { return int(k.npending.Load()) }
+
+// Sweeps counts finished sweeps of provisional grants (tests wait on it).
+func (k *Keeper) Sweeps() uint64 { return k.sweeps.Load() }

@@ -170,3 +170,39 @@ func (f *flakyStore) RestoreRevoked(ctx context.Context, pool, user string, r st
 	}
 	return f.Store.RestoreRevoked(ctx, pool, user, r)
 }
+
+// The requests as the user that confirm an SSO grant may go through
+// another replica: activity recorded for the user since the grant (shared
+// in Redis) confirms it at the sweep; activity from before does not.
+func TestSSOGrantConfirmedByActivityOnAnotherReplica(t *testing.T) {
+	e := newEnv(t, 10, true)
+	revoke(t, e, "jira-software", "alice")
+	revoke(t, e, "jira-software", "carol")
+	ctx := t.Context()
+	if err := e.st.RecordActivity(ctx, []store.Activity{{User: "carol", At: e.clock().Add(-time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "carol"} {
+		id := identity.Identity{User: u, Source: identity.SourceHint, Route: identity.RouteOIDC}
+		v := e.k.Ensure(ctx, id, nil)
+		if v.Ticket == 0 {
+			t.Fatalf("hint claim for %s: no ticket", u)
+		}
+		e.k.Settle(id, v, proxy.Judgement{Await: true})
+	}
+	e.advance(time.Second)
+	if err := e.st.RecordActivity(ctx, []store.Activity{{User: "alice", At: e.clock()}}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(3 * time.Minute)
+	e.k.sweepTickets()
+	if !e.member(t, "alice", "jira-software-users") {
+		t.Error("alice, seen by another replica after the grant, lost the seat")
+	}
+	if e.member(t, "carol", "jira-software-users") {
+		t.Error("carol, seen only before the grant, kept the seat")
+	}
+	if e.k.Pending() != 0 {
+		t.Errorf("pending after the sweep: %d", e.k.Pending())
+	}
+}
