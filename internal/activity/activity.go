@@ -8,7 +8,6 @@ import (
 	"context"
 	"hash/maphash"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // Writer persists a batch of activity; *store.Store implements it.
@@ -110,18 +110,6 @@ func New(w Writer, opt Options, reg prometheus.Registerer, log *slog.Logger) *Re
 	return r
 }
 
-// Normalize lower-cases a username, as Jira and Confluence compare them
-// case-insensitively. It does not allocate for names already in lower case.
-func Normalize(user string) string {
-	for i := 0; i < len(user); i++ {
-		c := user[i]
-		if c >= 'A' && c <= 'Z' || c >= 0x80 {
-			return strings.ToLower(user)
-		}
-	}
-	return user
-}
-
 // Record notes that user did real work now, for the pools in mask. It
 // never blocks: when the user was recorded for those pools less than a
 // resolution ago it returns at once, and when the queue is full the event
@@ -130,7 +118,7 @@ func (r *Recorder) Record(user string, pools uint64) {
 	if user == "" {
 		return
 	}
-	e := entry{user: Normalize(user), pools: pools}
+	e := entry{user: username.Normalize(user), pools: pools}
 	now := r.opt.Clock()
 	ms := now.UnixMilli()
 	sh := &r.shards[maphash.String(r.seed, e.user)%shards]

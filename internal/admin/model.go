@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
@@ -18,6 +17,7 @@ import (
 	"github.com/floatseat/floatseat/internal/reaper"
 	"github.com/floatseat/floatseat/internal/seats"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // The read model reads Redis by concern; *store.Store is all three.
@@ -309,7 +309,7 @@ type UserDetail struct {
 
 // User answers for one user: groups, last activity, seats and events.
 func (a *Model) User(ctx context.Context, name string) (*UserDetail, error) {
-	u := activity.Normalize(name)
+	u := username.Normalize(name)
 	groups, err := a.seats.dir.UserGroups(ctx, u, false)
 	if errors.Is(err, directory.ErrUserNotFound) {
 		return nil, fmt.Errorf("%w: user %s is not in the directory", ErrNotFound, name)
@@ -361,7 +361,7 @@ func (a *Model) Grant(ctx context.Context, user string) (any, error) {
 
 // Revoke takes user's seat in pool (every pool if empty) by hand.
 func (a *Model) Revoke(ctx context.Context, user, pool string) (any, error) {
-	u := activity.Normalize(user)
+	u := username.Normalize(user)
 	var done, skipped []string
 	for _, p := range a.cfg.Pools {
 		if pool != "" && p.Name != pool {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/noise"
@@ -104,5 +103,3 @@ func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log 
 }
 
 func (w *who) Run(ctx context.Context) error { return w.resolver.Run(ctx) }
-
-func normalize(u string) string { return activity.Normalize(u) }

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/floatseat/floatseat/internal/accesslog"
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/app"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/replay"
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 const replayUsage = `usage: floatseat replay --config FILE [--log-format auto|jira|confluence|confluence-docker|nginx]
@@ -126,7 +126,7 @@ func replayOptions(cfg *config.Config) (replay.Options, error) {
 	}
 	excluded := map[string]bool{}
 	for _, u := range cfg.Exclude.Users {
-		excluded[activity.Normalize(u)] = true
+		excluded[username.Normalize(u)] = true
 	}
 	opt := replay.Options{Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, Interval: cfg.Reaper.Interval,
 		MaxRevocations: cfg.Reaper.MaxRevocationsPerRun, Noise: set, ContextPath: cfg.Proxy.ContextPath,

@@ -32,12 +32,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/username"
 	"github.com/floatseat/floatseat/proxy"
 )
 
@@ -230,7 +230,7 @@ func New(opt Options) *Keeper {
 // needs it (DESIGN §2.11): a queue gives the agent seat back, a board never
 // does.
 func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Request) proxy.Verdict {
-	u := activity.Normalize(id.User)
+	u := username.Normalize(id.User)
 	k.mu.RLock()
 	rev := k.revoked[u]
 	seatless := k.seatless[u]

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/username"
 	"github.com/floatseat/floatseat/proxy"
 )
 
@@ -64,7 +64,7 @@ func (k *Keeper) takeTicketLocked(t uint64) *provisional {
 // names nobody yet starts the wait for a later request as the user; any
 // other answer rolls the request's own grant back at once.
 func (k *Keeper) Settle(id identity.Identity, v proxy.Verdict, j proxy.Judgement) {
-	u := activity.Normalize(id.User)
+	u := username.Normalize(id.User)
 	if (j.Confirmed || j.Await) && id.RefreshesGroups() {
 		// The password or SSO login made the app re-read groups.
 		k.mu.RLock()
@@ -103,7 +103,7 @@ func (k *Keeper) AnsweredAs(user string) {
 	if k.npending.Load() == 0 {
 		return
 	}
-	k.confirmUser(activity.Normalize(user))
+	k.confirmUser(username.Normalize(user))
 }
 
 func (k *Keeper) confirmUser(u string) {

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // ErrActive: the user was active within the floor; revoking is refused.
@@ -35,7 +35,7 @@ type RevokeRequest struct {
 // intent recorded first so that a crash half-way is completed on restart.
 // It refuses anyone active within the floor, whatever the caller decided.
 func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
-	u := activity.Normalize(rq.User)
+	u := username.Normalize(rq.User)
 	pool, ok := k.pools[rq.Pool]
 	if !ok {
 		return fmt.Errorf("revoke %s: unknown pool %q", u, rq.Pool)
@@ -128,7 +128,7 @@ func (k *Keeper) restore(ctx context.Context, u string, groups []string) error {
 // Grant gives a user a seat on an admin's request, through the same seat
 // accounting and audit as a returning user.
 func (k *Keeper) Grant(ctx context.Context, user, trigger string) (bool, error) {
-	u := activity.Normalize(user)
+	u := username.Normalize(user)
 	k.mu.RLock()
 	_, revoked := k.revoked[u]
 	seatless := k.seatless[u] != nil
@@ -248,7 +248,7 @@ func (k *Keeper) IsRevoked(user string) map[string]store.Revoked {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	out := map[string]store.Revoked{}
-	for _, r := range k.revoked[activity.Normalize(user)] {
+	for _, r := range k.revoked[username.Normalize(user)] {
 		out[r.pool] = r.rec
 	}
 	return out

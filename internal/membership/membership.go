@@ -22,19 +22,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // Lister is the part of a directory the reader needs.
 type Lister interface {
 	Members(ctx context.Context, group string, nested bool) ([]string, error)
 }
-
-// Normalize is the user and group name key: the apps compare names
-// case-insensitively.
-func Normalize(name string) string { return activity.Normalize(name) }
 
 // MembersOf is the union of the nested members of groups, normalised.
 // Groups the directory does not know are skipped (a typo in the config must
@@ -50,7 +46,7 @@ func MembersOf(ctx context.Context, d Lister, groups []string) (map[string]bool,
 			return nil, fmt.Errorf("members of %s: %w", g, err)
 		}
 		for _, m := range ms {
-			out[Normalize(m)] = true
+			out[username.Normalize(m)] = true
 		}
 	}
 	return out, nil
@@ -69,10 +65,10 @@ type Exclusions struct {
 func (e Exclusions) users() []string {
 	out := make([]string, 0, len(e.Users)+1)
 	for _, u := range e.Users {
-		out = append(out, Normalize(u))
+		out = append(out, username.Normalize(u))
 	}
 	if e.ServiceAccount != "" {
-		out = append(out, Normalize(e.ServiceAccount))
+		out = append(out, username.Normalize(e.ServiceAccount))
 	}
 	return out
 }
@@ -142,7 +138,7 @@ func New(opt Options) *View {
 	v := &View{opt: opt, members: map[string]map[string]bool{}}
 	seen := map[string]bool{}
 	for _, g := range append(append([]string(nil), opt.Groups...), opt.Exclude.Groups...) {
-		if k := Normalize(g); !seen[k] {
+		if k := username.Normalize(g); !seen[k] {
 			seen[k] = true
 			v.groups = append(v.groups, g)
 		}
@@ -184,7 +180,7 @@ func (v *View) refreshLocked(ctx context.Context) error {
 		ms, merr := v.opt.Dir.Members(ctx, g, true)
 		if errors.Is(merr, directory.ErrGroupNotFound) {
 			v.opt.Log.Warn("group not found in the directory", "group", g)
-			fresh[Normalize(g)] = map[string]bool{}
+			fresh[username.Normalize(g)] = map[string]bool{}
 			continue
 		}
 		if merr != nil {
@@ -193,9 +189,9 @@ func (v *View) refreshLocked(ctx context.Context) error {
 		}
 		set := make(map[string]bool, len(ms))
 		for _, m := range ms {
-			set[Normalize(m)] = true
+			set[username.Normalize(m)] = true
 		}
-		fresh[Normalize(g)] = set
+		fresh[username.Normalize(g)] = set
 	}
 
 	v.mu.Lock()
@@ -215,7 +211,7 @@ func (v *View) refreshLocked(ctx context.Context) error {
 }
 
 func apply(m map[string]map[string]bool, c change) {
-	g := Normalize(c.group)
+	g := username.Normalize(c.group)
 	set := m[g]
 	if set == nil {
 		if !c.added {
@@ -225,9 +221,9 @@ func apply(m map[string]map[string]bool, c change) {
 		m[g] = set
 	}
 	if c.added {
-		set[Normalize(c.user)] = true
+		set[username.Normalize(c.user)] = true
 	} else {
-		delete(set, Normalize(c.user))
+		delete(set, username.Normalize(c.user))
 	}
 }
 
@@ -269,11 +265,11 @@ func (v *View) Members(groups ...string) (map[string]bool, bool) {
 	defer v.mu.RUnlock()
 	n := 0
 	for _, g := range groups {
-		n += len(v.members[Normalize(g)])
+		n += len(v.members[username.Normalize(g)])
 	}
 	out := make(map[string]bool, n)
 	for _, g := range groups {
-		for u := range v.members[Normalize(g)] {
+		for u := range v.members[username.Normalize(g)] {
 			out[u] = true
 		}
 	}
@@ -282,11 +278,11 @@ func (v *View) Members(groups ...string) (map[string]bool, bool) {
 
 // IsMember reports whether the view holds user in any of groups.
 func (v *View) IsMember(user string, groups ...string) bool {
-	u := Normalize(user)
+	u := username.Normalize(user)
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	for _, g := range groups {
-		if v.members[Normalize(g)][u] {
+		if v.members[username.Normalize(g)][u] {
 			return true
 		}
 	}

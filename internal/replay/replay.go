@@ -23,9 +23,9 @@ import (
 	"unsafe"
 
 	"github.com/floatseat/floatseat/internal/accesslog"
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/noise"
 	"github.com/floatseat/floatseat/internal/seats"
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // Pool is one licence to replay.
@@ -327,12 +327,12 @@ func (e *engine) sampleAt(now int64) {
 }
 
 // intern maps a user spelling to its id; names compare as the apps do
-// (activity.Normalize).
+// (username.Normalize).
 func (e *engine) intern(raw []byte) int32 {
 	if id, ok := e.byRaw[string(raw)]; ok {
 		return id
 	}
-	name := activity.Normalize(string(raw))
+	name := username.Normalize(string(raw))
 	id, ok := e.byName[name]
 	if !ok {
 		id = int32(len(e.users))

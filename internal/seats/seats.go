@@ -24,6 +24,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // UnlimitedHeadroom is the headroom reported for a pool with unlimited seats:
@@ -268,7 +270,7 @@ func merge(users []User) []User {
 	idx := make(map[string]int, len(users))
 	out := make([]User, 0, len(users))
 	for _, u := range users {
-		k := strings.ToLower(u.Name)
+		k := username.Normalize(u.Name)
 		i, ok := idx[k]
 		if !ok {
 			idx[k] = len(out)

@@ -27,10 +27,11 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // ErrNoLicenseReport is returned by TakeSeat when the pool has no licence
@@ -57,8 +58,6 @@ func (s *Store) seatKeys(pool string) []string {
 }
 
 func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
-
-func normUser(u string) string { return strings.ToLower(u) }
 
 // setLicenseScript stores a report unless a newer one is already stored (two
 // replicas polling may answer out of order), then drops the pending grants
@@ -151,7 +150,7 @@ func (s *Store) TakeSeat(ctx context.Context, pool, user string, now, visibleAt 
 	if visibleAt.Before(now) {
 		visibleAt = now
 	}
-	res, err := takeSeatScript.Run(ctx, s.rdb, s.seatKeys(pool), normUser(user), unixMs(visibleAt)).Int64Slice()
+	res, err := takeSeatScript.Run(ctx, s.rdb, s.seatKeys(pool), username.Normalize(user), unixMs(visibleAt)).Int64Slice()
 	if err != nil {
 		return false, 0, fmt.Errorf("store take seat in %s for %s: %w", pool, user, err)
 	}
@@ -173,7 +172,7 @@ func (s *Store) TakeSeat(ctx context.Context, pool, user string, now, visibleAt 
 // pending grant is a no-op. If the grant had restored a user whose
 // revocation was still pending, the caller re-marks it with MarkRevoked.
 func (s *Store) ReleaseSeat(ctx context.Context, pool, user string) error {
-	if err := s.rdb.ZRem(ctx, s.Key("seats", pool, "grants"), normUser(user)).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.Key("seats", pool, "grants"), username.Normalize(user)).Err(); err != nil {
 		return fmt.Errorf("store release seat in %s for %s: %w", pool, user, err)
 	}
 	return nil
@@ -194,7 +193,7 @@ return 1
 // visibleAt arrives, PendingRevocations counts it.
 func (s *Store) MarkRevoked(ctx context.Context, pool, user string, visibleAt time.Time) error {
 	err := markRevokedScript.Run(ctx, s.rdb, []string{s.Key("seats", pool, "revoked")},
-		normUser(user), unixMs(visibleAt)).Err()
+		username.Normalize(user), unixMs(visibleAt)).Err()
 	if err != nil {
 		return fmt.Errorf("store mark %s revoked in %s: %w", user, pool, err)
 	}
