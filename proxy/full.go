@@ -17,8 +17,9 @@ var fullPage = template.Must(template.New("full").Parse(`<!doctype html>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#172b4d}
 h1{font-size:1.4rem}p{line-height:1.5}.hint{color:#5e6c84;font-size:.9rem}</style></head>
 <body><h1>All licence seats are in use right now</h1>
-<p>Everyone who holds a seat has been working within the last session. A seat is expected to free up in about <strong>{{.Minutes}} minute{{if ne .Minutes 1}}s{{end}}</strong>.</p>
-<p>Please try again then. Your work is not lost: nothing was sent to the application.</p>
+{{if .Never}}<p>Every seat is held by an account that is never released automatically (administrators, service accounts), so <strong>no seat will free up by itself</strong>.</p>
+<p>Please ask your administrator for a seat. Your work is not lost: nothing was sent to the application.</p>{{else}}<p>Everyone who holds a seat has been working within the last session. A seat is expected to free up in about <strong>{{.Minutes}} minute{{if ne .Minutes 1}}s{{end}}</strong>.</p>
+<p>Please try again then. Your work is not lost: nothing was sent to the application.</p>{{end}}
 <p class="hint">Pool: {{.Pool}}. If this happens often, ask your administrator for more seats.</p>
 </body></html>
 `))
@@ -36,10 +37,15 @@ func writeFull(w http.ResponseWriter, r *http.Request, v Verdict) {
 	if wantsJSON(r) {
 		h.Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
+		msg := fmt.Sprintf("All licence seats of %s are in use; retry in about %d minutes.", v.Pool, minutes(secs))
+		if v.Never {
+			msg = fmt.Sprintf("All licence seats of %s are held by accounts that are never released automatically; no seat will free up by itself. Ask your administrator.", v.Pool)
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"errorMessages":     []string{fmt.Sprintf("All licence seats of %s are in use; retry in about %d minutes.", v.Pool, minutes(secs))},
+			"errorMessages":     []string{msg},
 			"pool":              v.Pool,
 			"retryAfterSeconds": secs,
+			"neverFrees":        v.Never,
 		})
 		return
 	}
@@ -48,7 +54,8 @@ func writeFull(w http.ResponseWriter, r *http.Request, v Verdict) {
 	_ = fullPage.Execute(w, struct {
 		Minutes int
 		Pool    string
-	}{minutes(secs), v.Pool})
+		Never   bool
+	}{minutes(secs), v.Pool, v.Never})
 }
 
 func minutes(secs int) int { return int(math.Ceil(float64(secs) / float64(time.Minute/time.Second))) }

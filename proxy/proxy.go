@@ -102,6 +102,9 @@ type Verdict struct {
 	Deny bool
 	// RetryAfter is when a seat is expected to free (Deny only).
 	RetryAfter time.Duration
+	// Never: no seat of the pool can free by itself (every holder is
+	// excluded); the page says so instead of a time (Deny only).
+	Never bool
 	// Pool names the pool that was full (Deny only).
 	Pool string
 	// DropRememberMe removes the remember-me cookie from the forwarded

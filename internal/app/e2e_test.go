@@ -64,6 +64,8 @@ type worldOpts struct {
 	ldap       bool             // a real slapd is the directory of both the app and floatseat
 	redis      string           // "" one redis-server; "cluster" a 3-master Cluster; "sentinel" a Sentinel group
 	maxIdle    time.Duration    // max_idle; default e2eCeiling
+	floor      time.Duration    // session_timeout of the app and floatseat; default e2eFloor
+	reaperIntv time.Duration    // reaper.interval; default 1h (tests run it by hand)
 	sso        appsim.SSOConfig // the app's SSO for Data Center
 	extraYAML  string           // appended to floatseat's configuration
 }
@@ -75,6 +77,12 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration: real redis-server and nginx")
+	}
+	if o.floor == 0 {
+		o.floor = e2eFloor
+	}
+	if o.reaperIntv == 0 {
+		o.reaperIntv = time.Hour
 	}
 	w := &world{t: t, clock: &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}}
 	redisYAML := w.startRedis(o.redis)
@@ -97,7 +105,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		}
 	}
 	simCfg := appsim.Config{
-		Product: "jira", Clock: w.clock.Now, SessionTimeout: e2eFloor, UpdateGroupsAtLogin: appsim.UpdateEvery,
+		Product: "jira", Clock: w.clock.Now, SessionTimeout: o.floor, UpdateGroupsAtLogin: appsim.UpdateEvery,
 		SyncInterval: 24 * time.Hour, AdminUsers: []string{"svc"}, UnlicensedSessionForbidden: o.unlicensed,
 		Roles: []appsim.Role{
 			{Key: "jira-software", Groups: []string{"jira-software-users"}, Seats: o.seats},
@@ -160,7 +168,7 @@ product: jira
 listen: 127.0.0.1:0
 upstream: %s
 mode: enforce
-session_timeout: 1h
+session_timeout: %s
 max_idle: %s
 admin: {listen: 127.0.0.1:0}
 redis: %s
@@ -171,10 +179,10 @@ pools:
   - {name: jsm, license_groups: [jira-servicedesk-users], application_role: jira-servicedesk, reserve: 0, refresh_interval: 1s}
 exclude: {groups: [jira-administrators]}
 directory: %s
-reaper: {interval: 1h}
+reaper: {interval: %s}
 log: {level: error}
 %s
-`, up.URL, o.maxIdle, redisYAML, dirYAML, o.extraYAML)
+`, up.URL, o.floor, o.maxIdle, redisYAML, dirYAML, o.reaperIntv, o.extraYAML)
 		a := runApp(t, yaml, opts...)
 		w.apps = append(w.apps, a)
 		addrs = append(addrs, a.ProxyAddr())

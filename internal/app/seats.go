@@ -57,7 +57,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		Pools: kp, Dir: dir, Members: s.members, ReconcileBatch: cfg.Reaper.ReconcileBatch, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
 		SyncInterval: cfg.Directory.SyncInterval, VisibilityMargin: cfg.Directory.VisibilityMargin,
 		GrantTimeout: cfg.Proxy.GrantTimeout, ConfirmWait: cfg.Proxy.SSOConfirmWait, Floor: cfg.SessionTimeout,
-		Need:  needOf(a.work, cfg.Proxy.ContextPath),
+		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval,
 		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{

@@ -36,6 +36,7 @@ import (
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/membership"
+	"github.com/floatseat/floatseat/internal/seats"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/internal/username"
 	"github.com/floatseat/floatseat/proxy"
@@ -66,7 +67,8 @@ type Store interface {
 	// LastActivity is a user's latest real activity in any pool: what
 	// confirms an SSO grant seen through another replica.
 	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
-	NextFree(ctx context.Context, pool string) (time.Time, error)
+	NextFree(ctx context.Context, pool string) (time.Time, bool, error)
+	SetNextFree(ctx context.Context, pool string, at time.Time, never bool) error
 	Subscribe(ctx context.Context) (<-chan string, func())
 }
 
@@ -96,8 +98,10 @@ type Options struct {
 	// for a request the app answers as its user (default 2 minutes).
 	ConfirmWait time.Duration
 	// Floor is the session timeout: nobody active within it is revoked.
-	Floor   time.Duration
-	Refresh time.Duration // full resync of revoked users from Redis
+	Floor time.Duration
+	// ReaperInterval: a holder past the floor is revoked at the next run.
+	ReaperInterval time.Duration
+	Refresh        time.Duration // full resync of revoked users from Redis
 	// VisibilityMargin is added to when a change can first show in the
 	// app's seat count (default 1 minute).
 	VisibilityMargin time.Duration
@@ -400,11 +404,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 			continue
 		}
 		if !ok {
-			next, _ := k.opt.Store.NextFree(ctx, pool)
-			retry := next.Sub(now)
-			if retry < 30*time.Second {
-				retry = k.opt.Floor / 10
-			}
+			retry, never := k.retryAfter(ctx, pool, now)
 			k.mu.Lock()
 			last := k.denied[u]
 			audited := now.Sub(last) >= time.Minute
@@ -416,7 +416,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Deny, User: u, Pool: pool, Groups: rec.Groups,
 					Reason: "full", Trigger: trigger})
 			}
-			return proxy.Verdict{Deny: true, Pool: pool, RetryAfter: retry}
+			return proxy.Verdict{Deny: true, Pool: pool, RetryAfter: retry, Never: never}
 		}
 		if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
 			_ = k.opt.Store.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
@@ -426,6 +426,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 			k.opt.Log.Warn("grant failed; forwarding unchanged (the app decides)", "user", u, "pool", pool, "err", err)
 			continue
 		}
+		k.noteHolder(ctx, pool, now)
 		k.grants.WithLabelValues(pool, reason).Inc()
 		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
 			Reason: reason, Trigger: trigger})
@@ -446,6 +447,43 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 		v.DropRememberMe = !visibleNow && id.RememberMeCookie != ""
 	}
 	return v
+}
+
+// retryAfter is when a seat of the full pool is expected to free: when the
+// earliest current holder passes the floor (the reaper's estimate, kept
+// fresh by noteHolder), plus the time the app needs to see the revocation
+// (the visibility margin, and the directory sync for a backend the app sees
+// only then). never: every holder is excluded.
+func (k *Keeper) retryAfter(ctx context.Context, pool string, now time.Time) (time.Duration, bool) {
+	next, never, err := k.opt.Store.NextFree(ctx, pool)
+	if never && err == nil {
+		return seats.MaxRetryAfter, true
+	}
+	// No holder can pass the floor later than Floor from now (activity is
+	// never in the future): a later estimate is stale, as is one already
+	// past (every holder has been active since) or none at all.
+	latest := k.opt.Floor + k.opt.ReaperInterval
+	retry := next.Sub(now)
+	if err != nil || retry <= 0 || retry > latest {
+		retry = latest
+	}
+	retry += k.opt.VisibilityMargin
+	if !k.opt.Immediate {
+		retry += k.opt.SyncInterval
+	}
+	return min(max(retry, seats.MinRetryAfter), seats.MaxRetryAfter), false
+}
+
+// noteHolder keeps the pool's next-free estimate true after a grant: the
+// new holder passes the floor at now + Floor, so an estimate that is stale,
+// unknown or "never" (the pool had only excluded holders) moves there.
+func (k *Keeper) noteHolder(ctx context.Context, pool string, now time.Time) {
+	cand := now.Add(k.opt.Floor + k.opt.ReaperInterval)
+	next, never, err := k.opt.Store.NextFree(ctx, pool)
+	if err != nil || (!never && next.After(now) && !cand.Before(next)) {
+		return
+	}
+	_ = k.opt.Store.SetNextFree(ctx, pool, cand, false)
 }
 
 // addGroups restores rec.Groups in the directory with an intent around it.

@@ -42,7 +42,7 @@ type Store interface {
 	PoolObservedSince(ctx context.Context, pool string) (time.Time, error)
 	PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
 	PendingRevocations(ctx context.Context, pool string) (int, error)
-	SetNextFree(ctx context.Context, pool string, at time.Time) error
+	SetNextFree(ctx context.Context, pool string, at time.Time, never bool) error
 	AddSample(ctx context.Context, pool string, p store.Sample, keep time.Duration) error
 }
 
@@ -93,6 +93,9 @@ type Reaper struct {
 	lastRun    time.Time
 	lastRunErr error
 
+	// pressure: the last pressure revocation per pool (its window, when).
+	pressure map[string]pressureMark
+
 	runs     *prometheus.CounterVec
 	lastOK   prometheus.Gauge
 	window   *prometheus.GaugeVec
@@ -131,7 +134,7 @@ func New(opt Options) *Reaper {
 			Exclude:  membership.Exclusions{Groups: opt.ExcludeGroups, Users: opt.ExcludeUsers},
 			Interval: time.Nanosecond, Clock: opt.Clock, Log: opt.Log})
 	}
-	r := &Reaper{opt: opt, last: map[string]PoolReport{}}
+	r := &Reaper{opt: opt, last: map[string]PoolReport{}, pressure: map[string]pressureMark{}}
 	r.runs = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "floatseat", Name: "reaper_runs_total",
 		Help: "Reaper runs by result: ok, skipped (not the lock holder, or a safety rail), error.",
@@ -307,12 +310,16 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 	rep := PoolReport{Pool: p.Name, Licensed: len(users), Active: plan.Counts.Active, Idle: plan.Counts.Idle,
 		Excluded: plan.Counts.Excluded, Headroom: seats.Headroom(pool), EffectiveWindow: plan.EffectiveWindow,
 		Skipped: plan.Skipped, Users: users, PoolState: pool}
-	r.window.WithLabelValues(p.Name).Set(plan.EffectiveWindow.Seconds())
+	rep.EffectiveWindow = r.effectiveWindow(p.Name, now, plan)
+	r.window.WithLabelValues(p.Name).Set(rep.EffectiveWindow.Seconds())
 	r.licensed.WithLabelValues(p.Name, "active").Set(float64(plan.Counts.Active))
 	r.licensed.WithLabelValues(p.Name, "idle").Set(float64(plan.Counts.Idle))
 	r.licensed.WithLabelValues(p.Name, "excluded").Set(float64(plan.Counts.Excluded))
-	if next := seats.RetryAfter(now, users, prm); next > 0 {
-		_ = r.opt.Store.SetNextFree(ctx, p.Name, now.Add(next))
+	if plan.Counts.Active+plan.Counts.Idle == 0 && plan.Counts.Excluded > 0 {
+		// Every holder is excluded: no seat frees by itself.
+		_ = r.opt.Store.SetNextFree(ctx, p.Name, time.Time{}, true)
+	} else if next := seats.RetryAfter(now, users, prm); next > 0 && plan.Counts.Active+plan.Counts.Idle > 0 {
+		_ = r.opt.Store.SetNextFree(ctx, p.Name, now.Add(next), false)
 	}
 	if plan.Skipped != "" {
 		r.opt.Log.Info("reaper revokes nobody", "pool", p.Name, "why", plan.Skipped)
@@ -380,4 +387,41 @@ func (r *Reaper) Report() (map[string]PoolReport, time.Time, error) {
 		out[k] = v
 	}
 	return out, r.lastRun, r.lastRunErr
+}
+
+type pressureMark struct {
+	window time.Duration
+	at     time.Time
+}
+
+// effectiveWindow is the window in force (floatseat_effective_idle_window_
+// seconds): the idle time of the most recently active user the last
+// pressure revocation took, held across runs without pressure and growing
+// with the time since (nobody less idle than that has been revoked since),
+// until it reaches the ceiling. A run that revokes under pressure sets it
+// afresh.
+func (r *Reaper) effectiveWindow(pool string, now time.Time, plan seats.Decision) time.Duration {
+	ceiling := max(r.opt.Ceiling, r.opt.Floor)
+	pressured := false
+	for _, rv := range plan.Revocations {
+		if rv.Reason == seats.ReasonPressure {
+			pressured = true
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pressured {
+		r.pressure[pool] = pressureMark{window: plan.EffectiveWindow, at: now}
+		return plan.EffectiveWindow
+	}
+	m, ok := r.pressure[pool]
+	if !ok {
+		return ceiling
+	}
+	w := m.window + max(now.Sub(m.at), 0)
+	if w >= ceiling {
+		delete(r.pressure, pool)
+		return ceiling
+	}
+	return w
 }
