@@ -25,6 +25,15 @@ type Directory interface {
 	RemoveMember(ctx context.Context, user, group string) error
 }
 
+// Pager is implemented by backends that list a group's members in pages:
+// MembersPage returns the page at cursor ("" for the first) and the cursor
+// of the next ("" after the last). Instrument then gives every page its own
+// deadline and retries a failed page where the listing stopped, instead of
+// one deadline for the whole listing and a retry from page one.
+type Pager interface {
+	MembersPage(ctx context.Context, group string, nested bool, cursor string) (members []string, next string, err error)
+}
+
 // PasswordVerifier is implemented by backends that can check a password
 // (LDAP bind, Crowd authenticate). The simulator uses it; floatseat itself
 // never needs a user's password.

@@ -26,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floatseat", Name: "directory_requests_total",
-			Help: "Directory calls by backend, operation and result (ok, not_found, denied, unavailable, error).",
+			Help: "Directory calls by backend, operation and result (ok, not_found, denied, unavailable, error). A paged listing counts once as members and once per page as members_page.",
 		}, []string{"backend", "op", "result"}),
 		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "floatseat", Name: "directory_request_duration_seconds",
@@ -176,10 +176,7 @@ func (r *resilient) do(ctx context.Context, op string, f func(ctx context.Contex
 			break
 		}
 	}
-	if r.m != nil {
-		r.m.requests.WithLabelValues(r.backend, op, result(err)).Inc()
-		r.m.duration.WithLabelValues(r.backend, op).Observe(r.o.Clock().Sub(start).Seconds())
-	}
+	r.observe(op, start, err)
 	return err
 }
 
@@ -193,9 +190,51 @@ func (r *resilient) UserGroups(ctx context.Context, user string, nested bool) (g
 	return
 }
 
+// Members of a paging backend are read a page at a time (op
+// "members_page" in the metrics), each page under its own deadline and
+// retried on its own; "members" then counts whole listings.
 func (r *resilient) Members(ctx context.Context, group string, nested bool) (us []string, err error) {
-	err = r.do(ctx, "members", func(ctx context.Context) (e error) { us, e = r.d.Members(ctx, group, nested); return })
-	return
+	p, ok := r.d.(Pager)
+	if !ok {
+		err = r.do(ctx, "members", func(ctx context.Context) (e error) { us, e = r.d.Members(ctx, group, nested); return })
+		return
+	}
+	start := r.o.Clock()
+	defer func() { r.observe("members", start, err) }()
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages >= maxListPages {
+			return nil, fmt.Errorf("%s members of %s: more than %d pages; giving up", r.backend, group, maxListPages)
+		}
+		var page []string
+		next := ""
+		err = r.do(ctx, "members_page", func(ctx context.Context) (e error) {
+			page, next, e = p.MembersPage(ctx, group, nested, cursor)
+			return
+		})
+		if err != nil {
+			return nil, err
+		}
+		us = append(us, page...)
+		if next == "" {
+			return us, nil
+		}
+		if next == cursor {
+			return nil, fmt.Errorf("%s members of %s: the listing does not advance past %q", r.backend, group, cursor)
+		}
+		cursor = next
+	}
+}
+
+// maxListPages stops a misbehaving server from keeping a listing going.
+const maxListPages = 100000
+
+// observe counts one call of op that began at start.
+func (r *resilient) observe(op string, start time.Time, err error) {
+	if r.m != nil {
+		r.m.requests.WithLabelValues(r.backend, op, result(err)).Inc()
+		r.m.duration.WithLabelValues(r.backend, op).Observe(r.o.Clock().Sub(start).Seconds())
+	}
 }
 
 func (r *resilient) AddMember(ctx context.Context, user, group string) error {

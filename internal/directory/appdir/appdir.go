@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,6 +155,36 @@ func (d *Dir) Members(ctx context.Context, group string, nested bool) ([]string,
 // AddMember implements directory.Directory.
 func (d *Dir) AddMember(ctx context.Context, user, group string) error {
 	return d.impl.AddMember(ctx, user, group)
+}
+
+// MembersPage implements directory.Pager: the page of group's members at
+// cursor ("" for the first), and the cursor of the next ("" after the
+// last). Instrument gives each page its own deadline and retries a failed
+// page where the listing stopped.
+func (d *Dir) MembersPage(ctx context.Context, group string, _ bool, cursor string) ([]string, string, error) {
+	start := 0
+	if cursor != "" {
+		n, err := strconv.Atoi(cursor)
+		if err != nil || n < 0 {
+			return nil, "", fmt.Errorf("members of %s: bad page cursor %q", group, cursor)
+		}
+		start = n
+	}
+	p, ok := d.impl.(interface {
+		membersPage(ctx context.Context, group string, start int) ([]string, int, bool, error)
+	})
+	if !ok {
+		if start > 0 {
+			return nil, "", fmt.Errorf("members of %s: this backend does not page", group)
+		}
+		ms, err := d.impl.Members(ctx, group, true)
+		return ms, "", err
+	}
+	names, next, done, err := p.membersPage(ctx, group, start)
+	if err != nil || done {
+		return names, "", err
+	}
+	return names, strconv.Itoa(next), nil
 }
 
 // RemoveMember implements directory.Directory.

@@ -320,6 +320,17 @@ func TestPaging(t *testing.T) {
 			if got := f.count(tc.path); got != tc.wantPages {
 				t.Errorf("got %d requests, want %d", got, tc.wantPages)
 			}
+			// Instrumented, the listing goes a page at a time (its own
+			// deadline each) and reads the same pages.
+			inst := directory.Instrument(tc.product, d, nil, directory.Options{})
+			got, err = inst.Members(t.Context(), "big", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) || f.count(tc.path) != 2*tc.wantPages {
+				t.Errorf("instrumented: %d members in %d requests, want %d in %d", len(got), f.count(tc.path)-tc.wantPages, len(want), tc.wantPages)
+			}
 		})
 	}
 }

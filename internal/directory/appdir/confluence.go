@@ -44,35 +44,45 @@ type pageOf[T any] struct {
 func list[T any](ctx context.Context, cf *confluence, path string, q url.Values, notFound error, each func(T)) error {
 	start := 0
 	for range maxPages {
-		pq := url.Values{}
-		for k, v := range q {
-			pq[k] = v
-		}
-		pq.Set("start", strconv.Itoa(start))
-		pq.Set("limit", strconv.Itoa(cf.pageSize))
-		var page pageOf[T]
-		res, err := cf.c.get(ctx, path, pq, &page)
+		items, next, done, err := listPage[T](ctx, cf, path, q, notFound, start)
 		if err != nil {
 			return err
 		}
-		switch res.status {
-		case http.StatusOK:
-		case http.StatusNotFound:
-			return notFound
-		default:
-			return res.unexpected()
-		}
-		for _, r := range page.Results {
+		for _, r := range items {
 			each(r)
 		}
-		// Confluence links the next page while there is one; a short or
-		// empty page also ends the list, whatever the links say.
-		if page.Links.Next == "" || len(page.Results) == 0 || len(page.Results) < cf.pageSize {
+		if done {
 			return nil
 		}
-		start += len(page.Results)
+		start = next
 	}
 	return fmt.Errorf("%s: more than %d pages; giving up", path, maxPages)
+}
+
+// listPage reads the page of path that starts at start.
+func listPage[T any](ctx context.Context, cf *confluence, path string, q url.Values, notFound error, start int) (items []T, next int, done bool, err error) {
+	pq := url.Values{}
+	for k, v := range q {
+		pq[k] = v
+	}
+	pq.Set("start", strconv.Itoa(start))
+	pq.Set("limit", strconv.Itoa(cf.pageSize))
+	var page pageOf[T]
+	res, err := cf.c.get(ctx, path, pq, &page)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	switch res.status {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return nil, 0, false, notFound
+	default:
+		return nil, 0, false, res.unexpected()
+	}
+	// Confluence links the next page while there is one; a short or
+	// empty page also ends the list, whatever the links say.
+	done = page.Links.Next == "" || len(page.Results) == 0 || len(page.Results) < cf.pageSize
+	return page.Results, start + len(page.Results), done, nil
 }
 
 func (cf *confluence) userGroups(ctx context.Context, user string) ([]string, error) {
@@ -145,6 +155,21 @@ func (cf *confluence) Members(ctx context.Context, group string, _ bool) ([]stri
 		return nil, fmt.Errorf("confluence members of %s: %w", group, err)
 	}
 	return out, nil
+}
+
+// membersPage reads the page of group's members that starts at start.
+func (cf *confluence) membersPage(ctx context.Context, group string, start int) ([]string, int, bool, error) {
+	us, next, done, err := listPage[struct {
+		Username string `json:"username"`
+	}](ctx, cf, "/rest/api/group/"+url.PathEscape(group)+"/member", nil, directory.ErrGroupNotFound, start)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("confluence members of %s: %w", group, err)
+	}
+	names := make([]string, len(us))
+	for i, u := range us {
+		names[i] = u.Username
+	}
+	return names, next, done, nil
 }
 
 func (cf *confluence) AddMember(ctx context.Context, user, group string) error {

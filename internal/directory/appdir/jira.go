@@ -107,39 +107,50 @@ func (j *jira) Members(ctx context.Context, group string, _ bool) ([]string, err
 	var out []string
 	start := 0
 	for range maxPages {
-		var page struct {
-			IsLast bool `json:"isLast"`
-			Values []struct {
-				Name string `json:"name"`
-			} `json:"values"`
-		}
-		res, err := j.c.get(ctx, "/rest/api/2/group/member", url.Values{
-			"groupname":            {group},
-			"includeInactiveUsers": {"false"},
-			"startAt":              {strconv.Itoa(start)},
-			"maxResults":           {strconv.Itoa(j.pageSize)},
-		}, &page)
-		switch {
-		case err != nil:
-		case res.status == http.StatusNotFound:
-			err = directory.ErrGroupNotFound
-		case res.status != http.StatusOK:
-			err = res.unexpected()
-		}
+		names, next, done, err := j.membersPage(ctx, group, start)
 		if err != nil {
-			return nil, fmt.Errorf("jira members of %s: %w", group, err)
+			return nil, err
 		}
-		for _, v := range page.Values {
-			out = append(out, v.Name)
-		}
-		// isLast is authoritative; an empty page also ends the list so a
-		// server that never sets it cannot loop us forever.
-		if page.IsLast || len(page.Values) == 0 {
+		out = append(out, names...)
+		if done {
 			return out, nil
 		}
-		start += len(page.Values)
+		start = next
 	}
 	return nil, fmt.Errorf("jira members of %s: more than %d pages; giving up", group, maxPages)
+}
+
+// membersPage reads the page of group's members that starts at start.
+func (j *jira) membersPage(ctx context.Context, group string, start int) (names []string, next int, done bool, err error) {
+	var page struct {
+		IsLast bool `json:"isLast"`
+		Values []struct {
+			Name string `json:"name"`
+		} `json:"values"`
+	}
+	res, err := j.c.get(ctx, "/rest/api/2/group/member", url.Values{
+		"groupname":            {group},
+		"includeInactiveUsers": {"false"},
+		"startAt":              {strconv.Itoa(start)},
+		"maxResults":           {strconv.Itoa(j.pageSize)},
+	}, &page)
+	switch {
+	case err != nil:
+	case res.status == http.StatusNotFound:
+		err = directory.ErrGroupNotFound
+	case res.status != http.StatusOK:
+		err = res.unexpected()
+	}
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("jira members of %s: %w", group, err)
+	}
+	names = make([]string, 0, len(page.Values))
+	for _, v := range page.Values {
+		names = append(names, v.Name)
+	}
+	// isLast is authoritative; an empty page also ends the list so a
+	// server that never sets it cannot loop us forever.
+	return names, start + len(page.Values), page.IsLast || len(page.Values) == 0, nil
 }
 
 // AddMember posts the membership. Jira answers 400 both when the user is

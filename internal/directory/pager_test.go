@@ -1,0 +1,72 @@
+package directory
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// pager serves pages of 2 members; the first attempt at hangPage hangs
+// until its deadline.
+type pager struct {
+	scripted
+	mu       sync.Mutex
+	pages    int
+	hangPage int
+	hung     bool
+	calls    map[string]int // cursor → attempts
+}
+
+func (p *pager) MembersPage(ctx context.Context, _ string, _ bool, cursor string) ([]string, string, error) {
+	p.mu.Lock()
+	p.calls[cursor]++
+	n, _ := strconv.Atoi(cursor)
+	hang := n == p.hangPage && !p.hung
+	if hang {
+		p.hung = true
+	}
+	p.mu.Unlock()
+	if hang {
+		<-ctx.Done() // a page that never answers: its own deadline ends it
+		return nil, "", ctx.Err()
+	}
+	ms := []string{"u" + strconv.Itoa(2*n), "u" + strconv.Itoa(2*n+1)}
+	if n == p.pages-1 {
+		return ms, "", nil
+	}
+	return ms, strconv.Itoa(n + 1), nil
+}
+
+// TestListingPagesUnderTheirOwnDeadlineAndResumes: a page that times out
+// is retried where the listing stopped, not from page one, and the pages
+// after it run under fresh deadlines; members_page counts every page
+// (retries included), members the listing.
+func TestListingPagesUnderTheirOwnDeadlineAndResumes(t *testing.T) {
+	p := &pager{pages: 5, hangPage: 3, calls: map[string]int{}}
+	m := NewMetrics(prometheus.NewRegistry())
+	d := Instrument("test", p, m, Options{Timeout: 20 * time.Millisecond,
+		Sleep: func(context.Context, time.Duration) error { return nil }})
+	ms, err := d.Members(t.Context(), "g", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 10 || ms[0] != "u0" || ms[9] != "u9" {
+		t.Errorf("members: %v, want u0..u9 in order", ms)
+	}
+	for cursor, want := range map[string]int{"": 1, "1": 1, "2": 1, "3": 2, "4": 1} {
+		if p.calls[cursor] != want {
+			t.Errorf("page %q: %d attempts, want %d (resume, not restart)", cursor, p.calls[cursor], want)
+		}
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("test", "members_page", "ok")); got != 5 {
+		t.Errorf("members_page ok: %v, want 5", got)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("test", "members", "ok")); got != 1 {
+		t.Errorf("members: %v, want one listing", got)
+	}
+}
