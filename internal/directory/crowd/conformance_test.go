@@ -3,8 +3,8 @@ package crowd
 import (
 	"testing"
 
-	"github.com/floatseat/floatseat/internal/crowdfake"
 	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/directory/crowd/crowdfake"
 	"github.com/floatseat/floatseat/internal/directory/directorytest"
 )
 

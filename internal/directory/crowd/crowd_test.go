@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/floatseat/floatseat/internal/crowdfake"
 	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/directory/crowd/crowdfake"
 )
 
 // seedFixture fills f with the directory the conformance suite describes:

@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/floatseat/floatseat/internal/crowdfake"
+	"github.com/floatseat/floatseat/internal/directory/crowd/crowdfake"
 )
 
 // A fake Crowd seeded from Go, asked over HTTP as a Crowd application would.

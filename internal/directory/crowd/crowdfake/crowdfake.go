@@ -1,10 +1,11 @@
 // Package crowdfake is an in-memory HTTP fake of Atlassian Crowd's user
 // management REST API (/rest/usermanagement/1, also /latest), as described
-// in REFERENCE §4. The Crowd client's tests, the end-to-end tests and the
-// Jira/Confluence simulator use it, so it answers with Crowd's status codes,
-// JSON bodies and error reasons rather than whatever is convenient, and it
-// can misbehave on demand (503, hangs, read-only directory) so resilience
-// code has something real to be tested against.
+// in REFERENCE §4. It is the test helper of package crowd, beside it: the
+// Crowd client's unit and conformance tests run against it, so it answers
+// with Crowd's status codes, JSON bodies and error reasons rather than
+// whatever is convenient, and it can misbehave on demand (503, hangs,
+// read-only directory) so resilience code has something real to be tested
+// against.
 //
 // A Fake is an http.Handler; mount it with httptest.NewServer or use
 // NewServer. It accepts requests under any context path, so both
