@@ -64,7 +64,7 @@ type Work interface {
 }
 
 // Seats makes sure a returning user holds a seat before the request is
-// forwarded (issue: the seat engine), and hears how a claim ended.
+// forwarded, and hears how a claim ended; internal/keeper is the one.
 //
 // Provisional grants (DESIGN §2.9). A grant made for a claim (a login body,
 // a Basic header, a SAML NameID: id.IsClaim()) comes back with a non-zero
