@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -27,6 +28,50 @@ type Credentials struct {
 	CrowdToken string
 	// SSOPass is floatseat's SSO pass cookie (unverified; see Hints).
 	SSOPass string
+}
+
+// LogValue keeps the secrets out of logs: it names the credentials the
+// request carries, each as REDACTED.
+func (c Credentials) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, f := range c.fields() {
+		if f.value != "" {
+			attrs = append(attrs, slog.String(f.name, "REDACTED"))
+		}
+	}
+	if c.RememberMeName != "" {
+		attrs = append(attrs, slog.String("remember_me_cookie", c.RememberMeName))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String keeps the secrets out of %v and %+v.
+func (c Credentials) String() string {
+	var b strings.Builder
+	b.WriteString("Credentials{")
+	n := 0
+	for _, f := range c.fields() {
+		if f.value == "" {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f.name + ":REDACTED")
+		n++
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// GoString keeps the secrets out of %#v.
+func (c Credentials) GoString() string { return c.String() }
+
+func (c Credentials) fields() [6]struct{ name, value string } {
+	return [6]struct{ name, value string }{
+		{"session", c.Session}, {"remember_me", c.RememberMe}, {"bearer", c.Bearer},
+		{"hint", c.Hint}, {"crowd_token", c.CrowdToken}, {"sso_pass", c.SSOPass},
+	}
 }
 
 // ParseCredentials reads the Cookie headers and the Authorization header.
