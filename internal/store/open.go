@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -36,10 +37,28 @@ func Open(cfg config.Redis, o Options) (*Store, error) {
 		}
 		opt.Addrs = []string{mini.Addr()}
 	}
-	s := newStore(redis.NewUniversalClient(opt), cfg.KeyPrefix)
+	s := newStore(newClient(cfg, opt), cfg.KeyPrefix)
 	s.mini = mini
 	s.metrics = o.Metrics
 	return s, nil
+}
+
+// clusterStateReload is how old a Cluster client's slot map may get before
+// the next command reloads it (CLUSTER SLOTS, once per interval under
+// traffic). go-redis reloads on a MOVED reply but not when a master stops
+// answering, and defaults to 60 s: after a Cluster failover every command
+// for the dead master's slots would fail for up to a minute.
+const clusterStateReload = 5 * time.Second
+
+// newClient builds the universal client, with the Cluster settings
+// UniversalOptions cannot carry.
+func newClient(cfg config.Redis, opt *redis.UniversalOptions) redis.UniversalClient {
+	if cfg.ClusterMode() && !cfg.Embedded() {
+		co := opt.Cluster()
+		co.ClusterStateReloadInterval = clusterStateReload
+		return redis.NewClusterClient(co)
+	}
+	return redis.NewUniversalClient(opt)
 }
 
 // universalOptions maps the redis: section onto go-redis. Every new

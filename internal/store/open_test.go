@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/floatseat/floatseat/internal/config"
 )
@@ -87,5 +88,29 @@ func TestUniversalOptions(t *testing.T) {
 				t.Errorf("got addrs %v master %q tls %v; want %v %q %v", o.Addrs, o.MasterName, o.TLSConfig != nil, tc.addrs, tc.master, tc.tls)
 			}
 		})
+	}
+}
+
+// TestOpenClusterReloadsSlotMap: a Cluster client reloads its slot map
+// every clusterStateReload, so that after a failover it finds the promoted
+// replica within seconds (go-redis reloads on MOVED, not when a master
+// stops answering, and defaults to once a minute).
+func TestOpenClusterReloadsSlotMap(t *testing.T) {
+	for _, cfg := range []config.Redis{
+		{Addr: "seed:6379", Cluster: true, KeyPrefix: "fs"},
+		{Addrs: []string{"n1:6379", "n2:6379"}, KeyPrefix: "fs"},
+	} {
+		s, err := Open(cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, ok := s.rdb.(*redis.ClusterClient)
+		if !ok {
+			t.Fatalf("%+v: got a %T, want a cluster client", cfg, s.rdb)
+		}
+		if got := cc.Options().ClusterStateReloadInterval; got != clusterStateReload {
+			t.Errorf("%+v: slot map reloaded every %v, want %v", cfg, got, clusterStateReload)
+		}
+		_ = s.Close()
 	}
 }
