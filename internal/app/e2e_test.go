@@ -199,7 +199,7 @@ func (w *world) startRedis(topology string) string {
 	const prefix = `key_prefix: "floatseat:e2e"`
 	switch topology {
 	case "cluster":
-		w.cluster = testenv.StartRedisCluster(w.t)
+		w.cluster = testenv.StartRedisClusterWithReplicas(w.t)
 		return fmt.Sprintf("{addr: %q, cluster: true, %s}", w.cluster.Addrs[0], prefix)
 	case "sentinel":
 		w.sentinel = testenv.StartRedisSentinel(w.t)

@@ -12,15 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/floatseat/floatseat/internal/appsim"
 )
 
 // TestE2EOnRedisCluster: revoke and return work on a 3-master Cluster
-// reached through one seed address (redis.cluster: true).
+// reached through one seed address (redis.cluster: true); then the master
+// holding the instance's slot dies while a user keeps working, and the
+// Cluster promotes its replica: every request is served and activity is
+// recorded again on the new master.
 func TestE2EOnRedisCluster(t *testing.T) {
 	w := newWorld(t, worldOpts{seats: 10, users: []string{"alice", "bob"}, redis: "cluster"})
+	ctx := t.Context()
 	b := w.browser("alice")
 	w.mustLogin(b, false)
 	w.advance(5 * time.Hour)
@@ -32,12 +34,79 @@ func TestE2EOnRedisCluster(t *testing.T) {
 	if !w.licensed("alice", "jira-software-users") {
 		t.Error("alice's return did not restore her group")
 	}
-	if res, err := b2.ViewIssue(t.Context(), "FS-1"); err != nil || res.Status != 200 || res.User != "alice" {
+	if res, err := b2.ViewIssue(ctx, "FS-1"); err != nil || res.Status != 200 || res.User != "alice" {
 		t.Errorf("work after the return: %+v %v", res, err)
 	}
 	if n := w.sim.FailedLoginCount("alice"); n != 0 {
 		t.Errorf("failed logins: %d, want 0", n)
 	}
+
+	master, replica, err := w.cluster.MasterOf(ctx, "{floatseat:e2e}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served, failed atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if res, err := b2.ViewIssue(ctx, "FS-1"); err != nil || res.Status != http.StatusOK || res.User != "alice" {
+				failed.Add(1)
+			} else {
+				served.Add(1)
+			}
+		}
+	}()
+	eventually(t, "traffic flowing", func() bool { return served.Load() > 20 })
+	master.Kill()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		role, err := replica.Command(ctx, "ROLE")
+		if r, ok := role.([]any); err == nil && ok && len(r) > 0 && r[0] == "master" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Cluster promoted no replica of %s within a minute", master.Addr)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// go-redis learns the new slot map within the store's reload interval
+	// (5 s; its own default of 60 s would outlast this bound).
+	deadline = time.Now().Add(30 * time.Second)
+	for w.apps[0].Store().Heartbeat(ctx, "probe", w.clock.Now()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("floatseat never wrote to the promoted replica")
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	before := served.Load()
+	eventually(t, "traffic after the failover", func() bool { return served.Load() > before+20 })
+	close(stop)
+	<-done
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests were not served by the app during the Cluster failover", n, n+served.Load())
+	}
+	bob := w.browser("bob")
+	w.mustLogin(bob, false)
+	eventually(t, "bob's activity recorded on the new master", func() bool {
+		_, _ = bob.ViewIssue(ctx, "FS-2")
+		last, err := w.apps[1].Store().LastActivity(ctx, []string{"bob"})
+		return err == nil && !last["bob"].IsZero()
+	})
 }
 
 // TestE2ESentinelFailoverDuringTraffic: users keep working while the
@@ -102,11 +171,9 @@ func TestE2ESentinelFailoverDuringTraffic(t *testing.T) {
 	// The replica loses every write (as one that lagged would lose the
 	// last ones), then the master dies: the sentinels promote the replica.
 	old := w.sentinel.Master.Addr
-	rep := redis.NewClient(&redis.Options{Addr: w.sentinel.Replica.Addr})
-	if err := rep.FlushAll(ctx).Err(); err != nil {
+	if _, err := w.sentinel.Replica.Command(ctx, "FLUSHALL"); err != nil {
 		t.Fatal(err)
 	}
-	rep.Close()
 	before := served.Load()
 	w.sentinel.Master.Kill()
 
