@@ -96,8 +96,10 @@ type Options struct {
 	Exclude Exclusions
 	// Interval between full refreshes (default 10 minutes).
 	Interval time.Duration
-	Clock    func() time.Time
-	Log      *slog.Logger
+	// Concurrency bounds the listings a refresh runs at once (default 4).
+	Concurrency int
+	Clock       func() time.Time
+	Log         *slog.Logger
 }
 
 // View is the membership snapshot shared by reaper, keeper and admin.
@@ -131,6 +133,9 @@ func New(opt Options) *View {
 	}
 	if opt.Clock == nil {
 		opt.Clock = time.Now
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 4
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
@@ -174,25 +179,7 @@ func (v *View) refreshLocked(ctx context.Context) error {
 	v.recording, v.journal, v.tried = true, nil, start
 	v.mu.Unlock()
 
-	fresh := make(map[string]map[string]bool, len(v.groups))
-	var err error
-	for _, g := range v.groups {
-		ms, merr := v.opt.Dir.Members(ctx, g, true)
-		if errors.Is(merr, directory.ErrGroupNotFound) {
-			v.opt.Log.Warn("group not found in the directory", "group", g)
-			fresh[username.Normalize(g)] = map[string]bool{}
-			continue
-		}
-		if merr != nil {
-			err = fmt.Errorf("membership refresh: members of %s: %w", g, merr)
-			break
-		}
-		set := make(map[string]bool, len(ms))
-		for _, m := range ms {
-			set[username.Normalize(m)] = true
-		}
-		fresh[username.Normalize(g)] = set
-	}
+	fresh, err := v.readAll(ctx)
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -208,6 +195,51 @@ func (v *View) refreshLocked(ctx context.Context) error {
 	}
 	v.members, v.loaded, v.at, v.err = fresh, true, start, nil
 	return nil
+}
+
+// readAll lists every watched group, Concurrency at a time (a directory
+// answers several listings at once; one group after another would make a
+// refresh as slow as their sum).
+func (v *View) readAll(ctx context.Context) (map[string]map[string]bool, error) {
+	type listing struct {
+		set map[string]bool
+		err error
+	}
+	out := make([]listing, len(v.groups))
+	sem := make(chan struct{}, v.opt.Concurrency)
+	var wg sync.WaitGroup
+	for i, g := range v.groups {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ms, err := v.opt.Dir.Members(ctx, g, true)
+			if errors.Is(err, directory.ErrGroupNotFound) {
+				v.opt.Log.Warn("group not found in the directory", "group", g)
+				out[i].set = map[string]bool{}
+				return
+			}
+			if err != nil {
+				out[i].err = fmt.Errorf("membership refresh: members of %s: %w", g, err)
+				return
+			}
+			set := make(map[string]bool, len(ms))
+			for _, m := range ms {
+				set[username.Normalize(m)] = true
+			}
+			out[i].set = set
+		}()
+	}
+	wg.Wait()
+	fresh := make(map[string]map[string]bool, len(v.groups))
+	for i, g := range v.groups {
+		if out[i].err != nil {
+			return nil, out[i].err
+		}
+		fresh[username.Normalize(g)] = out[i].set
+	}
+	return fresh, nil
 }
 
 func apply(m map[string]map[string]bool, c change) {

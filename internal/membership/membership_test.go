@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,5 +194,39 @@ func TestExcludedIsOneSet(t *testing.T) {
 	ex := v.Excluded()
 	if len(ex) != 3 || !ex["root"] || !ex["bot"] || !ex["svc"] {
 		t.Errorf("excluded: got %v, want root (group), bot (exclude.users), svc (the service account)", ex)
+	}
+}
+
+// TestRefreshListsGroupsConcurrentlyWithinTheBound: a refresh runs up to
+// Concurrency listings at once, never more.
+func TestRefreshListsGroupsConcurrentlyWithinTheBound(t *testing.T) {
+	groups := map[string][]string{}
+	var names []string
+	for i := 0; i < 6; i++ {
+		g := fmt.Sprintf("g%d", i)
+		groups[g], names = []string{"u" + g}, append(names, g)
+	}
+	var inflight, peak, finished atomic.Int32
+	d := &fakeDir{groups: groups}
+	d.during = func() {
+		n := inflight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for inflight.Load() < 2 && finished.Load() < 5 && time.Now().Before(deadline) {
+			runtime.Gosched() // wait for a second listing to start (unless this is the last)
+		}
+		inflight.Add(-1)
+		finished.Add(1)
+	}
+	v := New(Options{Dir: d, Groups: names, Concurrency: 2})
+	if err := v.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p != 2 {
+		t.Errorf("peak concurrent listings: %d, want 2 (the bound)", p)
+	}
+	if m, _ := v.Members(names...); len(m) != 6 {
+		t.Errorf("members: %v", m)
 	}
 }
