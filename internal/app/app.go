@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/poolwork"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/proxy"
@@ -291,17 +293,39 @@ func (a *App) ReapNow(ctx context.Context) error {
 	return a.seats.reaper.RunOnce(ctx)
 }
 
-// Reload re-reads what can change without a restart: today the noise rules.
+// Reload applies a new configuration to the running floatseat: the noise
+// rules, the exclusions (their membership re-read), the pools' reserve and
+// the window (session_timeout, max_idle). When the new file changes any
+// other key, Reload refuses the whole file, naming the keys that need a
+// restart, and changes nothing.
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	changed, restart := config.Changes(a.cfg, cfg)
+	if len(restart) > 0 {
+		return fmt.Errorf("reload refused, nothing changed: %s need a restart (a reload applies %s)",
+			strings.Join(restart, ", "), strings.Join(config.ReloadableKeys(), ", "))
+	}
 	if err := a.noise.reload(cfg); err != nil {
 		return err
 	}
 	if a.seats != nil {
+		a.seats.members.SetExclusions(membership.Exclusions{Groups: cfg.Exclude.Groups, Users: cfg.Exclude.Users,
+			ServiceAccount: cfg.App.User})
+		a.seats.reaper.SetWindow(cfg.SessionTimeout, cfg.MaxIdle)
+		a.seats.keeper.SetFloor(cfg.SessionTimeout)
+		for _, p := range cfg.Pools {
+			a.seats.reaper.SetReserve(p.Name, p.Reserve)
+		}
 		a.seats.reaper.RefreshExclusions()
 	}
-	a.log.Info("configuration reloaded", "noise_rules", a.noise.count())
+	// The running configuration says what is in force (status page, API).
+	a.cfg.Noise, a.cfg.Exclude = cfg.Noise, cfg.Exclude
+	a.cfg.SessionTimeout, a.cfg.MaxIdle = cfg.SessionTimeout, cfg.MaxIdle
+	for i := range cfg.Pools {
+		a.cfg.Pools[i].Reserve = cfg.Pools[i].Reserve
+	}
+	a.log.Info("configuration reloaded", "changed", strings.Join(changed, ","), "noise_rules", a.noise.count())
 	return nil
 }
 

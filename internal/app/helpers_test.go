@@ -34,7 +34,13 @@ func startEmbedded(t *testing.T, extra string, opts ...Option) *App {
 // runApp builds a floatseat from yaml, runs it, and stops it in cleanup.
 func runApp(t *testing.T, yaml string, opts ...Option) *App {
 	t.Helper()
-	a, err := New(parseTestConfig(t, yaml), slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+	return runAppConfig(t, parseTestConfig(t, yaml), opts...)
+}
+
+// runAppConfig is runApp on a parsed configuration.
+func runAppConfig(t *testing.T, cfg *config.Config, opts ...Option) *App {
+	t.Helper()
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ Usage:
                                           the Jira/Confluence simulator on its own
   floatseat version                       print the version
 
-Signals (serve): SIGTERM/SIGINT drain and stop; SIGHUP reloads the noise rules.
+Signals (serve): SIGTERM/SIGINT drain and stop; SIGHUP reloads noise, exclusions, reserves and the window.
 `
 
 // Main runs the command line and returns the exit code.

@@ -64,6 +64,9 @@ type Config struct {
 	Path string `yaml:"-"`
 	// ModeForced is set when Mode was forced to observe (embedded store).
 	ModeForced string `yaml:"-"`
+	// set holds the key paths the file wrote ("pools[0].reserve"): a
+	// reload tells a changed key from a default derived from another.
+	set map[string]bool
 }
 
 // Admin is the admin port.
@@ -360,6 +363,8 @@ func Parse(b []byte, path string, getenv func(string) string) (*Config, []string
 	var zeros []reflect.Value
 	if err := yaml.Unmarshal(b, &root); err == nil {
 		zeros = explicitZeros(&root, reflect.ValueOf(cfg).Elem(), nil)
+		cfg.set = map[string]bool{}
+		setKeys(&root, "", cfg.set)
 	}
 	cfg.ApplyDefaults()
 	// Defaults fill unset fields; a number written as 0 means 0.

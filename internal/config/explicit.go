@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -68,4 +69,29 @@ func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
 		}
 	}
 	return reflect.Value{}, false
+}
+
+// setKeys records every key path the document sets ("pools[0].reserve").
+func setKeys(n *yaml.Node, key string, out map[string]bool) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			setKeys(c, key, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if key != "" {
+				k = key + "." + k
+			}
+			out[k] = true
+			setKeys(n.Content[i+1], k, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			k := key + "[" + strconv.Itoa(i) + "]"
+			out[k] = true
+			setKeys(c, k, out)
+		}
+	}
 }

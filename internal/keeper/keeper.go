@@ -118,6 +118,7 @@ type Options struct {
 // Keeper implements proxy.Seats.
 type Keeper struct {
 	opt   Options
+	floor atomic.Int64 // a reloaded Floor; 0: opt.Floor
 	pools map[string]*Pool
 	bits  map[string]uint64 // pool → its bit in a Need mask
 
@@ -462,7 +463,7 @@ func (k *Keeper) retryAfter(ctx context.Context, pool string, now time.Time) (ti
 	// No holder can pass the floor later than Floor from now (activity is
 	// never in the future): a later estimate is stale, as is one already
 	// past (every holder has been active since) or none at all.
-	latest := k.opt.Floor + k.opt.ReaperInterval
+	latest := k.Floor() + k.opt.ReaperInterval
 	retry := next.Sub(now)
 	if err != nil || retry <= 0 || retry > latest {
 		retry = latest
@@ -478,13 +479,24 @@ func (k *Keeper) retryAfter(ctx context.Context, pool string, now time.Time) (ti
 // new holder passes the floor at now + Floor, so an estimate that is stale,
 // unknown or "never" (the pool had only excluded holders) moves there.
 func (k *Keeper) noteHolder(ctx context.Context, pool string, now time.Time) {
-	cand := now.Add(k.opt.Floor + k.opt.ReaperInterval)
+	cand := now.Add(k.Floor() + k.opt.ReaperInterval)
 	next, never, err := k.opt.Store.NextFree(ctx, pool)
 	if err != nil || (!never && next.After(now) && !cand.Before(next)) {
 		return
 	}
 	_ = k.opt.Store.SetNextFree(ctx, pool, cand, false)
 }
+
+// Floor is the session timeout in force (SetFloor changes it at reload).
+func (k *Keeper) Floor() time.Duration {
+	if f := k.floor.Load(); f != 0 {
+		return time.Duration(f)
+	}
+	return k.opt.Floor
+}
+
+// SetFloor changes the session timeout (reload).
+func (k *Keeper) SetFloor(d time.Duration) { k.floor.Store(int64(d)) }
 
 // addGroups restores rec.Groups in the directory with an intent around it.
 func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoked, reason string) error {

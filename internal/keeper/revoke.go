@@ -46,7 +46,7 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 	if err != nil {
 		return fmt.Errorf("revoke %s: fail closed: %w", u, err)
 	}
-	if t, ok := last[u]; ok && now.Sub(t) <= k.opt.Floor {
+	if t, ok := last[u]; ok && now.Sub(t) <= k.Floor() {
 		return fmt.Errorf("revoke %s: %w (last active %s ago)", u, ErrActive, now.Sub(t).Round(time.Second))
 	}
 	held, err := k.opt.Dir.UserGroups(ctx, u, false)

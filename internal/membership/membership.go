@@ -324,11 +324,33 @@ func (v *View) IsMember(user string, groups ...string) bool {
 // Excluded is the exclusion set: exclude.users, the service account and the
 // nested members of exclude.groups as the view holds them.
 func (v *View) Excluded() map[string]bool {
-	m, _ := v.Members(v.opt.Exclude.Groups...)
-	for _, u := range v.opt.Exclude.users() {
+	v.mu.RLock()
+	ex := v.opt.Exclude
+	v.mu.RUnlock()
+	m, _ := v.Members(ex.Groups...)
+	for _, u := range ex.users() {
 		m[u] = true
 	}
 	return m
+}
+
+// SetExclusions replaces exclude.groups and exclude.users (a reload): the
+// next Ensure re-reads every group, the new exclusion groups included.
+func (v *View) SetExclusions(e Exclusions) {
+	v.refreshMu.Lock()
+	defer v.refreshMu.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.opt.Exclude = e
+	v.groups = v.groups[:0:0]
+	seen := map[string]bool{}
+	for _, g := range append(append([]string(nil), v.opt.Groups...), e.Groups...) {
+		if k := username.Normalize(g); !seen[k] {
+			seen[k] = true
+			v.groups = append(v.groups, g)
+		}
+	}
+	v.at = time.Time{}
 }
 
 // Fresh reports whether revocations may rely on the view: it was read in

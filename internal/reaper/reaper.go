@@ -354,6 +354,39 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 // RefreshExclusions forces the next run to re-read exclusions (reload).
 func (r *Reaper) RefreshExclusions() { r.opt.Members.Invalidate() }
 
+// SetWindow changes the floor (session_timeout) and ceiling (max_idle)
+// from the next run on (reload).
+func (r *Reaper) SetWindow(floor, ceiling time.Duration) {
+	r.runMu.Lock()
+	defer r.runMu.Unlock()
+	r.opt.Floor, r.opt.Ceiling = floor, ceiling
+}
+
+// Settings returns the window and the reserves in force.
+func (r *Reaper) Settings() (floor, ceiling time.Duration, reserves map[string]int) {
+	r.runMu.Lock()
+	defer r.runMu.Unlock()
+	reserves = make(map[string]int, len(r.opt.Pools))
+	for _, p := range r.opt.Pools {
+		reserves[p.Name] = p.Reserve
+	}
+	return r.opt.Floor, r.opt.Ceiling, reserves
+}
+
+// SetReserve changes a pool's reserve from the next run on (reload); it
+// reports whether the pool exists.
+func (r *Reaper) SetReserve(pool string, reserve int) bool {
+	r.runMu.Lock()
+	defer r.runMu.Unlock()
+	for i := range r.opt.Pools {
+		if r.opt.Pools[i].Name == pool {
+			r.opt.Pools[i].Reserve = reserve
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Reaper) holdLock(ctx context.Context) bool {
 	if r.lock != nil {
 		if held, err := r.lock.Held(ctx, r.opt.LockTTL); err == nil && held {
