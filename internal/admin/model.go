@@ -152,6 +152,25 @@ type PoolStatus struct {
 	Idle               int        `json:"idle"`
 	Excluded           int        `json:"excluded"`
 	RevokedByFloatseat int        `json:"revoked_by_floatseat"`
+	// Observe is what observe mode simulated (mode observe only).
+	Observe *ObserveStatus `json:"observe,omitempty"`
+}
+
+// ObserveStatus is observe mode's answer to "what would enforce do?".
+type ObserveStatus struct {
+	// WouldFree: seats enforce mode would have freed and not given back
+	// yet (the virtual revoked set).
+	WouldFree int `json:"would_free"`
+	// PeakNeeded: the most seats enforce mode would have held at once
+	// over the observed period.
+	PeakNeeded int `json:"peak_needed"`
+	// WouldDeny: requests that would have met the full page.
+	WouldDeny int `json:"would_deny"`
+}
+
+// observeReader is the store's observe-mode figures; *store.Store is one.
+type observeReader interface {
+	ObserveFigures(ctx context.Context, pool string) (wouldFree, peakNeeded, wouldDeny int, err error)
 }
 
 // Status is /api/v1/status.
@@ -214,6 +233,11 @@ func (a *Model) Status(ctx context.Context) (*Status, error) {
 		}
 		if n, err := a.store.RevokedCount(ctx, p.Name); err == nil {
 			ps.RevokedByFloatseat = n
+		}
+		if o, ok := a.store.(observeReader); ok && a.cfg.Mode == config.ModeObserve {
+			if free, peak, deny, err := o.ObserveFigures(ctx, p.Name); err == nil {
+				ps.Observe = &ObserveStatus{WouldFree: free, PeakNeeded: peak, WouldDeny: deny}
+			}
 		}
 		st.Pools = append(st.Pools, ps)
 	}

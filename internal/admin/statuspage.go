@@ -54,6 +54,7 @@ svg{background:#fff;border:1px solid #dfe1e6}
 <div class="card"><div class="meta">seats used / total</div><div class="big" data-testid="seats-{{.P.Name}}">{{.P.Used}} / {{if .P.Unlimited}}∞{{else}}{{.P.Seats}}{{end}}</div><div class="meta">pending grants {{.P.PendingGrants}} · pending revocations {{.P.PendingRevocations}}</div></div>
 <div class="card"><div class="meta">effective window</div><div class="big" data-testid="window-{{.P.Name}}">{{dur .P.EffectiveWindowSec}}</div><div class="meta">licence read {{ago .P.LicenceReportedAt}}</div></div>
 <div class="card"><div class="meta">licensed users</div><div class="big">{{.P.Licensed}}</div><div class="meta">active {{.P.Active}} · idle {{.P.Idle}} · excluded {{.P.Excluded}} · revoked by floatseat {{.P.RevokedByFloatseat}}</div></div>
+{{$name := .P.Name}}{{with .P.Observe}}<div class="card"><div class="meta">observe mode: enforce would free</div><div class="big" data-testid="would-free-{{$name}}">{{.WouldFree}} seats now</div><div class="meta">peak needed {{.PeakNeeded}} · would-deny {{.WouldDeny}}</div></div>{{end}}
 <div>{{.Chart}}</div>
 {{end}}
 <h2>Most idle licensed users</h2>

@@ -57,16 +57,26 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		Pools: kp, Dir: dir, Members: s.members, ReconcileBatch: cfg.Reaper.ReconcileBatch, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
 		SyncInterval: cfg.Directory.SyncInterval, VisibilityMargin: cfg.Directory.VisibilityMargin,
 		GrantTimeout: cfg.Proxy.GrantTimeout, ConfirmWait: cfg.Proxy.SSOConfirmWait, Floor: cfg.SessionTimeout,
-		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval,
+		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval, Virtual: a.store,
 		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{
 		Pools: rp, Store: a.store, Members: s.members, Keeper: s.keeper, Replica: a.replica,
 		Interval: cfg.Reaper.Interval, LockTTL: cfg.Reaper.LockTTL, HeartbeatMaxAge: cfg.Reaper.HeartbeatMaxAge,
 		Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, MaxRevocations: cfg.Reaper.MaxRevocationsPerRun,
-		Observe: observe, Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
+		Observe: observe, Virtual: a.store, Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
 	})
 	pctx, cancel := context.WithTimeout(context.Background(), 2*cfg.Directory.Timeout)
+	if !observe {
+		// Enforce mode starts clean: what observe mode simulated is gone.
+		var names []string
+		for _, p := range cfg.Pools {
+			names = append(names, p.Name)
+		}
+		if err := a.store.ObserveClear(pctx, names); err != nil {
+			a.log.Warn("cannot clear observe mode's virtual revoked set", "err", err)
+		}
+	}
 	s.keeper.Prime(pctx)
 	cancel()
 	sources := map[string]license.Source{}

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -88,6 +89,9 @@ type Options struct {
 	Audit          *audit.Log
 	// Observe: decide and audit, change nothing.
 	Observe bool
+	// Virtual is observe mode's virtual revoked set (observe.go): with it,
+	// each would-revoke is audited once and a return as a would-grant.
+	Virtual Virtual
 	// Immediate: the backend's changes are visible to the app at once (app
 	// REST). Otherwise (Crowd, LDAP) only at a password login or the next
 	// directory sync (DESIGN §2.6).
@@ -149,6 +153,8 @@ type Keeper struct {
 	// holds: users partly revoked who were seen holding a seat of another
 	// pool, until when that answer is trusted (see needsAnySeat).
 	holds map[string]time.Time
+	// virtual: observe mode's virtual revoked set, user → pools.
+	virtual map[string]map[string]bool
 
 	// sweep is where the next reconcile pass resumes its sweep.
 	sweepMu sync.Mutex
@@ -207,6 +213,7 @@ func New(opt Options) *Keeper {
 		pending:   map[uint64]*provisional{},
 		denied:    map[string]time.Time{},
 		holds:     map[string]time.Time{},
+		virtual:   map[string]map[string]bool{},
 		flight:    map[string]*call{},
 		bits:      map[string]uint64{},
 	}
@@ -250,7 +257,14 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Reque
 		lack = missing & k.need(r)
 	}
 	inv, invisible := k.invisible[u]
+	var vpools map[string]bool
+	if len(k.virtual[u]) > 0 {
+		vpools = maps.Clone(k.virtual[u])
+	}
 	k.mu.RUnlock()
+	if vpools != nil && k.opt.Observe && k.opt.Virtual != nil {
+		return k.observeEnsure(ctx, u, vpools, id, k.need(r))
+	}
 	if missing != 0 && lack == 0 && !k.opt.Observe && k.holdsNoSeat(ctx, u) {
 		// Nothing this request needs is missing, but the user holds no
 		// seat at all (a JSM-only agent opening the dashboard): without

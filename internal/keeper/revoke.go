@@ -67,9 +67,7 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 	ev := audit.Event{Action: audit.Revoke, User: u, Pool: rq.Pool, Groups: groups, Reason: rq.Reason,
 		Trigger: rq.Trigger, Idle: rq.Idle}
 	if k.opt.Observe {
-		ev.Mode = "observe"
-		k.opt.Audit.Record(ctx, ev)
-		return nil
+		return k.observeRevoke(ctx, ev)
 	}
 	in := store.Intent{Op: "revoke", User: u, Pool: rq.Pool, Groups: groups, Reason: rq.Reason, At: now}
 	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
@@ -207,6 +205,7 @@ func holdsAny(held, groups []string) bool {
 // revoked user known, or the app would count a failed login.
 func (k *Keeper) Prime(ctx context.Context) {
 	k.resync(ctx)
+	k.resyncVirtual(ctx)
 	k.refreshSeatless(ctx)
 }
 
@@ -275,6 +274,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 				return nil
 			case <-t.C:
 				k.resync(ctx)
+				k.resyncVirtual(ctx)
 			case <-pg.C:
 				k.refreshSeatless(ctx)
 			case <-sweep.C:

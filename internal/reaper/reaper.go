@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -46,6 +47,13 @@ type Store interface {
 	AddSample(ctx context.Context, pool string, p store.Sample, keep time.Duration) error
 }
 
+// Virtual is the part of observe mode's virtual revoked set the reaper
+// reads; *store.Store is one.
+type Virtual interface {
+	ObserveRevoked(ctx context.Context, pool string) (map[string]time.Time, error)
+	ObserveNote(ctx context.Context, pool, figure string, n int) error
+}
+
 // Keeper performs revocations and reconciles.
 type Keeper interface {
 	Revoke(ctx context.Context, rq keeper.RevokeRequest) error
@@ -71,12 +79,15 @@ type Options struct {
 	Floor, Ceiling  time.Duration
 	MaxRevocations  int
 	Observe         bool
-	ExcludeUsers    []string
-	ExcludeGroups   []string
-	ExcludeRefresh  time.Duration
-	Clock           func() time.Time
-	Log             *slog.Logger
-	Reg             prometheus.Registerer
+	// Virtual is observe mode's virtual revoked set (keeper.Virtual):
+	// with it, observe mode plans as if its would-revokes had happened.
+	Virtual        Virtual
+	ExcludeUsers   []string
+	ExcludeGroups  []string
+	ExcludeRefresh time.Duration
+	Clock          func() time.Time
+	Log            *slog.Logger
+	Reg            prometheus.Registerer
 	// OnHeadroom reports a pool's headroom after each run (a gauge).
 	OnHeadroom func(pool string, headroom int)
 }
@@ -292,6 +303,19 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 	pendingRev, err := r.opt.Store.PendingRevocations(ctx, p.Name)
 	if err != nil {
 		return PoolReport{}, err
+	}
+	if r.opt.Observe && r.opt.Virtual != nil {
+		// Observe mode simulates: who enforce would have revoked is gone
+		// from the pool, and their seats count as freed, as they would.
+		vr, err := r.opt.Virtual.ObserveRevoked(ctx, p.Name)
+		if err != nil {
+			return PoolReport{}, err
+		}
+		users = slices.DeleteFunc(users, func(u seats.User) bool { _, ok := vr[u.Name]; return ok })
+		pendingRev += len(vr)
+		if !reportedAt.IsZero() && !unlimited {
+			_ = r.opt.Virtual.ObserveNote(ctx, p.Name, "peak_needed", used+pending-len(vr))
+		}
 	}
 	pool := seats.Pool{Name: p.Name, Seats: nSeats, Unlimited: unlimited, Used: used,
 		PendingGrants: pending, PendingRevocations: pendingRev, Reserve: p.Reserve}
