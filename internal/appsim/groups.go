@@ -17,8 +17,27 @@ import (
 
 // groupExists asks the directory: the cache only knows groups it tracks.
 func (s *Sim) groupExists(r *http.Request, g string) bool {
+	if e, ok := s.dir.(interface{ HasGroup(string) bool }); ok {
+		return e.HasGroup(g) // without listing its members
+	}
 	_, err := s.dir.Members(r.Context(), g, false)
 	return !errors.Is(err, directory.ErrGroupNotFound)
+}
+
+// cachedMembers is the cache's nested members of g, sorted, computed once
+// per cache generation. Call with s.mu held; the slice is shared, read it
+// only.
+func (s *Sim) cachedMembers(g string) []string {
+	if s.memo == nil || s.memoGen != s.cacheGen {
+		s.memo, s.memoGen = map[string][]string{}, s.cacheGen
+	}
+	k := strings.ToLower(g)
+	if ms, ok := s.memo[k]; ok {
+		return ms
+	}
+	ms := s.cache.members(g, true)
+	s.memo[k] = ms
+	return ms
 }
 
 func (s *Sim) userExists(r *http.Request, u string) bool {
@@ -134,7 +153,7 @@ func (s *Sim) handleJiraGroupMembers(w http.ResponseWriter, r *http.Request) {
 		max = 50
 	}
 	s.mu.Lock()
-	all := s.cache.members(g, true)
+	all := s.cachedMembers(g)
 	s.mu.Unlock()
 	end := min(start+max, len(all))
 	values := []map[string]any{}
@@ -275,7 +294,7 @@ func (s *Sim) handleConfluenceGroupMembers(w http.ResponseWriter, r *http.Reques
 		limit = confluenceMaxLimit
 	}
 	s.mu.Lock()
-	all := s.cache.members(g, true)
+	all := s.cachedMembers(g)
 	s.mu.Unlock()
 	end := min(start+limit, len(all))
 	results := []map[string]any{}

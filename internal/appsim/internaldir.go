@@ -200,6 +200,14 @@ func (d *InternalDirectory) UserGroups(ctx context.Context, user string, nested 
 	return out, nil
 }
 
+// HasGroup reports whether the directory knows group.
+func (d *InternalDirectory) HasGroup(group string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.groups[strings.ToLower(group)]
+	return ok
+}
+
 // Members implements directory.Directory.
 func (d *InternalDirectory) Members(ctx context.Context, group string, nested bool) ([]string, error) {
 	d.mu.Lock()

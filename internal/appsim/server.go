@@ -171,6 +171,11 @@ type Sim struct {
 	idpAccounts map[string]IdPAccount // lower user → what the IdP sends
 	countCache  map[string]cachedCount
 	cacheGen    int // bumped by every cache change, so a sync can tell it raced one
+	// memo holds sorted member lists of the cache at generation memoGen,
+	// so a listing of n members in pages costs O(n log n) once, then
+	// O(page) a page, not a re-sort per page.
+	memo    map[string][]string
+	memoGen int
 	maxCount    map[string]int
 	requests    []RequestRecord
 	nextReqID   int

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -23,6 +25,8 @@ func cmdAppsim(args []string, stdout, stderr io.Writer) int {
 	product := fs.String("product", "jira", "jira or confluence")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on")
 	users := fs.String("users", "alice:alice,bob:bob,carol:carol", "licensed users as name:password, comma-separated")
+	usersFile := fs.String("users-file", "", "more licensed users, one name[:password] a line (password: the name; # comments)")
+	userCount := fs.Int("user-count", 0, "more licensed users, generated: user000000 … (password: the name)")
 	others := fs.String("unlicensed", "dave:dave", "users without a licence group, name:password, comma-separated")
 	admin := fs.String("admin", "admin:admin", "service account with admin rights (name:password)")
 	seats := fs.Int("seats", 3, "licence seats")
@@ -72,6 +76,15 @@ func cmdAppsim(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	extra, err := moreUsers(*usersFile, *userCount)
+	if err != nil {
+		fmt.Fprintln(stderr, "floatseat appsim:", err)
+		return 2
+	}
+	for _, u := range extra {
+		dir.AddUser(u[0], u[1])
+		_ = dir.AddMember(ctx, u[0], licenceGroup)
+	}
 	if err := sim.SyncNow(ctx); err != nil {
 		fmt.Fprintln(stderr, "floatseat appsim:", err)
 		return 1
@@ -90,4 +103,38 @@ func cmdAppsim(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// moreUsers reads --users-file (name or name:password a line; a name
+// alone has itself as password) and generates --user-count more, for an
+// estate of any size: name and password pairs.
+func moreUsers(file string, count int) ([][2]string, error) {
+	var out [][2]string
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			name, pw, ok := strings.Cut(line, ":")
+			if name = strings.TrimSpace(name); !ok {
+				pw = name
+			}
+			out = append(out, [2]string{name, pw})
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	for i := 0; i < count; i++ {
+		name := fmt.Sprintf("user%06d", i)
+		out = append(out, [2]string{name, name})
+	}
+	return out, nil
 }
