@@ -117,6 +117,12 @@ func (o *observer) seen(h http.Header) {
 		}
 		p.opt.Seats.Settle(o.id, o.verdict, Judge(o.id, out))
 	}
+	if o.id.IsSSO() && !o.settle && user != "" && p.opt.Seats != nil && newSession(h) {
+		// An SSO login floatseat could not name (a new browser): the app
+		// re-read the user's groups, which is what the keeper waits for
+		// before it forwards their sessions again.
+		p.opt.Seats.Settle(identity.Identity{User: user, Route: o.id.Route}, Verdict{}, Judgement{Await: true})
+	}
 	if user != "" && p.opt.Seats != nil && !(o.settle && o.id.IsSSO()) {
 		// An SSO claim's own redirect does not confirm it; the requests as
 		// the user that follow do (REFERENCE §12).
@@ -129,14 +135,14 @@ func (o *observer) seen(h http.Header) {
 		// A response that deletes a session or remember-me cookie still
 		// teaches something: the mapping must be forgotten.
 		if len(h["Set-Cookie"]) > 0 {
-			p.opt.Who.Learn(o.r, o.id, h, "")
+			p.opt.Who.Learn(o.r, o.forwarded(), h, "")
 		}
 		return
 	}
 	// Learning is skipped when the pre-request answer already named this
 	// user and no cookie changes: the common case costs nothing.
 	if len(h["Set-Cookie"]) > 0 || o.id.User == "" || !equalFold(o.id.User, user) || o.id.FromPassword() || o.id.Stale {
-		p.opt.Who.Learn(o.r, o.id, h, user)
+		p.opt.Who.Learn(o.r, o.forwarded(), h, user)
 	}
 	if p.opt.Hints != nil && o.browser() && !p.opt.Hints.Fresh(o.id.Creds.Hint, user) {
 		h["Set-Cookie"] = append(h["Set-Cookie"], p.opt.Hints.SetCookie(user, o.secure()))
@@ -154,6 +160,26 @@ func (o *observer) seen(h http.Header) {
 		pools = p.opt.Work.Activity(o.r.Method, o.path)
 	}
 	p.opt.Activity.Record(user, pools)
+}
+
+// forwarded is the identity as far as the app was shown it: a session or
+// remember-me cookie floatseat kept from the app taught it nothing about
+// that cookie, so the answer must not make floatseat forget (or relearn) it.
+func (o *observer) forwarded() identity.Identity {
+	id := o.id
+	if o.verdict.DropSession {
+		id.Creds.Session = ""
+		if id.Source == identity.SourceSession {
+			id.Source = identity.SourceNone
+		}
+	}
+	if o.verdict.DropRememberMe {
+		id.Creds.RememberMe = ""
+		if id.Source == identity.SourceRememberMe {
+			id.Source = identity.SourceNone
+		}
+	}
+	return id
 }
 
 // browser: a request that carries no Authorization header (scripts with a

@@ -111,6 +111,11 @@ type Verdict struct {
 	// request: the app cannot see the grant yet and would count a failed
 	// login and delete the cookie (DESIGN §2.6).
 	DropRememberMe bool
+	// DropSession removes the session cookie (JSESSIONID) likewise: a live
+	// session does not re-read groups, so the app would refuse the work
+	// (403) of a user whose grant it cannot see yet; without the session
+	// it asks for a login, which does (DESIGN §2.6).
+	DropSession bool
 	// Granted is set when a seat was taken for this request.
 	Granted bool
 	// Ticket names a provisional grant made for this request's claim; the
@@ -261,6 +266,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if o.verdict.DropRememberMe {
 			dropCookie(r, o.id.RememberMeCookie)
+		}
+		if o.verdict.DropSession {
+			dropCookie(r, identity.CookieSession)
 		}
 	}
 	if o.id.Creds.Hint != "" {

@@ -247,3 +247,61 @@ func TestE2ESSONewBrowser(t *testing.T) {
 		t.Error("erin's confirmed grant was rolled back")
 	}
 }
+
+// Crowd/LDAP: a revoked user whose app session stayed alive (background
+// polling) clicks: floatseat gives the seat back and, because a live
+// session does not re-read groups, keeps that session from the app, so the
+// app asks for a login instead of answering 403; the login works, and so
+// does the work after it. On a real slapd and on the LDAP-like directory.
+func TestE2ELiveSessionWithSlowBackend(t *testing.T) {
+	for _, ldap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ldap-like", true: "slapd"}[ldap], func(t *testing.T) {
+			// max: a groupOfNames must keep a member when lena leaves it.
+			w := newWorld(t, worldOpts{seats: 10, users: []string{"lena", "max"}, unlicensed: true, ldap: ldap})
+			ctx := t.Context()
+			b := w.browser("lena")
+			w.mustLogin(b, false)
+			for i := 0; i < 10; i++ { // only the notification bell, every 30 minutes
+				w.clock.Advance(30 * time.Minute)
+				if r, _ := b.PollNotifications(ctx); r.User != "lena" {
+					t.Fatalf("poll %d answered as %q: the session must stay alive", i, r.User)
+				}
+			}
+			w.settle()
+			w.reap()
+			if w.licensed("lena", "jira-software-users") {
+				t.Fatal("lena kept the seat while only polling")
+			}
+			res, err := b.ViewIssue(ctx, "FS-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != http.StatusFound || !strings.Contains(res.Header.Get("Location"), "/login.jsp") {
+				t.Fatalf("the click: %d to %q, want the login page (not a 403)", res.Status, res.Header.Get("Location"))
+			}
+			if !w.licensed("lena", "jira-software-users") {
+				t.Error("the click did not give the seat back")
+			}
+			w.staleEverywhere("lena")
+			if res, _ := b.ViewIssue(ctx, "FS-2"); res.Status != http.StatusFound {
+				t.Errorf("the next click, on any replica: %d, want the login page again", res.Status)
+			}
+			w.mustLogin(b, false)
+			if res, _ := b.ViewIssue(ctx, "FS-1"); res.Status != 200 || res.User != "lena" {
+				t.Errorf("work after the login: %d as %q, want 200 as lena", res.Status, res.User)
+			}
+			if n := w.sim.FailedLoginCount("lena"); n != 0 {
+				t.Errorf("failed logins %d, want 0", n)
+			}
+		})
+	}
+}
+
+// staleEverywhere waits until every replica keeps user's old session from
+// the app (it hears of it from the replica that granted).
+func (w *world) staleEverywhere(user string) {
+	w.t.Helper()
+	for _, a := range w.apps {
+		eventually(w.t, "the stale session known to every replica", func() bool { return a.seats.keeper.StaleSessions(user) > 0 })
+	}
+}

@@ -140,6 +140,9 @@ type Keeper struct {
 	// invisible: users granted through a backend the app has not synced
 	// yet, until when. Their remember-me cookie is not forwarded meanwhile.
 	invisible map[string]time.Time
+	// stale: hashes of the sessions each invisible user came back with,
+	// kept from the app until a login or the sync (sessions.go).
+	stale map[string][]uint64
 	// pending: provisional grants made for claims, by ticket, until the
 	// app confirms them (provisional.go). npending counts them, so the
 	// proxy's AnsweredAs costs one atomic load when none is pending.
@@ -210,6 +213,7 @@ func New(opt Options) *Keeper {
 		revoked:   map[string]userRecords{},
 		seatless:  map[string][]string{},
 		invisible: map[string]time.Time{},
+		stale:     map[string][]uint64{},
 		pending:   map[uint64]*provisional{},
 		denied:    map[string]time.Time{},
 		holds:     map[string]time.Time{},
@@ -261,6 +265,7 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Reque
 	if len(k.virtual[u]) > 0 {
 		vpools = maps.Clone(k.virtual[u])
 	}
+	staleSession := invisible && id.Creds.Session != "" && k.staleSessionLocked(u, id.Creds.Session)
 	k.mu.RUnlock()
 	if vpools != nil && k.opt.Observe && k.opt.Virtual != nil {
 		return k.observeEnsure(ctx, u, vpools, id, k.need(r))
@@ -272,12 +277,17 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Reque
 		lack = missing
 	}
 	if lack == 0 {
-		if invisible && id.RememberMeCookie != "" {
+		if invisible && (id.RememberMeCookie != "" || staleSession) {
 			if k.opt.Clock().Before(inv) {
-				return proxy.Verdict{DropRememberMe: true}
+				// Until the app can see the grant, its cookie paths would
+				// fail: remember-me counts a failed login, a live session
+				// keeps the groups it had (403s). Without them the app asks
+				// for a login, which re-reads groups (DESIGN §2.6).
+				return proxy.Verdict{DropRememberMe: id.RememberMeCookie != "", DropSession: staleSession}
 			}
 			k.mu.Lock()
 			delete(k.invisible, u)
+			delete(k.stale, u)
 			k.mu.Unlock()
 		}
 		return proxy.Verdict{}
@@ -345,6 +355,9 @@ func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity, 
 			v.Granted = false // only the request that made the grant rolls it back
 			if v.DropRememberMe && id.RememberMeCookie == "" {
 				v.DropRememberMe = false
+			}
+			if v.DropSession && id.Creds.Session == "" {
+				v.DropSession = false
 			}
 			return v
 		case <-ctx.Done():
@@ -460,6 +473,10 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 		}
 		k.mu.Unlock()
 		v.DropRememberMe = !visibleNow && id.RememberMeCookie != ""
+		if !visibleNow && id.Creds.Session != "" {
+			k.markStale(ctx, u, id.Creds.Session, syncAt)
+			v.DropSession = true
+		}
 	}
 	return v
 }

@@ -73,6 +73,7 @@ func (k *Keeper) Settle(id identity.Identity, v proxy.Verdict, j proxy.Judgement
 		if inv {
 			k.mu.Lock()
 			delete(k.invisible, u)
+			delete(k.stale, u)
 			k.mu.Unlock()
 		}
 	}

@@ -206,3 +206,44 @@ func TestSSOGrantConfirmedByActivityOnAnotherReplica(t *testing.T) {
 		t.Errorf("pending after the sweep: %d", e.k.Pending())
 	}
 }
+
+// A live session of a revoked user (Crowd/LDAP) is handled like the
+// remember-me cookie: until the app can see the grant, the session cookie
+// is dropped so the app asks for a login; a password or SSO login (which
+// re-reads groups) ends that; with the app's REST backend nothing is dropped.
+func TestLiveSessionDroppedUntilTheAppCanSeeTheGrant(t *testing.T) {
+	e := newEnv(t, 10, false)
+	revoke(t, e, "jira-software", "alice")
+	ctx := t.Context()
+	live := identity.Identity{User: "alice", Source: identity.SourceSession, Creds: identity.Credentials{Session: "s1"}}
+	if v := e.k.Ensure(ctx, live, nil); !v.Granted || !v.DropSession {
+		t.Fatalf("live-session click: got %+v, want granted and the session dropped", v)
+	}
+	if v := e.k.Ensure(ctx, live, nil); !v.DropSession {
+		t.Errorf("next click before any login: got %+v, want the session still dropped", v)
+	}
+	for _, login := range []identity.Identity{
+		{User: "alice", Source: identity.SourceLoginBody, Route: identity.RouteJiraLogin},
+		{User: "alice", Route: identity.RouteOIDC}, // an SSO login floatseat could not name
+	} {
+		e.k.Settle(login, proxy.Verdict{}, proxy.Judgement{Confirmed: login.Route == identity.RouteJiraLogin, Await: login.Route == identity.RouteOIDC})
+		newSession := identity.Identity{User: "alice", Source: identity.SourceSession, Creds: identity.Credentials{Session: "s2"}}
+		if v := e.k.Ensure(ctx, newSession, nil); v.DropSession {
+			t.Errorf("after a %s login: got %+v, want the session forwarded", login.Route, v)
+		}
+		revoke(t, e, "jira-software", "alice")
+		if v := e.k.Ensure(ctx, live, nil); !v.DropSession {
+			t.Fatalf("revoked again: %+v", v)
+		}
+	}
+	e.advance(2 * time.Hour) // past the directory sync
+	if v := e.k.Ensure(ctx, live, nil); v.DropSession {
+		t.Errorf("after the sync: got %+v, want the session forwarded", v)
+	}
+
+	rest := newEnv(t, 10, true)
+	revoke(t, rest, "jira-software", "alice")
+	if v := rest.k.Ensure(ctx, live, nil); !v.Granted || v.DropSession {
+		t.Errorf("app REST backend: got %+v, want granted with the session forwarded", v)
+	}
+}

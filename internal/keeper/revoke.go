@@ -307,6 +307,8 @@ func (k *Keeper) apply(ctx context.Context, e string) {
 		if had {
 			k.opt.Members.Added(u, rec.Groups...) // another replica gave them back
 		}
+	case "stale":
+		k.applyStale(pool, u) // pool carries "<session key>@<until>"
 	case "revoke":
 		r, ok, err := k.opt.Store.RevokedUser(ctx, pool, u)
 		if err != nil {
@@ -334,6 +336,7 @@ func (k *Keeper) resync(ctx context.Context) {
 	for u, t := range k.invisible {
 		if !now.Before(t) {
 			delete(k.invisible, u)
+			delete(k.stale, u)
 		}
 	}
 	for u, t := range k.denied {

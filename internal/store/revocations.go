@@ -166,3 +166,13 @@ func (s *Store) Subscribe(ctx context.Context) (<-chan string, func()) {
 	}()
 	return out, func() { _ = sub.Close() }
 }
+
+// Announce tells every replica's Subscribe "op|arg|user": what one replica
+// learned that the others must act on at once (the keeper's stale
+// sessions). Delivery is best effort, like every event.
+func (s *Store) Announce(ctx context.Context, op, arg, user string) error {
+	if err := s.rdb.Publish(ctx, s.Key("events"), op+"|"+arg+"|"+user).Err(); err != nil {
+		return s.fail("announce", fmt.Errorf("announce %s of %s: %w", op, user, err))
+	}
+	return nil
+}
