@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/store/storetest"
 )
 
 // A script's PAT idle past the ceiling (7 days) is revoked; its next call,
@@ -41,10 +40,9 @@ func TestE2EPATReturnsAfterEightDays(t *testing.T) {
 	// The learned mapping outlives the ceiling in Redis.
 	a := w.apps[0]
 	key := a.store.Key("ident", a.who.hasher.Key(identity.KindBearer, token).String())
-	rdb := redis.NewClient(&redis.Options{Addr: w.redis.Addr})
-	defer rdb.Close()
+	rdb := storetest.Inspect(t, w.redis.Addr)
 	eventually(t, "the token's mapping shared", func() bool {
-		ttl, err := rdb.PTTL(t.Context(), key).Result()
+		ttl, err := rdb.PTTL(t.Context(), key)
 		return err == nil && ttl > 7*24*time.Hour
 	})
 	w.advance(8 * 24 * time.Hour)

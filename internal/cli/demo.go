@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/floatseat/floatseat/internal/app"
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/store"
 )
 
 // demoUsers: five seats, seven people. alice works, bob only has a JSM queue
@@ -76,8 +76,8 @@ func freeOr(addr string) string {
 func runDemo(ctx context.Context, listen, adminListen string, out io.Writer, log *slog.Logger) error {
 	// The store: an embedded Redis speaking the real protocol, so floatseat
 	// runs exactly as in production, in enforce mode.
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+	mr, err := store.StartEmbedded()
+	if err != nil {
 		return err
 	}
 	defer mr.Close()

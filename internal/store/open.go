@@ -29,11 +29,10 @@ func Open(cfg config.Redis, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var mini *miniredis.Miniredis
+	var mini *Embedded
 	if cfg.Embedded() {
-		mini = miniredis.NewMiniRedis()
-		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
-			return nil, fmt.Errorf("embedded store: %w", err)
+		if mini, err = StartEmbedded(); err != nil {
+			return nil, err
 		}
 		opt.Addrs = []string{mini.Addr()}
 	}
@@ -97,6 +96,28 @@ func universalOptions(c config.Redis) (*redis.UniversalOptions, error) {
 	}
 	return opt, nil
 }
+
+// Embedded is an in-process Redis speaking the real protocol (miniredis):
+// the embedded store of observe mode without a redis: address, and the
+// demo's store.
+type Embedded struct {
+	m *miniredis.Miniredis
+}
+
+// StartEmbedded starts an embedded Redis on a free loopback port.
+func StartEmbedded() (*Embedded, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	return &Embedded{m: m}, nil
+}
+
+// Addr is where it listens.
+func (e *Embedded) Addr() string { return e.m.Addr() }
+
+// Close stops it; what it held is gone.
+func (e *Embedded) Close() { e.m.Close() }
 
 // Close closes the client and stops the embedded store, if any.
 func (s *Store) Close() error {

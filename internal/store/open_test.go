@@ -26,10 +26,10 @@ func TestOpenEmbedded(t *testing.T) {
 	}
 	addr := s.mini.Addr()
 	_ = s.Close()
-	if err := s.mini.StartAddr(addr); err != nil {
+	if err := s.mini.m.StartAddr(addr); err != nil {
 		t.Errorf("after Close the embedded store still holds %s: %v", addr, err)
 	} else {
-		s.mini.Close()
+		s.mini.m.Close()
 	}
 }
 

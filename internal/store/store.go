@@ -7,7 +7,6 @@ package store
 import (
 	"strings"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
@@ -16,8 +15,8 @@ import (
 // Store wraps a go-redis universal client (single node, Sentinel or Cluster).
 type Store struct {
 	rdb     redis.UniversalClient
-	mini    *miniredis.Miniredis // the embedded store, nil with a real Redis
-	prefix  string               // "{floatseat:jira}"
+	mini    *Embedded // the embedded store, nil with a real Redis
+	prefix  string    // "{floatseat:jira}"
 	metrics *Metrics
 }
 

@@ -5,9 +5,12 @@
 package storetest
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/store"
@@ -44,4 +47,24 @@ func At(t testing.TB, addr, keyPrefix string) *store.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// Inspector reads raw keys of a Redis, for tests that check what the store
+// wrote (a TTL, say) without importing go-redis themselves.
+type Inspector struct {
+	c *redis.Client
+}
+
+// Inspect returns an Inspector on the Redis at addr, closed in t.Cleanup.
+func Inspect(t testing.TB, addr string) *Inspector {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return &Inspector{c: c}
+}
+
+// PTTL returns key's remaining time to live (negative: no TTL or no key,
+// as Redis answers).
+func (i *Inspector) PTTL(ctx context.Context, key string) (time.Duration, error) {
+	return i.c.PTTL(ctx, key).Result()
 }
