@@ -25,7 +25,6 @@ import (
 	"github.com/floatseat/floatseat/internal/accesslog"
 	"github.com/floatseat/floatseat/internal/noise"
 	"github.com/floatseat/floatseat/internal/seats"
-	"github.com/floatseat/floatseat/internal/username"
 )
 
 // Pool is one licence to replay.
@@ -166,7 +165,6 @@ type engine struct {
 	opt    Options
 	params seats.Params
 	users  []userInfo
-	byRaw  map[string]int32
 	byName map[string]int32
 	sims   [][]*sim // per pool, per seat count
 	floors []*floorTracker
@@ -189,7 +187,7 @@ func Run(opt Options, inputs []Input) (*Result, error) {
 	if opt.SampleEvery <= 0 {
 		opt.SampleEvery = 10 * time.Minute
 	}
-	e := &engine{opt: opt, byRaw: map[string]int32{}, byName: map[string]int32{}, first: -1}
+	e := &engine{opt: opt, byName: map[string]int32{}, first: -1}
 	e.params = seats.Params{Floor: opt.Floor, Ceiling: opt.Ceiling, MaxRevocations: opt.MaxRevocations,
 		HeartbeatAlive: true, Interval: opt.Interval}
 	for i, p := range opt.Pools {
@@ -209,9 +207,7 @@ func Run(opt Options, inputs []Input) (*Result, error) {
 	for i, in := range inputs {
 		readers[i] = accesslog.NewReader(in.Name, in.R, in.Format)
 	}
-	if err := e.stream(accesslog.NewMerge(readers)); err != nil {
-		return nil, err
-	}
+	e.stream(readers)
 	res := e.result()
 	for _, r := range readers {
 		if r.Err() != nil {
@@ -224,7 +220,7 @@ func Run(opt Options, inputs []Input) (*Result, error) {
 	return res, nil
 }
 
-func (e *engine) stream(m *accesslog.Merge) error {
+func (e *engine) stream(readers []*accesslog.Reader) {
 	from, to := int64(-1<<62), int64(1<<62)
 	if !e.opt.From.IsZero() {
 		from = e.opt.From.Unix()
@@ -238,22 +234,15 @@ func (e *engine) stream(m *accesslog.Merge) error {
 	}
 	sample := int64(e.opt.SampleEvery / time.Second)
 	var nextRun, nextSample int64
-	cp := e.opt.ContextPath
-	for m.Next() {
-		en := m.Entry()
-		if len(en.User) == 0 || en.At < from || en.At >= to {
-			continue
+	m := e.sources(readers, from, to)
+	for {
+		ev, ok := m.next()
+		if !ok {
+			return
 		}
-		path := bstr(en.Path)
-		if cp != "" && len(path) >= len(cp) && path[:len(cp)] == cp {
-			path = path[len(cp):]
-		}
-		if !e.isActivity(bstr(en.Method), path, bstr(en.Query)) {
-			continue
-		}
-		t := en.At
+		t := ev.at
 		if e.first < 0 {
-			e.first, e.zone = t, int64(en.Zone)
+			e.first, e.zone = t, int64(ev.zone)
 			nextRun, nextSample = t+step, t
 		}
 		if t < e.last {
@@ -269,7 +258,7 @@ func (e *engine) stream(m *accesslog.Merge) error {
 			nextRun += step
 		}
 		e.last = t
-		u := e.intern(en.User)
+		u := e.intern(ev.name)
 		info := &e.users[u]
 		for p := range e.sims {
 			if info.pools&(1<<p) == 0 {
@@ -282,7 +271,6 @@ func (e *engine) stream(m *accesslog.Merge) error {
 			}
 		}
 	}
-	return nil
 }
 
 // isActivity is the proxy's own classification of a named request: static
@@ -326,26 +314,20 @@ func (e *engine) sampleAt(now int64) {
 	}
 }
 
-// intern maps a user spelling to its id; names compare as the apps do
-// (username.Normalize).
-func (e *engine) intern(raw []byte) int32 {
-	if id, ok := e.byRaw[string(raw)]; ok {
+// intern maps a normalised user name to its id.
+func (e *engine) intern(name string) int32 {
+	if id, ok := e.byName[name]; ok {
 		return id
 	}
-	name := username.Normalize(string(raw))
-	id, ok := e.byName[name]
-	if !ok {
-		id = int32(len(e.users))
-		info := userInfo{name: name, excluded: e.opt.Excluded != nil && e.opt.Excluded(name)}
-		for p := range e.opt.Pools {
-			if e.opt.Member == nil && p == 0 || e.opt.Member != nil && e.opt.Member(p, name) {
-				info.pools |= 1 << p
-			}
+	id := int32(len(e.users))
+	info := userInfo{name: name, excluded: e.opt.Excluded != nil && e.opt.Excluded(name)}
+	for p := range e.opt.Pools {
+		if e.opt.Member == nil && p == 0 || e.opt.Member != nil && e.opt.Member(p, name) {
+			info.pools |= 1 << p
 		}
-		e.users = append(e.users, info)
-		e.byName[name] = id
 	}
-	e.byRaw[string(raw)] = id
+	e.users = append(e.users, info)
+	e.byName[name] = id
 	return id
 }
 
