@@ -248,11 +248,16 @@ func (d *Dir) findGroup(c *ldap.Conn, group string) (groupEntry, error) {
 	if len(es) == 0 {
 		return groupEntry{}, fmt.Errorf("ldap group %s: %w", group, directory.ErrGroupNotFound)
 	}
-	return toGroup(es[0], d.cfg), nil
+	return d.toGroup(c, es[0])
 }
 
-func toGroup(e *ldap.Entry, cfg Config) groupEntry {
-	return groupEntry{dn: e.DN, name: e.GetAttributeValue(cfg.GroupNameAttribute), values: e.GetAttributeValues(cfg.MemberAttribute)}
+// toGroup reads a group entry, every member value included (ranged.go).
+func (d *Dir) toGroup(c *ldap.Conn, e *ldap.Entry) (groupEntry, error) {
+	vs, err := d.memberValues(c, e)
+	if err != nil {
+		return groupEntry{}, err
+	}
+	return groupEntry{dn: e.DN, name: e.GetAttributeValue(d.cfg.GroupNameAttribute), values: vs}, nil
 }
 
 // allGroups reads every group once, for nested questions.
@@ -263,7 +268,11 @@ func (d *Dir) allGroups(c *ldap.Conn) (map[string]groupEntry, error) {
 	}
 	out := make(map[string]groupEntry, len(es))
 	for _, e := range es {
-		out[normDN(e.DN)] = toGroup(e, d.cfg)
+		g, err := d.toGroup(c, e)
+		if err != nil {
+			return nil, err
+		}
+		out[normDN(e.DN)] = g
 	}
 	return out, nil
 }
