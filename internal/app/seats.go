@@ -58,6 +58,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		SyncInterval: cfg.Directory.SyncInterval, VisibilityMargin: cfg.Directory.VisibilityMargin,
 		GrantTimeout: cfg.Proxy.GrantTimeout, ConfirmWait: cfg.Proxy.SSOConfirmWait, Floor: cfg.SessionTimeout,
 		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval, Virtual: a.store,
+		Verifier: passwordVerifier(cfg, dir), ClaimLimits: claimLimits(cfg),
 		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{
@@ -122,6 +123,24 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	}
 	cancel()
 	return s, nil
+}
+
+// passwordVerifier is the backend's own password check, when it has one
+// (LDAP bind, Crowd /authentication) and proxy.password_check is on.
+func passwordVerifier(cfg *config.Config, dir directory.Directory) directory.PasswordVerifier {
+	if !cfg.Proxy.CheckPasswords() {
+		return nil
+	}
+	v, _ := dir.(directory.PasswordVerifier)
+	return v
+}
+
+// claimLimits are proxy.claims as the keeper takes them (also on reload:
+// keeper.SetClaimLimits).
+func claimLimits(cfg *config.Config) keeper.ClaimLimits {
+	c := cfg.Proxy.Claims
+	return keeper.ClaimLimits{UserBurst: c.UserBurst, UserInterval: c.UserInterval,
+		AddressBurst: c.AddressBurst, AddressInterval: c.AddressInterval}
 }
 
 // pollerClock reads the app's clock and ticks in real time.

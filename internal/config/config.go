@@ -315,7 +315,13 @@ type Proxy struct {
 	SSOConfirmWait time.Duration `yaml:"sso_confirm_wait"`
 	// Claims limits grants made for claims (DESIGN §2.9).
 	Claims ClaimLimits `yaml:"claims"`
+	// PasswordCheck: check a claim's password with the backend before a
+	// grant, where it can (ldap, crowd); nil means on (CheckPasswords).
+	PasswordCheck *bool `yaml:"password_check"`
 }
+
+// CheckPasswords reports proxy.password_check (default true).
+func (p Proxy) CheckPasswords() bool { return p.PasswordCheck == nil || *p.PasswordCheck }
 
 // ClaimLimits are token buckets on claims the app did not confirm: a burst,
 // then one more every interval. A confirmed login gives its token back.

@@ -101,6 +101,11 @@ type Options struct {
 	// ConfirmWait: how long an SSO grant whose redirect named nobody waits
 	// for a request the app answers as its user (default 2 minutes).
 	ConfirmWait time.Duration
+	// Verifier checks a claim's password before any grant, where the
+	// backend can (LDAP bind, Crowd /authentication); nil: no check.
+	Verifier directory.PasswordVerifier
+	// ClaimLimits bound grants made for claims (SetClaimLimits changes them).
+	ClaimLimits ClaimLimits
 	// Floor is the session timeout: nobody active within it is revoked.
 	Floor time.Duration
 	// ReaperInterval: a holder past the floor is revoked at the next run.
@@ -169,6 +174,10 @@ type Keeper struct {
 	grants      *prometheus.CounterVec
 	revocations *prometheus.CounterVec
 	failures    *prometheus.CounterVec
+	ratelimited *prometheus.CounterVec
+	prechecks   *prometheus.CounterVec
+
+	gate *claimGate
 }
 
 type call struct {
@@ -238,6 +247,15 @@ func New(opt Options) *Keeper {
 		Namespace: "floatseat", Name: "seat_errors_total",
 		Help: "Grants or revocations that failed (the request was forwarded unchanged), by operation.",
 	}, []string{"op"})
+	k.ratelimited = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "grant_ratelimited_total",
+		Help: "Claims (login body, Basic, SAML) refused a grant by the claim limits, by scope (user, address).",
+	}, []string{"scope"})
+	k.prechecks = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "grant_password_checks_total",
+		Help: "Password checks by the backend before a grant for a claim, by result (ok, bad-password, unavailable).",
+	}, []string{"result"})
+	k.gate = newClaimGate(opt.ClaimLimits)
 	return k
 }
 
@@ -295,7 +313,17 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Reque
 	if k.opt.Observe {
 		return proxy.Verdict{}
 	}
-	return k.grantOnce(ctx, u, id, lack)
+	if !id.IsClaim() {
+		return k.grantOnce(ctx, u, id, lack)
+	}
+	if !k.admitClaim(ctx, u, id) {
+		return proxy.Verdict{}
+	}
+	v := k.grantOnce(ctx, u, id, lack)
+	if v.Ticket == 0 {
+		k.gate.release(id.Client) // nothing awaits confirmation
+	}
+	return v
 }
 
 // need is the pools r needs; every pool when that cannot be told.
@@ -353,6 +381,7 @@ func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity, 
 		case <-c.done:
 			v := c.v
 			v.Granted = false // only the request that made the grant rolls it back
+			v.Ticket = 0
 			if v.DropRememberMe && id.RememberMeCookie == "" {
 				v.DropRememberMe = false
 			}
@@ -420,7 +449,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 	trigger := trigger(id)
 
 	var v proxy.Verdict
-	done := &provisional{user: u, trigger: trigger, at: now, pools: map[string]store.Revoked{}}
+	done := &provisional{user: u, trigger: trigger, at: now, client: id.Client, pools: map[string]store.Revoked{}}
 	for pool, rec := range recs {
 		if rec.Reason == "pool-group" {
 			reason = "pool-group"
@@ -535,10 +564,21 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
 		return err
 	}
-	for _, g := range rec.Groups {
+	for i, g := range rec.Groups {
 		if err := k.opt.Dir.AddMember(ctx, u, g); err != nil {
-			_ = k.opt.Store.DropIntent(context.WithoutCancel(ctx), "grant", pool, u)
-			return fmt.Errorf("add %s to %s: %w", u, g, err)
+			err = fmt.Errorf("add %s to %s: %w", u, g, err)
+			// A partial grant (g1 added, g2 failed): take back what was
+			// added, so the user stays recorded as revoked and nothing
+			// else. If that fails too, the intent stays and reconcile
+			// completes the grant: licensed or recorded, never neither.
+			uctx := context.WithoutCancel(ctx)
+			if uerr := k.removeGroups(uctx, pool, u, rec.Groups[:i]); uerr != nil {
+				return errors.Join(err, fmt.Errorf("partial grant left for reconcile: %w", uerr))
+			}
+			if derr := k.opt.Store.DropIntent(uctx, "grant", pool, u); derr != nil {
+				k.opt.Log.Warn("grant intent not dropped; reconcile completes the grant", "user", u, "pool", pool, "err", derr)
+			}
+			return err
 		}
 	}
 	k.opt.Members.Added(u, rec.Groups...)

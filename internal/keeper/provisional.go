@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/audit"
@@ -22,8 +23,8 @@ type provisional struct {
 	// awaitUntil is set when the answer was an SSO redirect naming nobody:
 	// a later answer as the user confirms, or the grant goes at that time.
 	awaitUntil time.Time
-	// onConfirm runs once when the grant is kept (rate-limit refunds).
-	onConfirm func()
+	// client holds one in-flight slot of the claim limits until settled.
+	client netip.Addr
 }
 
 // staleTicket bounds a ticket whose request never settled (it cannot
@@ -120,9 +121,7 @@ func (k *Keeper) confirmUser(u string) {
 	}
 	k.mu.Unlock()
 	for _, p := range done {
-		if p.onConfirm != nil {
-			p.onConfirm()
-		}
+		k.gate.release(p.client)
 	}
 }
 
@@ -164,9 +163,7 @@ func (k *Keeper) sweepTickets() {
 	}
 	for _, p := range due {
 		if at, ok := seen[p.user]; ok && !p.awaitUntil.IsZero() && !at.Before(p.at) {
-			if p.onConfirm != nil {
-				p.onConfirm()
-			}
+			k.gate.release(p.client)
 			continue
 		}
 		k.rollback(p, proxy.WhyUnconfirmed)
@@ -179,6 +176,8 @@ func (k *Keeper) sweepTickets() {
 // dropped. A step that fails leaves the intent for Reconcile to finish, so
 // the user ends licensed or recorded as revoked, never neither.
 func (k *Keeper) rollback(p *provisional, why string) {
+	k.gate.release(p.client)
+	k.gate.failed(p.user, p.client, k.opt.Clock())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*k.opt.GrantTimeout)
 	defer cancel()
 	for pool, prev := range p.pools {

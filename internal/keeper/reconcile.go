@@ -131,6 +131,16 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 		if pool == nil {
 			continue
 		}
+		if missing := missingOf(held, r.rec.Groups); holdsAny(held, r.rec.Groups) && len(missing) > 0 {
+			// A partial grant (g1 added, g2 failed, then a crash): give
+			// the rest back rather than forget it.
+			if err := k.completePartial(ctx, r, missing); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			repaired++
+			continue
+		}
 		if holdsAny(held, r.rec.Groups) || holdsAny(held, pool.LicenseGroups) {
 			// Someone gave the seat back outside floatseat: the user is
 			// licensed, so the record must go, or a grant would be
@@ -152,6 +162,38 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 		return nil
 	}
 	return summarise("revoked records", checked, errs)
+}
+
+// completePartial restores the groups a partial grant missed, with an
+// intent first, then drops the record.
+func (k *Keeper) completePartial(ctx context.Context, r recordRef, missing []string) error {
+	in := store.Intent{Op: "grant", User: r.user, Pool: r.pool, Groups: r.rec.Groups, Reason: "partial", At: k.opt.Clock()}
+	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+		return err
+	}
+	if err := k.restore(ctx, r.user, missing); err != nil {
+		return fmt.Errorf("reconcile partial grant of %s: %w", r.user, err)
+	}
+	if err := k.opt.Store.CompleteGrant(ctx, r.pool, r.user); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.forgetLocked(r.user, r.pool)
+	k.mu.Unlock()
+	k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: r.user, Pool: r.pool, Groups: missing,
+		Reason: "partial", Trigger: "reconcile"})
+	return nil
+}
+
+// missingOf lists the groups of want not in held.
+func missingOf(held, want []string) []string {
+	var out []string
+	for _, g := range want {
+		if !holdsAny(held, []string{g}) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // summarise keeps an error log line short however many records failed:
