@@ -160,6 +160,7 @@ func (s *Sim) handleIdPAuthorize(w http.ResponseWriter, r *http.Request) {
 // by the app's SSO configuration: NameID is the username, or the e-mail
 // when the username travels in UsernameAttribute; groups and e-mail are
 // attributes; with EncryptAssertions the assertion is encrypted for the app.
+// It is signed (samlSignature): a response anyone else makes is answered 400.
 func (s *Sim) SAMLResponse(user string) string {
 	a, _ := s.idpAccount(user)
 	email := a.Email
@@ -192,8 +193,12 @@ func (s *Sim) SAMLResponse(user string) string {
 		body = `<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">` +
 			`<xenc:CipherData><xenc:CipherValue>` + s.encryptAssertion([]byte(assertion)) + `</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>`
 	}
-	doc := `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_` + newToken() + `" Version="2.0">` +
-		`<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` + body + `</samlp:Response>`
+	head := `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_` + newToken() + `" Version="2.0">` +
+		`<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` + body
+	var parsed samlResponse
+	_ = xml.Unmarshal([]byte(head+`</samlp:Response>`), &parsed)
+	doc := head + `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignatureValue>` +
+		s.samlSignature(parsed) + `</ds:SignatureValue></ds:Signature></samlp:Response>`
 	return base64.StdEncoding.EncodeToString([]byte(doc))
 }
 

@@ -1,6 +1,7 @@
 package appsim
 
 import (
+	"encoding/base64"
 	"net/http"
 	"slices"
 	"strings"
@@ -492,12 +493,21 @@ func TestInvalidateUserSessions(t *testing.T) {
 }
 
 func TestSAMLLogin(t *testing.T) {
-	assertion := func(user string) string {
-		xml := `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Assertion><saml:Subject><saml:NameID>` + user + `</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>`
-		return "SAMLResponse=" + strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D").Replace(b64(xml)) + "&RelayState=%2Fbrowse%2FX-1"
-	}
 	e := newEnv(t, Jira, func(c *Config) { c.UpdateGroupsAtLogin = UpdateEvery })
+	form := func(resp string) string {
+		return "SAMLResponse=" + strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D").Replace(resp) + "&RelayState=%2Fbrowse%2FX-1"
+	}
+	assertion := func(user string) string { return form(e.sim.SAMLResponse(user)) }
 	b := e.browser("", "")
+	// A response the IdP did not sign is refused before anything else.
+	forged := `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Assertion><saml:Subject><saml:NameID>bob</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>`
+	if res := postForm(t, b, "/plugins/servlet/samlconsumer", form(b64(forged))); res.Status != 400 || res.User != "anonymous" {
+		t.Errorf("forged: got %d as %q, want 400 as nobody", res.Status, res.User)
+	}
+	altered, _ := base64.StdEncoding.DecodeString(e.sim.SAMLResponse("alice"))
+	if res := postForm(t, b, "/plugins/servlet/samlconsumer", form(b64(strings.Replace(string(altered), ">alice<", ">bob<", 1)))); res.Status != 400 {
+		t.Errorf("signed for alice, altered to bob: got %d, want 400", res.Status)
+	}
 	res := postForm(t, b, "/plugins/servlet/samlconsumer", assertion("bob"))
 	if res.Status != 403 || !strings.Contains(res.Body, "We can't log you in right now") || len(res.LoginReasons) != 0 {
 		t.Errorf("unlicensed: got %d %q %v, want 403, the message, no reason", res.Status, res.Body, res.LoginReasons)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
@@ -73,6 +75,12 @@ func (s *Sim) handleSAML(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusBadRequest, "bad SAMLResponse")
 		return
 	}
+	if !s.signedByIdP(raw) {
+		// A response the IdP did not sign (forged, or altered on the way):
+		// refused before anything is read from it (REFERENCE §12).
+		s.writeError(w, http.StatusBadRequest, "SAML response signature is not valid")
+		return
+	}
 	a, err := s.readAssertion(raw)
 	if err != nil {
 		s.log.Debug("appsim SAML response refused", "err", err)
@@ -97,6 +105,36 @@ type samlResponse struct {
 	Encrypted struct {
 		CipherValue string `xml:"EncryptedData>CipherData>CipherValue"`
 	} `xml:"EncryptedAssertion"`
+	SignatureValue string `xml:"Signature>SignatureValue"`
+}
+
+// samlSignature stands in for the IdP's XML signature: an HMAC, under a
+// key only the simulator holds, of what the app reads from the response
+// (the assertion's NameID and attributes, or the encrypted assertion).
+func (s *Sim) samlSignature(doc samlResponse) string {
+	m := hmac.New(sha256.New, s.ssoKey[:])
+	m.Write([]byte("saml-signature\x00"))
+	m.Write([]byte(strings.TrimSpace(doc.Encrypted.CipherValue)))
+	m.Write([]byte{0})
+	m.Write([]byte(doc.Assertion.NameID))
+	for _, at := range doc.Assertion.Attributes {
+		m.Write([]byte{0})
+		m.Write([]byte(at.Name))
+		for _, v := range at.Values {
+			m.Write([]byte{1})
+			m.Write([]byte(v))
+		}
+	}
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// signedByIdP reports whether raw carries the simulated IdP's signature.
+func (s *Sim) signedByIdP(raw []byte) bool {
+	var doc samlResponse
+	if err := xml.Unmarshal(raw, &doc); err != nil || doc.SignatureValue == "" {
+		return false
+	}
+	return hmac.Equal([]byte(strings.TrimSpace(doc.SignatureValue)), []byte(s.samlSignature(doc)))
 }
 
 type samlAssertion struct {
