@@ -63,6 +63,7 @@ type Store interface {
 	CompleteGrant(ctx context.Context, pool, user string) error
 	RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error
 	RevokedLog
+	PublishSeatless(ctx context.Context, pool, user string) error
 	RevokedUser(ctx context.Context, pool, user string) (store.Revoked, bool, error)
 	PoolActivity(ctx context.Context, pool string, users []string) (map[string]time.Time, error)
 	// LastActivity is a user's latest real activity in any pool: what

@@ -225,6 +225,11 @@ func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
 			k.seatless[in.User] = append(k.seatless[in.User], in.Pool)
 		}
 		k.mu.Unlock()
+		if err := k.opt.Store.PublishSeatless(ctx, in.Pool, in.User); err != nil {
+			// The other replicas re-read the pool groups within
+			// seatless_refresh anyway.
+			k.opt.Log.Warn("rollback: other replicas not told; they catch up at their next pool-group read", "user", in.User, "err", err)
+		}
 	} else {
 		rec := store.Revoked{Groups: in.Groups, At: in.At, Reason: in.Reason}
 		// This replica must not fast-path the user whatever Redis says.

@@ -242,6 +242,14 @@ func (k *Keeper) SetSeatless(m map[string][]string) {
 	k.mu.Unlock()
 }
 
+// IsSeatless reports whether user is a pool-group member this replica
+// would grant a seat to.
+func (k *Keeper) IsSeatless(user string) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return len(k.seatless[username.Normalize(user)]) > 0
+}
+
 // IsRevoked reports whether floatseat holds a revoked record of user.
 func (k *Keeper) IsRevoked(user string) map[string]store.Revoked {
 	k.mu.RLock()
@@ -309,6 +317,12 @@ func (k *Keeper) apply(ctx context.Context, e string) {
 		}
 	case "stale":
 		k.applyStale(pool, u) // pool carries "<session key>@<until>"
+	case "seatless":
+		k.mu.Lock()
+		if _, ok := k.pools[pool]; ok && !contains(k.seatless[u], pool) {
+			k.seatless[u] = append(k.seatless[u], pool)
+		}
+		k.mu.Unlock()
 	case "revoke":
 		r, ok, err := k.opt.Store.RevokedUser(ctx, pool, u)
 		if err != nil {

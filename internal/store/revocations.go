@@ -140,6 +140,16 @@ func (s *Store) RestoreRevoked(ctx context.Context, pool, user string, r Revoked
 	return nil
 }
 
+// PublishSeatless tells the other replicas that a pool-group member holds
+// no seat of pool again (a provisional grant was rolled back), so the next
+// request of that user gets a grant on whichever replica it lands.
+func (s *Store) PublishSeatless(ctx context.Context, pool, user string) error {
+	if err := s.rdb.Publish(ctx, s.Key("events"), "seatless|"+pool+"|"+user).Err(); err != nil {
+		return s.fail("revoked", fmt.Errorf("publish seatless %s: %w", user, err))
+	}
+	return nil
+}
+
 // Subscribe delivers "revoke|pool|user" and "grant|pool|user" events from
 // every replica until ctx ends. The channel closes when the subscription
 // ends; callers resubscribe and resynchronise.
