@@ -38,8 +38,17 @@ const (
 	e2eCeiling = 4 * time.Hour // max_idle
 )
 
+// products are the group names of each product's world: users are
+// licensed, pool-group members, excluded admins or (Jira) JSM agents.
+var products = map[string]struct{ lic, pool, admin, agent string }{
+	"jira":       {"jira-software-users", "jira-users", "jira-administrators", "jira-servicedesk-users"},
+	"confluence": {"confluence-users", "confluence-pool", "confluence-administrators", ""},
+}
+
 type world struct {
 	t        *testing.T
+	product  string // jira or confluence
+	lic      string // the main licence group
 	clock    *fakeClock
 	sim      *appsim.Sim
 	dir      directory.Directory    // what floatseat writes (and tests read)
@@ -59,6 +68,7 @@ type worldOpts struct {
 	admins     []string         // licensed and in jira-administrators (excluded)
 	agents     []string         // licensed in jira-servicedesk-users too
 	customers  []string         // in no group: JSM portal customers
+	product    string           // "" or "jira": Jira Software + JSM; "confluence"
 	unlicensed bool             // UnlicensedSessionForbidden
 	rest       bool             // floatseat writes through the app's REST group API
 	ldap       bool             // a real slapd is the directory of both the app and floatseat
@@ -88,7 +98,11 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.reaperIntv == 0 {
 		o.reaperIntv = time.Hour
 	}
-	w := &world{t: t, clock: &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}}
+	if o.product == "" {
+		o.product = "jira"
+	}
+	names := products[o.product]
+	w := &world{t: t, product: o.product, lic: names.lic, clock: &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}}
 	redisYAML := w.startRedis(o.redis)
 	// Who is in which group, then built in the chosen directory.
 	users := map[string][]string{"svc": nil}
@@ -99,36 +113,41 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		users  []string
 		groups []string
 	}{
-		{o.users, []string{"jira-software-users"}},
-		{o.poolUsers, []string{"jira-users"}},
-		{o.admins, []string{"jira-software-users", "jira-administrators"}},
-		{o.agents, []string{"jira-software-users", "jira-servicedesk-users"}},
+		{o.users, []string{names.lic}},
+		{o.poolUsers, []string{names.pool}},
+		{o.admins, []string{names.lic, names.admin}},
+		{o.agents, []string{names.lic, names.agent}},
 	} {
 		for _, u := range set.users {
 			users[u] = append(users[u], set.groups...)
 		}
 	}
 	simCfg := appsim.Config{
-		Product: "jira", Clock: w.clock.Now, SessionTimeout: o.floor, UpdateGroupsAtLogin: appsim.UpdateEvery,
+		Product: o.product, Clock: w.clock.Now, SessionTimeout: o.floor, UpdateGroupsAtLogin: appsim.UpdateEvery,
 		SyncInterval: 24 * time.Hour, AdminUsers: []string{"svc"}, UnlicensedSessionForbidden: o.unlicensed,
 		Roles: []appsim.Role{
 			{Key: "jira-software", Groups: []string{"jira-software-users"}, Seats: o.seats},
 			{Key: "jira-servicedesk", Groups: []string{"jira-servicedesk-users"}, Seats: o.seats},
 		},
-		Groups: []string{"jira-users", "jira-administrators"},
+		Groups: []string{names.pool, names.admin},
 		SSO:    o.sso,
+	}
+	groups := []string{names.lic, names.agent, names.pool, names.admin}
+	if o.product == "confluence" {
+		simCfg.Roles = []appsim.Role{{Key: "confluence", Groups: []string{names.lic}, Seats: o.seats}}
+		groups = []string{names.lic, names.pool, names.admin}
 	}
 	ctx := t.Context()
 	if o.ldap {
 		w.slapd = testenv.StartSlapd(t)
-		ld := seedLDAP(t, w.slapd, users)
+		ld := seedLDAP(t, w.slapd, users, groups)
 		simCfg.Directory, simCfg.Verifier = ld, ld
 		w.dir = ld
 	}
 	w.sim = appsim.New(simCfg)
 	if !o.ldap {
 		in := w.sim.InternalDirectory()
-		for _, g := range []string{"jira-software-users", "jira-servicedesk-users", "jira-users", "jira-administrators"} {
+		for _, g := range groups {
 			in.AddGroup(g)
 		}
 		for u, gs := range users {
@@ -157,7 +176,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	opts := []Option{WithClock(w.clock.Now)}
 	switch {
 	case o.rest:
-		dirYAML = `{type: jira}`
+		dirYAML = fmt.Sprintf(`{type: %s}`, o.product)
 	case o.ldap:
 		dirYAML = fmt.Sprintf(`{type: ldap, sync_interval: 24h, timeout: 1s, ldap: {url: %q, bind_dn: %q, user_base_dn: "ou=people,dc=example,dc=org", group_base_dn: "ou=groups,dc=example,dc=org", nested: true}}`,
 			w.slapd.URL, w.slapd.AdminDN)
@@ -173,10 +192,16 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.maxIdle == 0 {
 		o.maxIdle = e2eCeiling
 	}
+	poolsYAML := `  - {name: jira-software, license_groups: [jira-software-users], pool_groups: [jira-users], application_role: jira-software, reserve: 1, refresh_interval: 1s}
+  - {name: jsm, license_groups: [jira-servicedesk-users], application_role: jira-servicedesk, reserve: 0, refresh_interval: 1s}`
+	if o.product == "confluence" {
+		// Seats from Confluence's licence API (no application_role).
+		poolsYAML = `  - {name: confluence, license_groups: [confluence-users], pool_groups: [confluence-pool], reserve: 1, refresh_interval: 1s}`
+	}
 	var addrs []string
 	for i := 0; i < 2; i++ {
 		yaml := fmt.Sprintf(`
-product: jira
+product: %s
 listen: 127.0.0.1:0
 upstream: %s
 mode: enforce
@@ -187,14 +212,13 @@ redis: %s
 activity: {resolution: 1s, flush_interval: 20ms, heartbeat_interval: 1s}
 app: {user: svc}
 pools:
-  - {name: jira-software, license_groups: [jira-software-users], pool_groups: [jira-users], application_role: jira-software, reserve: 1, refresh_interval: 1s}
-  - {name: jsm, license_groups: [jira-servicedesk-users], application_role: jira-servicedesk, reserve: 0, refresh_interval: 1s}
-exclude: {groups: [jira-administrators]}
+%s
+exclude: {groups: [%s]}
 directory: %s
 reaper: {interval: %s}
 log: {level: error}
 %s
-`, up.URL, o.floor, o.maxIdle, redisYAML, dirYAML, o.reaperIntv, o.extraYAML)
+`, o.product, up.URL, o.floor, o.maxIdle, redisYAML, poolsYAML, names.admin, dirYAML, o.reaperIntv, o.extraYAML)
 		a := runApp(t, yaml, opts...)
 		w.apps = append(w.apps, a)
 		addrs = append(addrs, a.ProxyAddr())
@@ -261,7 +285,7 @@ func (w *world) reap() {
 }
 
 func (w *world) browser(user string) *appsim.Browser {
-	return appsim.NewBrowser(w.base, user, "pw-"+user, "jira")
+	return appsim.NewBrowser(w.base, user, "pw-"+user, w.product)
 }
 
 func (w *world) licensed(user, group string) bool {
@@ -537,7 +561,7 @@ func TestE2EPollingAgentWithAppREST(t *testing.T) {
 // seedLDAP builds people and groups in slapd and returns floatseat's LDAP
 // backend on it, which the simulated app also uses to authenticate users
 // and read their groups.
-func seedLDAP(t *testing.T, s *testenv.Slapd, users map[string][]string) *ldapdir.Dir {
+func seedLDAP(t *testing.T, s *testenv.Slapd, users map[string][]string, groups []string) *ldapdir.Dir {
 	t.Helper()
 	c, err := ldap.DialURL(s.URL)
 	if err != nil {
@@ -559,7 +583,10 @@ func seedLDAP(t *testing.T, s *testenv.Slapd, users map[string][]string) *ldapdi
 	add("dc=example,dc=org", map[string][]string{"objectClass": {"dcObject", "organization"}, "dc": {"example"}, "o": {"Example"}})
 	add("ou=people,dc=example,dc=org", map[string][]string{"objectClass": {"organizationalUnit"}})
 	add("ou=groups,dc=example,dc=org", map[string][]string{"objectClass": {"organizationalUnit"}})
-	members := map[string][]string{"jira-software-users": nil, "jira-servicedesk-users": nil, "jira-users": nil, "jira-administrators": nil}
+	members := map[string][]string{}
+	for _, g := range groups {
+		members[g] = nil
+	}
 	for u, gs := range users {
 		pw := "pw-" + u
 		if u == "svc" {
