@@ -18,7 +18,7 @@ import (
 	"github.com/floatseat/floatseat/internal/testenv"
 )
 
-// Five days of 60 people on 34 seats, replayed and rendered as the HTML
+// Three days of 50 people on 28 seats, replayed and rendered as the HTML
 // page in a real headless Chromium: the figures are in the DOM, the chart
 // is drawn, and a screenshot is kept in testdata/artifacts/ to look at.
 func TestHTMLInChromium(t *testing.T) {
@@ -27,7 +27,7 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	t.Parallel()
 	chromium := testenv.Binary(t, "chromium")
-	opt := loggen.Options{Users: 60, Days: 5, Seed: 2}
+	opt := loggen.Options{Users: 50, Days: 3, Seed: 2}
 	var log bytes.Buffer
 	for d := 0; d < opt.Days; d++ {
 		if _, err := loggen.Day(opt, d, &log); err != nil {
@@ -35,7 +35,7 @@ func TestHTMLInChromium(t *testing.T) {
 		}
 	}
 	set, _ := noise.Build("jira", noise.Config{Defaults: true})
-	res, err := replay.Run(replay.Options{Pools: []replay.Pool{{Name: "jira-software", Seats: 34, Reserve: 2, Sweep: []int{28, 31, 38, 42}}},
+	res, err := replay.Run(replay.Options{Pools: []replay.Pool{{Name: "jira-software", Seats: 28, Reserve: 2, Sweep: []int{24, 26, 31, 34}}},
 		Floor: 5 * time.Hour, Ceiling: 168 * time.Hour, Interval: time.Minute, MaxRevocations: 50, Noise: set},
 		[]replay.Input{{Name: "week", R: &log, Format: accesslog.Auto}})
 	if err != nil {
@@ -68,7 +68,7 @@ func TestHTMLInChromium(t *testing.T) {
 		"peak floor": `data-testid="peak-floor-jira-software">` + strconv.Itoa(p.PeakFloorSeats) + `<`,
 		"denials":    `data-testid="denials-jira-software">` + strconv.Itoa(p.Denials) + `<`,
 		"held line":  `<polyline class="held" points="[0-9.]+,[0-9.]+ `,
-		"seats line": `34 seats</text>`,
+		"seats line": `28 seats</text>`,
 		"full page":  `class="full"><title>full page`,
 	} {
 		if !regexp.MustCompile(re).Match(dom) {
