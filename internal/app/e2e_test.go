@@ -6,6 +6,7 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/directory/crowd"
+	"github.com/floatseat/floatseat/internal/directory/crowd/crowdfake"
 	"github.com/floatseat/floatseat/internal/directory/ldapdir"
 	"github.com/floatseat/floatseat/internal/testenv"
 )
@@ -69,6 +72,7 @@ type worldOpts struct {
 	agents     []string         // licensed in jira-servicedesk-users too
 	customers  []string         // in no group: JSM portal customers
 	product    string           // "" or "jira": Jira Software + JSM; "confluence"
+	crowd      bool             // the Crowd fake is the directory of both the app and floatseat
 	unlicensed bool             // UnlicensedSessionForbidden
 	rest       bool             // floatseat writes through the app's REST group API
 	ldap       bool             // a real slapd is the directory of both the app and floatseat
@@ -144,8 +148,14 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		simCfg.Directory, simCfg.Verifier = ld, ld
 		w.dir = ld
 	}
+	var crowdYAML string
+	if o.crowd {
+		cd, yaml := seedCrowd(t, users, groups)
+		simCfg.Directory, simCfg.Verifier = cd, cd
+		w.dir, crowdYAML = cd, yaml
+	}
 	w.sim = appsim.New(simCfg)
-	if !o.ldap {
+	if !o.ldap && !o.crowd {
 		in := w.sim.InternalDirectory()
 		for _, g := range groups {
 			in.AddGroup(g)
@@ -177,6 +187,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	switch {
 	case o.rest:
 		dirYAML = fmt.Sprintf(`{type: %s}`, o.product)
+	case o.crowd:
+		dirYAML = crowdYAML
 	case o.ldap:
 		dirYAML = fmt.Sprintf(`{type: ldap, sync_interval: 24h, timeout: 1s, ldap: {url: %q, bind_dn: %q, user_base_dn: "ou=people,dc=example,dc=org", group_base_dn: "ou=groups,dc=example,dc=org", nested: true}}`,
 			w.slapd.URL, w.slapd.AdminDN)
@@ -651,4 +663,35 @@ func TestE2EWithRealSlapd(t *testing.T) {
 		res, err := w.browser("ivan").Login(ctx, false)
 		return err == nil && res.LoginReason() == "OK"
 	})
+}
+
+// seedCrowd starts the Crowd fake with the world's people and groups and
+// returns floatseat's Crowd backend on it (the simulated app also uses it
+// to authenticate users and read their groups) and the directory: section.
+func seedCrowd(t *testing.T, users map[string][]string, groups []string) (*crowd.Client, string) {
+	t.Helper()
+	fake, srv := crowdfake.NewServer(t, crowdfake.Options{})
+	for _, g := range groups {
+		fake.AddGroup(g)
+	}
+	for u, gs := range users {
+		pw := "pw-" + u
+		if u == "svc" {
+			pw = "svc-pw"
+		}
+		fake.AddUser(u, pw, true)
+		for _, g := range gs {
+			if err := fake.AddMember(u, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	name, pw := fake.AppCredentials()
+	c, err := crowd.New(crowd.Config{URL: srv.URL, AppName: name, AppPassword: pw, Timeout: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSecrets["FLOATSEAT_CROWD_APP_PASSWORD"] = pw
+	t.Cleanup(func() { delete(testSecrets, "FLOATSEAT_CROWD_APP_PASSWORD") })
+	return c, fmt.Sprintf(`{type: crowd, sync_interval: 24h, timeout: 1s, crowd: {url: %q, app_name: %q}}`, srv.URL, name)
 }
