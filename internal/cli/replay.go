@@ -13,8 +13,8 @@ import (
 	"github.com/floatseat/floatseat/internal/accesslog"
 	"github.com/floatseat/floatseat/internal/app"
 	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/replay"
-	"github.com/floatseat/floatseat/internal/username"
 )
 
 const replayUsage = `usage: floatseat replay --config FILE [--log-format auto|jira|confluence|confluence-docker|nginx]
@@ -124,10 +124,9 @@ func replayOptions(cfg *config.Config) (replay.Options, error) {
 	if len(errs) > 0 {
 		return replay.Options{}, fmt.Errorf("noise rules: %v", errors.Join(errs...))
 	}
-	excluded := map[string]bool{}
-	for _, u := range cfg.Exclude.Users {
-		excluded[username.Normalize(u)] = true
-	}
+	// The reaper's own exclusion set, as far as it needs no directory:
+	// exclude.users and the service account app.user.
+	excluded := membership.Exclusions{Users: cfg.Exclude.Users, ServiceAccount: cfg.App.User}.Fixed()
 	opt := replay.Options{Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, Interval: cfg.Reaper.Interval,
 		MaxRevocations: cfg.Reaper.MaxRevocationsPerRun, Noise: set, ContextPath: cfg.Proxy.ContextPath,
 		Excluded: func(u string) bool { return excluded[u] }}

@@ -61,6 +61,17 @@ type Exclusions struct {
 	ServiceAccount string
 }
 
+// Fixed is the part of the set that needs no directory: exclude.users and
+// the service account, normalised. Replay, which reads no directory, uses
+// it; the View adds the members of the groups.
+func (e Exclusions) Fixed() map[string]bool {
+	m := map[string]bool{}
+	for _, u := range e.users() {
+		m[u] = true
+	}
+	return m
+}
+
 // users is the fixed part of the set, normalised.
 func (e Exclusions) users() []string {
 	out := make([]string, 0, len(e.Users)+1)
