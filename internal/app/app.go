@@ -334,9 +334,12 @@ func (a *App) Reload(cfg *config.Config) error {
 func (a *App) heartbeat(ctx context.Context) error {
 	t := time.NewTicker(a.cfg.Activity.HeartbeatInterval)
 	defer t.Stop()
+	// Read once: a reload cannot change the pools' names, and it writes
+	// a.cfg.Pools (their reserve) while this loop runs.
+	pools := poolNames(a.cfg)
 	for {
 		hctx, cancel := context.WithTimeout(ctx, 2*a.cfg.Redis.Timeout)
-		if err := a.store.Heartbeat(hctx, a.replica, a.clock(), poolNames(a.cfg)...); err != nil {
+		if err := a.store.Heartbeat(hctx, a.replica, a.clock(), pools...); err != nil {
 			a.log.Warn("heartbeat failed", "err", err)
 		}
 		cancel()
