@@ -1,7 +1,8 @@
 // Package crowdfake is an in-memory HTTP fake of Atlassian Crowd's user
 // management REST API (/rest/usermanagement/1, also /latest), as described
 // in REFERENCE §4. It is the test helper of package crowd, beside it: the
-// Crowd client's unit and conformance tests run against it, so it answers
+// Crowd client's unit and conformance tests run against it, and the
+// end-to-end tests use it as the Crowd of a whole deployment, so it answers
 // with Crowd's status codes, JSON bodies and error reasons rather than
 // whatever is convenient, and it can misbehave on demand (503, hangs,
 // read-only directory) so resilience code has something real to be tested
