@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,30 +231,59 @@ func (c *Client) UserGroups(ctx context.Context, user string, nested bool) ([]st
 func (c *Client) Members(ctx context.Context, group string, nested bool) ([]string, error) {
 	var out []string
 	err := c.list(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}},
-		func(raw json.RawMessage) (int, error) {
-			var page struct {
-				Users []struct {
-					Name string `json:"name"`
-				} `json:"users"`
-			}
-			if err := json.Unmarshal(raw, &page); err != nil {
-				return 0, err
-			}
-			for _, u := range page.Users {
-				out = append(out, u.Name)
-			}
-			return len(page.Users), nil
-		},
-		func(res *response) error {
-			if res.status == http.StatusNotFound && res.reason == reasonGroupNotFound {
-				return directory.ErrGroupNotFound
-			}
-			return res.unexpected()
-		})
+		membersDecoder(&out), membersError)
 	if err != nil {
 		return nil, fmt.Errorf("crowd members of %s: %w", group, err)
 	}
 	return out, nil
+}
+
+// MembersPage implements directory.Pager: the page of group's members at
+// cursor (a start index; "" for the first) and the next cursor ("" after
+// the last), so that each page gets its own deadline and retry.
+func (c *Client) MembersPage(ctx context.Context, group string, nested bool, cursor string) ([]string, string, error) {
+	start := 0
+	if cursor != "" {
+		n, err := strconv.Atoi(cursor)
+		if err != nil || n < 0 {
+			return nil, "", fmt.Errorf("crowd members of %s: bad page cursor %q", group, cursor)
+		}
+		start = n
+	}
+	var out []string
+	next, done, err := c.listPage(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}}, start,
+		membersDecoder(&out), membersError)
+	if err != nil {
+		return nil, "", fmt.Errorf("crowd members of %s: %w", group, err)
+	}
+	if done {
+		return out, "", nil
+	}
+	return out, strconv.Itoa(next), nil
+}
+
+func membersDecoder(out *[]string) func(json.RawMessage) (int, error) {
+	return func(raw json.RawMessage) (int, error) {
+		var page struct {
+			Users []struct {
+				Name string `json:"name"`
+			} `json:"users"`
+		}
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return 0, err
+		}
+		for _, u := range page.Users {
+			*out = append(*out, u.Name)
+		}
+		return len(page.Users), nil
+	}
+}
+
+func membersError(res *response) error {
+	if res.status == http.StatusNotFound && res.reason == reasonGroupNotFound {
+		return directory.ErrGroupNotFound
+	}
+	return res.unexpected()
 }
 
 // AddMember adds a direct membership. Crowd's 409 (already a member) is
@@ -360,30 +390,37 @@ func (c *Client) list(ctx context.Context, resource string, q url.Values,
 	decode func(json.RawMessage) (int, error), onErr func(*response) error) error {
 	start := 0
 	for range maxPages {
-		pq := url.Values{}
-		for k, v := range q {
-			pq[k] = v
-		}
-		pq.Set("start-index", fmt.Sprint(start))
-		pq.Set("max-results", fmt.Sprint(c.pageSize))
-		res, err := c.do(ctx, http.MethodGet, resource, pq, nil)
-		if err != nil {
+		next, done, err := c.listPage(ctx, resource, q, start, decode, onErr)
+		if err != nil || done {
 			return err
 		}
-		if res.status != http.StatusOK {
-			return onErr(res)
-		}
-		n, err := decode(res.body)
-		if err != nil {
-			return fmt.Errorf("decode %s page at %d: %w", resource, start, err)
-		}
-		// Crowd has no "is last" flag: a short page is the last one.
-		if n < c.pageSize {
-			return nil
-		}
-		start += n
+		start = next
 	}
 	return fmt.Errorf("%s: more than %d pages; giving up", resource, maxPages)
+}
+
+// listPage reads the page of resource at start.
+func (c *Client) listPage(ctx context.Context, resource string, q url.Values, start int,
+	decode func(json.RawMessage) (int, error), onErr func(*response) error) (next int, done bool, err error) {
+	pq := url.Values{}
+	for k, v := range q {
+		pq[k] = v
+	}
+	pq.Set("start-index", fmt.Sprint(start))
+	pq.Set("max-results", fmt.Sprint(c.pageSize))
+	res, err := c.do(ctx, http.MethodGet, resource, pq, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	if res.status != http.StatusOK {
+		return 0, false, onErr(res)
+	}
+	n, err := decode(res.body)
+	if err != nil {
+		return 0, false, fmt.Errorf("decode %s page at %d: %w", resource, start, err)
+	}
+	// Crowd has no "is last" flag: a short page is the last one.
+	return start + n, n < c.pageSize, nil
 }
 
 // do sends one request with its own deadline. It returns an error for

@@ -369,6 +369,17 @@ func TestPagingLargeGroup(t *testing.T) {
 	if got := f.Count(crowdfake.OpMembersNested); got != 3 {
 		t.Errorf("nested member pages: got %d requests, want 3", got)
 	}
+	// Instrumented, the listing goes a page at a time (each with its own
+	// deadline and retry) and reads the same three pages.
+	f.ResetCounts()
+	got, err := directory.Instrument("crowd", c, nil, directory.Options{}).Members(t.Context(), "big", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) || f.Count(crowdfake.OpMembersNested) != 3 {
+		t.Errorf("instrumented: %d members in %d requests, want %d in 3", len(got), f.Count(crowdfake.OpMembersNested), len(want))
+	}
 }
 
 // TestPagingExactMultiple checks a list whose size is a multiple of the
