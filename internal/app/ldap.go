@@ -18,5 +18,6 @@ func openLDAP(cfg *config.Config, log *slog.Logger) (directory.Directory, error)
 		MemberAttribute: l.MemberAttribute, MemberValue: l.MemberValue, Nested: l.Nested,
 		ADMatchingRuleInChain: l.ADMatchingRuleInChain, StartTLS: l.StartTLS, CAFile: l.CAFile,
 		InsecureSkipVerify: l.InsecureSkipVerify, Timeout: l.Timeout, PoolSize: l.PoolSize, PageSize: l.PageSize,
+		EmptyMember: l.EmptyMember,
 	}, log)
 }

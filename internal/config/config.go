@@ -192,6 +192,10 @@ type Directory struct {
 	MembershipRefresh time.Duration `yaml:"membership_refresh"`
 	LDAP              LDAP          `yaml:"ldap"`
 	Crowd             Crowd         `yaml:"crowd"`
+	// ParkingPrefix names the parking group of each licence group G:
+	// ParkingPrefix+G holds the users floatseat took G from, the durable
+	// copy of the revoked record (DESIGN §2.10).
+	ParkingPrefix string `yaml:"parking_prefix"`
 }
 
 // LDAP directory settings.
@@ -215,6 +219,7 @@ type LDAP struct {
 	Timeout               time.Duration `yaml:"timeout"`
 	PoolSize              int           `yaml:"pool_size"`
 	PageSize              int           `yaml:"page_size"`
+	EmptyMember           string        `yaml:"empty_member"`
 	BindPassword          Secret        `yaml:"-"`
 }
 

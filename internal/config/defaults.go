@@ -70,6 +70,7 @@ func (c *Config) ApplyDefaults() {
 	setD(&c.Directory.VisibilityMargin, time.Minute)
 	setD(&c.Directory.Timeout, 5*time.Second)
 	setD(&c.Directory.MembershipRefresh, 10*time.Minute)
+	setS(&c.Directory.ParkingPrefix, "floatseat-parked-")
 	l := &c.Directory.LDAP
 	setS(&l.UserFilter, "(&(objectClass=inetOrgPerson)(uid=%s))")
 	setS(&l.UserNameAttribute, "uid")
@@ -86,6 +87,9 @@ func (c *Config) ApplyDefaults() {
 	setD(&l.Timeout, c.Directory.Timeout)
 	setI(&l.PoolSize, 4)
 	setI(&l.PageSize, 500)
+	if l.EmptyMember == "" && l.GroupBaseDN != "" {
+		l.EmptyMember = "cn=floatseat-empty," + l.GroupBaseDN
+	}
 
 	setD(&c.Reaper.Interval, time.Minute)
 	setI(&c.Reaper.MaxRevocationsPerRun, 50)

@@ -6,6 +6,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Directory is what the seat engine needs from a user directory. Group and
@@ -64,6 +65,24 @@ func AsEmailLookup(d Directory) (EmailLookup, bool) {
 	return nil, false
 }
 
+// GroupCreator is implemented by backends that can create a group.
+// floatseat creates its parking groups (DESIGN §2.10) where the backend
+// allows; elsewhere an admin creates them once.
+type GroupCreator interface {
+	// CreateGroup creates an empty group. A group that exists is success.
+	CreateGroup(ctx context.Context, group string) error
+}
+
+// CreateGroup creates group in d, or answers ErrNotSupported when d cannot
+// create groups.
+func CreateGroup(ctx context.Context, d Directory, group string) error {
+	c, ok := d.(GroupCreator)
+	if !ok {
+		return fmt.Errorf("create group %s: %w", group, ErrNotSupported)
+	}
+	return c.CreateGroup(ctx, group)
+}
+
 // Typed errors. Backends wrap them (fmt.Errorf("...: %w", ErrUserNotFound))
 // so callers test with errors.Is.
 var (
@@ -79,6 +98,9 @@ var (
 	ErrUnavailable = errors.New("directory unavailable")
 	// ErrBadCredentials: VerifyPassword was given a wrong password.
 	ErrBadCredentials = errors.New("bad credentials")
+	// ErrNotSupported: the backend cannot do this at all (e.g. create a
+	// group of a class that needs more than a name). Not retryable.
+	ErrNotSupported = errors.New("not supported by this directory")
 )
 
 // Retryable reports whether err is worth retrying later.

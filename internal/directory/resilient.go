@@ -57,7 +57,8 @@ var ErrCircuitOpen = fmt.Errorf("circuit open: %w", ErrUnavailable)
 // circuit breaker so a dead directory costs microseconds instead of
 // timeouts, and metrics. A PasswordVerifier stays one, and the result is
 // an io.Closer that closes d if d is one (its connection pool, its idle
-// HTTP connections), so the owner can release the backend it opened.
+// HTTP connections), so the owner can release the backend it opened, and
+// a GroupCreator that answers ErrNotSupported when the backend is not one.
 func Instrument(backend string, d Directory, m *Metrics, o Options) Directory {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
@@ -117,7 +118,7 @@ func result(err error) string {
 		return "ok"
 	case errors.Is(err, ErrUserNotFound), errors.Is(err, ErrGroupNotFound):
 		return "not_found"
-	case errors.Is(err, ErrPermissionDenied), errors.Is(err, ErrBadCredentials):
+	case errors.Is(err, ErrPermissionDenied), errors.Is(err, ErrBadCredentials), errors.Is(err, ErrNotSupported):
 		return "denied"
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return "unavailable"
@@ -257,6 +258,16 @@ func (r *resilient) Close() error {
 // carry (directory.EmailLookup).
 func (r *resilient) Unwrap() Directory { return r.d }
 
+// CreateGroup passes a group creation on to a backend that can create
+// groups, with the same deadline, retries and metrics as every call.
+func (r *resilient) CreateGroup(ctx context.Context, group string) error {
+	c, ok := r.d.(GroupCreator)
+	if !ok {
+		return fmt.Errorf("%s create group %s: %w", r.backend, group, ErrNotSupported)
+	}
+	return r.do(ctx, "create_group", func(ctx context.Context) error { return c.CreateGroup(ctx, group) })
+}
+
 type resilientVerifier struct {
 	*resilient
 	v PasswordVerifier
@@ -270,4 +281,5 @@ var (
 	_ Directory        = (*resilient)(nil)
 	_ io.Closer        = (*resilient)(nil)
 	_ PasswordVerifier = (*resilientVerifier)(nil)
+	_ GroupCreator     = (*resilient)(nil)
 )

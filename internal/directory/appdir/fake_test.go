@@ -53,6 +53,10 @@ func (f *appFake) addUser(name string) {
 func (f *appFake) addGroup(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.createGroupLocked(name)
+}
+
+func (f *appFake) createGroupLocked(name string) {
 	k := strings.ToLower(name)
 	f.groups[k] = name
 	f.members[k] = map[string]struct{}{}
@@ -250,6 +254,18 @@ func (f *appFake) serveJira(w http.ResponseWriter, r *http.Request) {
 		}
 		f.members[gk][bk] = struct{}{}
 		writeJSON(w, http.StatusCreated, map[string]any{"name": f.groups[gk]})
+	case "POST /rest/api/2/group":
+		var body struct{ Name string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Name == "" {
+			jiraError(w, http.StatusBadRequest, "bad body")
+			return
+		}
+		if _, ok := f.groups[strings.ToLower(body.Name)]; ok {
+			jiraError(w, http.StatusBadRequest, "A group or user with this name already exists.")
+			return
+		}
+		f.createGroupLocked(body.Name)
+		writeJSON(w, http.StatusCreated, map[string]any{"name": body.Name, "users": map[string]any{"size": 0}})
 	case "DELETE /rest/api/2/group/user":
 		if _, ok := f.groups[gk]; !ok {
 			jiraError(w, http.StatusNotFound, fmt.Sprintf("Group '%s' does not exist.", q.Get("groupname")))
@@ -337,6 +353,19 @@ func (f *appFake) serveConfluence(w http.ResponseWriter, r *http.Request) {
 			return strings.Compare(a["userKey"].(string), b["userKey"].(string))
 		})
 		writeJSON(w, http.StatusOK, page(all, r.URL.EscapedPath()))
+	// POST /rest/api/admin/group {"name"}
+	case r.Method == http.MethodPost && len(segs) == 4 && segs[2] == "admin" && segs[3] == "group":
+		var body struct{ Name string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Name == "" {
+			confluenceError(w, http.StatusBadRequest, "bad body")
+			return
+		}
+		if _, ok := f.groups[strings.ToLower(body.Name)]; ok {
+			confluenceError(w, http.StatusConflict, "Group already exists: "+body.Name)
+			return
+		}
+		f.createGroupLocked(body.Name)
+		writeJSON(w, http.StatusOK, map[string]any{"type": "group", "name": body.Name})
 	// PUT/DELETE /rest/api/user/{u}/group/{g}
 	case (r.Method == http.MethodPut || r.Method == http.MethodDelete) && len(segs) == 6 && segs[2] == "user" && segs[4] == "group":
 		uk, gk := strings.ToLower(segs[3]), strings.ToLower(segs[5])

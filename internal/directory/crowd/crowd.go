@@ -83,6 +83,7 @@ type Client struct {
 var (
 	_ directory.Directory        = (*Client)(nil)
 	_ directory.PasswordVerifier = (*Client)(nil)
+	_ directory.GroupCreator     = (*Client)(nil)
 )
 
 // New checks cfg and returns a Client with its own keep-alive transport.
@@ -307,6 +308,33 @@ func (c *Client) AddMember(ctx context.Context, user, group string) error {
 		}
 	}
 	return fmt.Errorf("crowd add %s to %s: %w", user, group, err)
+}
+
+// CreateGroup creates an active group (a parking group, DESIGN §2.10).
+// Crowd answers 400 INVALID_GROUP for a name that exists, which is success
+// once a look-up confirms the group is there.
+func (c *Client) CreateGroup(ctx context.Context, group string) error {
+	res, err := c.do(ctx, http.MethodPost, "/group", nil, map[string]any{
+		"name": group, "type": "GROUP", "active": true,
+		"description": "floatseat: users whose licence groups floatseat removed",
+	})
+	if err == nil {
+		switch {
+		case res.status == http.StatusCreated, res.status == http.StatusOK, res.status == http.StatusNoContent:
+			c.log.InfoContext(ctx, "crowd group created", "group", group)
+			return nil
+		case res.status == http.StatusBadRequest:
+			if err = c.exists(ctx, "/group", url.Values{"groupname": {group}}, reasonGroupNotFound, directory.ErrGroupNotFound); err != nil {
+				err = fmt.Errorf("%w (creating it answered: %w)", err, res.unexpected())
+			}
+		default:
+			err = res.unexpected()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("crowd create group %s: %w", group, err)
+	}
+	return nil
 }
 
 // RemoveMember removes a direct membership. MEMBERSHIP_NOT_FOUND is success.

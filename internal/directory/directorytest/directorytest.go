@@ -15,6 +15,9 @@ import (
 	"github.com/floatseat/floatseat/internal/directory"
 )
 
+// ParkingGroup is the fixture's parking group of jira-software-users.
+const ParkingGroup = "floatseat-parked-jira-software-users"
+
 // Fixture is what newDir must seed, as plain data.
 var Fixture = struct {
 	Users   []string
@@ -28,6 +31,9 @@ var Fixture = struct {
 		"confluence-users":       {},
 		"child-group":            {"carol"},
 		"parent-group":           {},
+		// A parking group (DESIGN §2.10), seeded for backends that cannot
+		// create groups; the others create one of their own too.
+		ParkingGroup: {},
 	},
 	Nesting: map[string][]string{"parent-group": {"child-group"}},
 }
@@ -171,6 +177,62 @@ func RunWith(t *testing.T, o Options, newDir func(t *testing.T) directory.Direct
 		}
 		if _, err := d.Members(ctx, "no-such-group", false); !errors.Is(err, directory.ErrGroupNotFound) {
 			t.Errorf("unknown group on members: %v, want ErrGroupNotFound", err)
+		}
+	})
+	t.Run("parking sequence", func(t *testing.T) {
+		d := newDir(t)
+		parking := ParkingGroup
+		// Where the backend can create groups, park in one it created.
+		switch err := directory.CreateGroup(ctx, d, "floatseat-parked-confluence-users"); {
+		case errors.Is(err, directory.ErrNotSupported):
+			t.Log("the backend cannot create groups: using the seeded parking group")
+		case err != nil:
+			t.Fatalf("CreateGroup: %v", err)
+		default:
+			parking = "floatseat-parked-confluence-users"
+			if err := directory.CreateGroup(ctx, d, parking); err != nil {
+				t.Errorf("CreateGroup of an existing group: %v, want success", err)
+			}
+			if err := directory.CreateGroup(ctx, d, ParkingGroup); err != nil {
+				t.Errorf("CreateGroup of a seeded group: %v, want success", err)
+			}
+			if m, err := d.Members(ctx, parking, false); err != nil || len(m) != 0 {
+				t.Errorf("members of a created group: %v %v, want none", m, err)
+			}
+		}
+		// Revoke: park first, then remove from the licence group.
+		const lic = "jira-software-users"
+		if err := d.AddMember(ctx, "alice", parking); err != nil {
+			t.Fatalf("park alice: %v", err)
+		}
+		if err := d.RemoveMember(ctx, "alice", lic); err != nil {
+			t.Fatalf("remove alice from %s: %v", lic, err)
+		}
+		if m, err := d.Members(ctx, parking, false); err != nil || !same(m, []string{"alice"}) {
+			t.Errorf("parked users: %v %v, want alice", m, err)
+		}
+		if m, err := d.Members(ctx, lic, false); err != nil || contains(m, "alice") {
+			t.Errorf("licensed users while parked: %v %v, want no alice", m, err)
+		}
+		if ok, err := d.IsMember(ctx, "Alice", parking, false); err != nil || !ok {
+			t.Errorf("IsMember(alice, parking) = %v %v, want true", ok, err)
+		}
+		// Grant: give the licence group back, then unpark.
+		if err := d.AddMember(ctx, "alice", lic); err != nil {
+			t.Fatalf("give alice %s back: %v", lic, err)
+		}
+		if err := d.RemoveMember(ctx, "alice", parking); err != nil {
+			t.Fatalf("unpark alice: %v", err)
+		}
+		if m, err := d.Members(ctx, parking, false); err != nil || len(m) != 0 {
+			t.Errorf("parked users after the grant: %v %v, want none", m, err)
+		}
+		if m, err := d.Members(ctx, lic, false); err != nil || !same(m, []string{"alice"}) {
+			t.Errorf("licensed users after the grant: %v %v, want alice", m, err)
+		}
+		groups, err := d.UserGroups(ctx, "alice", false)
+		if err != nil || contains(groups, parking) || !contains(groups, lic) {
+			t.Errorf("alice's groups after the grant: %v %v", groups, err)
 		}
 	})
 	t.Run("concurrent add and remove stay consistent", func(t *testing.T) {

@@ -37,6 +37,11 @@ type Config struct {
 	InsecureSkipVerify        bool
 	Timeout                   time.Duration
 	PoolSize, PageSize        int
+	// EmptyMember is the DN a groupOfNames or groupOfUniqueNames keeps when
+	// its last member leaves (the schema requires one). Default
+	// cn=floatseat-empty,<GroupBaseDN>: under the group base, so it is
+	// never taken for a user.
+	EmptyMember string
 }
 
 // Dir is an LDAP directory. Safe for concurrent use.
@@ -80,6 +85,9 @@ func New(cfg Config, log *slog.Logger) (*Dir, error) {
 	}
 	if cfg.GroupFilter == "" {
 		cfg.GroupFilter = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
+	}
+	if cfg.EmptyMember == "" {
+		cfg.EmptyMember = "cn=floatseat-empty," + cfg.GroupBaseDN
 	}
 	if strings.Count(cfg.UserFilter, "%s") != 1 {
 		return nil, fmt.Errorf("ldap user filter %q: want exactly one %%s", cfg.UserFilter)
@@ -487,6 +495,14 @@ func (d *Dir) modify(ctx context.Context, user, group string, add bool) error {
 			m.Delete(d.cfg.MemberAttribute, []string{d.value(u)})
 		}
 		err = c.Modify(m)
+		if !add && ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) && d.cfg.MemberValue == "dn" {
+			// The last member of a class that must have one: swap it for
+			// the placeholder in one atomic change.
+			m = ldap.NewModifyRequest(g.dn, nil)
+			m.Delete(d.cfg.MemberAttribute, []string{d.value(u)})
+			m.Add(d.cfg.MemberAttribute, []string{d.cfg.EmptyMember})
+			err = c.Modify(m)
+		}
 		switch {
 		case err == nil:
 			return nil

@@ -89,6 +89,7 @@ const (
 	OpParentGroupsNested Op = "parent-groups-nested"
 	OpAddChildGroup      Op = "add-child-group"
 	OpRemoveChildGroup   Op = "remove-child-group"
+	OpAddGroup           Op = "add-group"
 	OpUnknown            Op = "unknown"
 )
 

@@ -20,6 +20,7 @@ const (
 	ReasonExpiredCredential           = "EXPIRED_CREDENTIAL"
 	ReasonGroupNotFound               = "GROUP_NOT_FOUND"
 	ReasonIllegalArgument             = "ILLEGAL_ARGUMENT"
+	ReasonInvalidGroup                = "INVALID_GROUP"
 	ReasonInactiveAccount             = "INACTIVE_ACCOUNT"
 	ReasonInvalidUserAuthentication   = "INVALID_USER_AUTHENTICATION"
 	ReasonMembershipNotFound          = "MEMBERSHIP_NOT_FOUND"
@@ -72,6 +73,7 @@ var routes = map[string]route{
 	"POST /authentication":           {OpAuthenticate, (*Fake).authenticate},
 	"GET /user":                      {OpUser, (*Fake).getUser},
 	"GET /group":                     {OpGroup, (*Fake).getGroup},
+	"POST /group":                    {OpAddGroup, (*Fake).addGroup},
 	"GET /user/group/direct":         {OpUserGroupsDirect, userGroupsHandler(false)},
 	"GET /user/group/nested":         {OpUserGroupsNested, userGroupsHandler(true)},
 	"GET /group/user/direct":         {OpMembersDirect, membersHandler(false)},

@@ -321,3 +321,25 @@ func (f *Fake) removeChildGroup(w http.ResponseWriter, r *http.Request, q url.Va
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
+
+// addGroup serves POST /group {"name","type":"GROUP","active"}: 201, or
+// 400 INVALID_GROUP when the group exists, as Crowd answers.
+func (f *Fake) addGroup(w http.ResponseWriter, r *http.Request, _ url.Values) {
+	name, ok := readName(w, r)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch _, exists := f.groups[key(name)]; {
+	case f.readOnly:
+		writeError(w, http.StatusForbidden, ReasonApplicationPermissionDenied,
+			fmt.Sprintf("Application <%s> does not have permission to modify the directory", f.appName))
+	case exists:
+		writeError(w, http.StatusBadRequest, ReasonInvalidGroup, fmt.Sprintf("Group <%s> already exists", name))
+	default:
+		f.groups[key(name)] = newGroup(name)
+		w.Header().Set("Location", requestBase(r)+"/group?groupname="+url.QueryEscape(name))
+		w.WriteHeader(http.StatusCreated)
+	}
+}
