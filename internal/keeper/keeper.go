@@ -72,6 +72,9 @@ type Store interface {
 	NextFree(ctx context.Context, pool string) (time.Time, bool, error)
 	SetNextFree(ctx context.Context, pool string, at time.Time, never bool) error
 	Subscribe(ctx context.Context) (<-chan string, func())
+	Epoch(ctx context.Context) (string, error)
+	SetEpoch(ctx context.Context, id string) (string, error)
+	RebuildRevoked(ctx context.Context, pool string, recs map[string]store.Revoked) (int, error)
 }
 
 // Options configure a Keeper.
@@ -119,10 +122,13 @@ type Options struct {
 	SeatlessRefresh time.Duration
 	// Need says which pools a request needs a seat in, as bits in the
 	// order of Pools (DESIGN §2.11); nil: every pool.
-	Need  func(r *http.Request) uint64
-	Clock func() time.Time
-	Log   *slog.Logger
-	Reg   prometheus.Registerer
+	Need func(r *http.Request) uint64
+	// ParkingPrefix names the parking groups (DESIGN §2.10); "" parks
+	// nobody, and then a Redis that loses its data loses the revoked view.
+	ParkingPrefix string
+	Clock         func() time.Time
+	Log           *slog.Logger
+	Reg           prometheus.Registerer
 }
 
 // Keeper implements proxy.Seats.
@@ -172,13 +178,19 @@ type Keeper struct {
 	flightMu sync.Mutex
 	flight   map[string]*call
 
+	// epoch is the Redis epoch the view belongs to (guarded by mu);
+	// rebuilding lets one rebuild or reload run at a time.
+	epoch      string
+	rebuilding chan struct{}
+
 	grants      *prometheus.CounterVec
 	revocations *prometheus.CounterVec
 	failures    *prometheus.CounterVec
 	ratelimited *prometheus.CounterVec
 	prechecks   *prometheus.CounterVec
 
-	gate *claimGate
+	gate     *claimGate
+	rebuilds prometheus.Counter
 }
 
 type call struct {
@@ -230,6 +242,8 @@ func New(opt Options) *Keeper {
 		virtual:   map[string]map[string]bool{},
 		flight:    map[string]*call{},
 		bits:      map[string]uint64{},
+
+		rebuilding: make(chan struct{}, 1),
 	}
 	for i := range opt.Pools {
 		k.pools[opt.Pools[i].Name] = &opt.Pools[i]
@@ -257,6 +271,10 @@ func New(opt Options) *Keeper {
 		Help: "Password checks by the backend before a grant for a claim, by result (ok, bad-password, unavailable).",
 	}, []string{"result"})
 	k.gate = newClaimGate(opt.ClaimLimits)
+	k.rebuilds = f.NewCounter(prometheus.CounterOpts{
+		Namespace: "floatseat", Name: "state_rebuilds_total",
+		Help: "Times the revoked view was rebuilt from the parking groups because Redis had no epoch (first start, restart without persistence, failover to an empty replica).",
+	})
 	return k
 }
 
@@ -413,6 +431,12 @@ func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity, 
 
 // grant gives u a seat in every pool of the mask it lacks one.
 func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pools uint64) proxy.Verdict {
+	// No seat decision on a view that may belong to data Redis lost.
+	if err := k.ensureEpoch(ctx); err != nil {
+		k.failures.WithLabelValues("grant").Inc()
+		k.opt.Log.Warn("grant skipped: cannot confirm the revoked view; forwarding unchanged", "user", u, "err", err)
+		return proxy.Verdict{}
+	}
 	now := k.opt.Clock()
 	k.mu.RLock()
 	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
@@ -583,6 +607,7 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 		}
 	}
 	k.opt.Members.Added(u, rec.Groups...)
+	k.unpark(ctx, u, rec.Groups)
 	if err := k.opt.Store.CompleteGrant(ctx, pool, u); err != nil {
 		return err
 	}
@@ -615,7 +640,12 @@ func (k *Keeper) forgetLocked(u, pool string) {
 	}
 }
 
+// removeGroups parks u, then removes groups: from the first removal on,
+// the directory itself says what to give back (DESIGN §2.10).
 func (k *Keeper) removeGroups(ctx context.Context, pool, u string, groups []string) error {
+	if err := k.park(ctx, u, groups); err != nil {
+		return err
+	}
 	var errs []error
 	for _, g := range groups {
 		if err := k.opt.Dir.RemoveMember(ctx, u, g); err != nil {

@@ -25,6 +25,9 @@ import (
 // drift the view missed). allowed is called as it goes (the reaper renews
 // its lock there); when it reports false the pass stops.
 func (k *Keeper) Reconcile(ctx context.Context, allowed func(context.Context) bool) error {
+	if err := k.ensureEpoch(ctx); err != nil {
+		return err
+	}
 	ins, err := k.opt.Store.Intents(ctx)
 	if err != nil {
 		return err
@@ -146,6 +149,7 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 			// licensed, so the record must go, or a grant would be
 			// attempted again and again.
 			_ = k.opt.Store.CompleteGrant(ctx, r.pool, r.user)
+			k.unpark(ctx, r.user, heldOf(held, r.rec.Groups))
 			k.mu.Lock()
 			k.forgetLocked(r.user, r.pool)
 			k.mu.Unlock()

@@ -40,6 +40,9 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 	if !ok {
 		return fmt.Errorf("revoke %s: unknown pool %q", u, rq.Pool)
 	}
+	if err := k.ensureEpoch(ctx); err != nil {
+		return fmt.Errorf("revoke %s: fail closed: %w", u, err)
+	}
 	now := k.opt.Clock()
 	// Idle in this pool (DESIGN §2.11): Software work keeps no agent seat.
 	last, err := k.opt.Store.PoolActivity(ctx, rq.Pool, []string{u})
@@ -111,6 +114,7 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 	return nil
 }
 
+// restore adds groups back, then unparks u once all of them are held.
 func (k *Keeper) restore(ctx context.Context, u string, groups []string) error {
 	var errs []error
 	for _, g := range groups {
@@ -120,7 +124,11 @@ func (k *Keeper) restore(ctx context.Context, u string, groups []string) error {
 		}
 		k.opt.Members.Added(u, g)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	k.unpark(ctx, u, groups)
+	return nil
 }
 
 // Grant gives a user a seat on an admin's request, through the same seat
@@ -187,6 +195,17 @@ func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
 			Reason: in.Reason, Trigger: "reconcile"})
 	}
 	return nil
+}
+
+// heldOf returns the groups of groups that held contains.
+func heldOf(held, groups []string) []string {
+	var out []string
+	for _, g := range groups {
+		if holdsAny(held, []string{g}) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func holdsAny(held, groups []string) bool {
@@ -341,6 +360,12 @@ func (k *Keeper) apply(ctx context.Context, e string) {
 // record in chunks only the first time and after a gap), then drops
 // bookkeeping that can no longer matter.
 func (k *Keeper) resync(ctx context.Context) {
+	// A Redis that lost its data would hand over an empty view: rebuild
+	// it first, and keep the last view while that cannot be done.
+	if err := k.ensureEpoch(ctx); err != nil {
+		k.opt.Log.Warn("cannot confirm the revoked view; keeping the last one", "err", err)
+		return
+	}
 	if err := k.loadRevoked(ctx); err != nil {
 		k.opt.Log.Warn("cannot read revoked users; keeping the last view", "err", err)
 	}

@@ -1,0 +1,192 @@
+package keeper
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/activity"
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/store"
+)
+
+// Parking groups and the epoch (DESIGN §2.10). Redis holds everything
+// floatseat can rebuild, plus one thing it cannot: which groups to give back
+// to whom. Its durable copy lives in the directory: a user floatseat took
+// licence group G from is a member of the parking group prefix+G. A revoke
+// parks, then removes; a grant adds, then unparks; the intent in Redis
+// covers the gap. A user in prefix+G who also holds G is a grant or revoke
+// half-way and counts as licensed.
+//
+// The epoch key says whether Redis still holds its data. When it is gone,
+// the revoked view is rebuilt from the parking groups before any grant,
+// revoke or denial.
+
+// ParkingGroup names the parking group of licence group g.
+func ParkingGroup(prefix, g string) string { return prefix + g }
+
+// park adds u to the parking group of each of groups. It runs before the
+// groups are removed: a failure stops the revocation (fail closed).
+func (k *Keeper) park(ctx context.Context, u string, groups []string) error {
+	if k.opt.ParkingPrefix == "" {
+		return nil
+	}
+	for _, g := range groups {
+		p := ParkingGroup(k.opt.ParkingPrefix, g)
+		if err := k.opt.Dir.AddMember(ctx, u, p); err != nil {
+			return fmt.Errorf("park %s in %s: %w", u, p, err)
+		}
+	}
+	return nil
+}
+
+// unpark removes u from the parking groups of groups, after u holds them
+// again. A failure leaves u parked and licensed, which a rebuild reads as
+// licensed; it is logged, not returned.
+func (k *Keeper) unpark(ctx context.Context, u string, groups []string) {
+	if k.opt.ParkingPrefix == "" {
+		return
+	}
+	for _, g := range groups {
+		p := ParkingGroup(k.opt.ParkingPrefix, g)
+		if err := k.opt.Dir.RemoveMember(ctx, u, p); err != nil && !errors.Is(err, directory.ErrGroupNotFound) {
+			k.opt.Log.Warn("cannot unpark a user who holds the group again; a restore or the next grant retries",
+				"user", u, "group", p, "err", err)
+		}
+	}
+}
+
+// ensureEpoch makes sure the in-process view belongs to the data Redis
+// holds now. Same epoch: nothing to do (one GET). Another epoch: another
+// replica rebuilt, or this is the first look; reload from Redis. No epoch:
+// Redis lost its data; rebuild from the parking groups first. An error
+// means no seat decision may be taken now.
+func (k *Keeper) ensureEpoch(ctx context.Context) error {
+	id, err := k.opt.Store.Epoch(ctx)
+	if err != nil {
+		return err
+	}
+	k.mu.RLock()
+	known := k.epoch
+	k.mu.RUnlock()
+	if id != "" && id == known {
+		return nil
+	}
+	select {
+	case k.rebuilding <- struct{}{}:
+		defer func() { <-k.rebuilding }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if id, err = k.opt.Store.Epoch(ctx); err != nil { // someone may have finished meanwhile
+		return err
+	}
+	k.mu.RLock()
+	known = k.epoch
+	k.mu.RUnlock()
+	switch {
+	case id != "" && id == known:
+		return nil
+	case id == "":
+		if id, err = k.rebuild(ctx); err != nil {
+			return err
+		}
+	}
+	if err := k.reload(ctx); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.epoch = id
+	k.mu.Unlock()
+	return nil
+}
+
+// reload reads every record again: the change log does not carry what a
+// rebuild wrote, and a view from before the loss is not to be trusted.
+func (k *Keeper) reload(ctx context.Context) error {
+	k.logMu.Lock()
+	k.logID = ""
+	k.logMu.Unlock()
+	return k.loadRevoked(ctx)
+}
+
+// rebuild writes a revoked record for every parked user who does not hold
+// the licence group, then sets a new epoch, and returns the epoch in force.
+func (k *Keeper) rebuild(ctx context.Context) (string, error) {
+	start := time.Now()
+	now := k.opt.Clock()
+	parked, written := 0, 0
+	for name, p := range k.pools {
+		recs, err := k.parked(ctx, p, now)
+		if err != nil {
+			return "", fmt.Errorf("rebuild the revoked view of %s from the parking groups: %w", name, err)
+		}
+		n, err := k.opt.Store.RebuildRevoked(ctx, name, recs)
+		if err != nil {
+			return "", err
+		}
+		parked += len(recs)
+		written += n
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id, err := k.opt.Store.SetEpoch(ctx, hex.EncodeToString(b))
+	if err != nil {
+		return "", err
+	}
+	k.rebuilds.Inc()
+	log := k.opt.Log.Info
+	if parked > 0 {
+		log = k.opt.Log.Warn
+	}
+	log("Redis had no epoch (first start, or it lost its data): revoked view rebuilt from the parking groups",
+		"parked", parked, "written", written, "duration", time.Since(start).Round(time.Millisecond),
+		"parking_prefix", k.opt.ParkingPrefix)
+	if k.opt.ParkingPrefix == "" {
+		k.opt.Log.Warn("no parking prefix: users revoked before Redis lost its data cannot be found")
+	}
+	return id, nil
+}
+
+// parked reads the parking groups of one pool: user → the groups to give
+// back. A missing parking group parks nobody.
+func (k *Keeper) parked(ctx context.Context, p *Pool, now time.Time) (map[string]store.Revoked, error) {
+	recs := map[string]store.Revoked{}
+	if k.opt.ParkingPrefix == "" {
+		return recs, nil
+	}
+	for _, g := range p.LicenseGroups {
+		in, err := k.opt.Dir.Members(ctx, ParkingGroup(k.opt.ParkingPrefix, g), false)
+		if errors.Is(err, directory.ErrGroupNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(in) == 0 {
+			continue
+		}
+		holders, err := k.opt.Dir.Members(ctx, g, false)
+		if err != nil && !errors.Is(err, directory.ErrGroupNotFound) {
+			return nil, err
+		}
+		holds := make(map[string]bool, len(holders))
+		for _, u := range holders {
+			holds[activity.Normalize(u)] = true
+		}
+		for _, u := range in {
+			nu := activity.Normalize(u)
+			if holds[nu] {
+				continue // half-way through a grant or a revoke: licensed
+			}
+			r := recs[nu]
+			r.Groups = append(r.Groups, g)
+			r.At, r.Reason = now, "rebuilt"
+			recs[nu] = r
+		}
+	}
+	return recs, nil
+}
