@@ -72,7 +72,7 @@ type who struct {
 }
 
 func newWho(cfg *config.Config, st *store.Store, reg prometheus.Registerer, log *slog.Logger, clock func() time.Time) (*who, error) {
-	key := []byte(cfg.Identity.Key.Reveal())
+	key := cfg.IdentityKey() // identity.key_file, or derived from the shared secrets
 	if len(key) == 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*cfg.Redis.Timeout)
 		k, err := st.IdentityKey(ctx)
