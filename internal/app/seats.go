@@ -59,7 +59,8 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		GrantTimeout: cfg.Proxy.GrantTimeout, ConfirmWait: cfg.Proxy.SSOConfirmWait, Floor: cfg.SessionTimeout,
 		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval, Virtual: a.store,
 		Verifier: passwordVerifier(cfg, dir), ClaimLimits: claimLimits(cfg),
-		Clock: a.clock, Log: a.log, Reg: a.reg,
+		ParkingPrefix: cfg.Directory.ParkingPrefix,
+		Clock:         a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{
 		Pools: rp, Store: a.store, Members: s.members, Keeper: s.keeper, Replica: a.replica,
@@ -67,6 +68,11 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, MaxRevocations: cfg.Reaper.MaxRevocationsPerRun,
 		Observe: observe, Virtual: a.store, Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
 	})
+	if !observe { // observe mode changes nothing in the directory
+		pctx, cancel := context.WithTimeout(context.Background(), 2*cfg.Directory.Timeout)
+		prepareParking(pctx, dir, cfg, a.log)
+		cancel()
+	}
 	pctx, cancel := context.WithTimeout(context.Background(), 2*cfg.Directory.Timeout)
 	if !observe {
 		// Enforce mode starts clean: what observe mode simulated is gone.

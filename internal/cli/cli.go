@@ -35,6 +35,9 @@ Usage:
                  [--format table|csv|json|html] FILE…
                                           what floating would have done over access logs
                                           (plain or gzip; '-' is stdin)
+  floatseat restore --config FILE [--dry-run] (--all | USER…)
+                                          give parked users their groups back (works
+                                          with Redis empty or down)
   floatseat demo                          everything on this machine: embedded Redis,
                                           a Jira simulator and floatseat in front
   floatseat appsim [--product jira|confluence] [--listen ADDR] [--seats N] ...
@@ -58,6 +61,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(rest, stdout, stderr)
 	case "noise":
 		return cmdNoise(rest, stdout, stderr)
+	case "restore":
+		return cmdRestore(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "floatseat", app.Version)
 		return 0
@@ -120,7 +125,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return 1
 	}
-	if errs := app.CheckComponents(cfg); len(errs) > 0 {
+	errs := app.CheckComponents(cfg)
+	if len(errs) == 0 && cfg.Directory.Type != "" {
+		errs = app.CheckParking(cfg, stdout)
+	}
+	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, "error:", e)
 		}

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/floatseat/floatseat/internal/activity"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/internal/username"
 )
 
 // Parking groups and the epoch (DESIGN §2.10). Redis holds everything
@@ -175,10 +175,10 @@ func (k *Keeper) parked(ctx context.Context, p *Pool, now time.Time) (map[string
 		}
 		holds := make(map[string]bool, len(holders))
 		for _, u := range holders {
-			holds[activity.Normalize(u)] = true
+			holds[username.Normalize(u)] = true
 		}
 		for _, u := range in {
-			nu := activity.Normalize(u)
+			nu := username.Normalize(u)
 			if holds[nu] {
 				continue // half-way through a grant or a revoke: licensed
 			}
