@@ -45,7 +45,9 @@ func durabilityWorld(t *testing.T) (*world, []string) {
 			users = append(users, u)
 		}
 	}
-	w := newWorld(t, worldOpts{seats: 30, users: users, agents: agents})
+	// Room for every return counted twice (pending, then by the app too):
+	// the fake clock stands still while they log in.
+	w := newWorld(t, worldOpts{seats: 50, users: users, agents: agents})
 	w.advance(5 * time.Hour) // past max_idle: everyone is revoked
 	all := append(append([]string(nil), users...), agents...)
 	for _, u := range all {

@@ -47,7 +47,7 @@ func TestRESTGroupAPIConformance(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(ad.Close)
+				t.Cleanup(func() { _ = ad.Close() })
 				return ad
 			})
 		})
