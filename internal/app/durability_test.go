@@ -90,7 +90,8 @@ func TestE2ERedisLosesItsDataAndNobodyIsLockedOut(t *testing.T) {
 			w.clock.Advance(time.Minute)
 			w.settle()
 			for i, u := range all {
-				if res, err := w.browser(u).Login(t.Context(), false); err != nil || res.LoginReason() != "OK" {
+				b := w.browser(u)
+				if res, err := b.Login(t.Context(), false); err != nil || res.LoginReason() != "OK" {
 					for _, a := range w.apps {
 						st, _ := a.Status(t.Context())
 						for _, p := range st.Pools {
@@ -109,6 +110,9 @@ func TestE2ERedisLosesItsDataAndNobodyIsLockedOut(t *testing.T) {
 				}
 				if !w.licensed(u, "jira-software-users") || w.licensed(u, "floatseat-parked-jira-software-users") {
 					t.Errorf("%s: no Jira Software seat back", u)
+				}
+				if isAgent(u) { // the agent seat comes back with agent work (DESIGN §2.11)
+					_, _ = b.Get(t.Context(), "/projects/SD/queues/custom/1")
 				}
 				if got := w.licensed(u, "jira-servicedesk-users"); got != isAgent(u) {
 					t.Errorf("%s: JSM = %v, want %v (exactly the groups taken)", u, got, isAgent(u))
