@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/store/storetest"
 )
 
 // rebuilds sums floatseat_state_rebuilds_total over the replicas.
@@ -76,11 +75,9 @@ func TestE2ERedisLosesItsDataAndNobodyIsLockedOut(t *testing.T) {
 			w, all := durabilityWorld(t)
 			before := w.rebuilds()
 			if how == "flushall" {
-				c := redis.NewClient(&redis.Options{Addr: w.redis.Addr})
-				if err := c.FlushAll(t.Context()).Err(); err != nil {
+				if err := storetest.Inspect(t, w.redis.Addr).FlushAll(t.Context()); err != nil {
 					t.Fatal(err)
 				}
-				c.Close()
 			} else {
 				w.redis.Stop()
 				w.redis.Restart(t)

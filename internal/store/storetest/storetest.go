@@ -68,3 +68,8 @@ func Inspect(t testing.TB, addr string) *Inspector {
 func (i *Inspector) PTTL(ctx context.Context, key string) (time.Duration, error) {
 	return i.c.PTTL(ctx, key).Result()
 }
+
+// FlushAll empties the Redis, as a restart without persistence would.
+func (i *Inspector) FlushAll(ctx context.Context) error {
+	return i.c.FlushAll(ctx).Err()
+}
