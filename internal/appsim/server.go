@@ -174,13 +174,13 @@ type Sim struct {
 	// memo holds sorted member lists of the cache at generation memoGen,
 	// so a listing of n members in pages costs O(n log n) once, then
 	// O(page) a page, not a re-sort per page.
-	memo    map[string][]string
-	memoGen int
-	maxCount    map[string]int
-	requests    []RequestRecord
-	nextReqID   int
-	nextIssue   int
-	nextPage    int
+	memo      map[string][]string
+	memoGen   int
+	maxCount  map[string]int
+	requests  []RequestRecord
+	nextReqID int
+	nextIssue int
+	nextPage  int
 }
 
 // New builds a simulator from cfg.
