@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/audit"
@@ -96,7 +97,9 @@ type ModelOptions struct {
 // membership view the reaper judges by and from Redis; and the
 // manual grant and revoke. The API and the status page both read it.
 type Model struct {
-	cfg     *config.Config
+	// running is the configuration in force: Reload publishes a new copy
+	// here rather than editing the one the model reads concurrently.
+	running atomic.Pointer[config.Config]
 	version string
 	replica string
 	store   Store
@@ -115,7 +118,8 @@ type seatParts struct {
 
 // NewModel returns the read model over o.
 func NewModel(o ModelOptions) *Model {
-	m := &Model{cfg: o.Config, version: o.Version, replica: o.Replica, store: o.Store, audit: o.Audit, clock: o.Clock, log: o.Log}
+	m := &Model{version: o.Version, replica: o.Replica, store: o.Store, audit: o.Audit, clock: o.Clock, log: o.Log}
+	m.running.Store(o.Config)
 	if o.Directory != nil {
 		m.seats = &seatParts{dir: o.Directory, members: o.Members, keeper: o.Keeper, reaper: o.Reaper}
 		if o.Members == nil { // read live on every call
@@ -130,6 +134,13 @@ func NewModel(o ModelOptions) *Model {
 	}
 	return m
 }
+
+// SetConfig publishes the configuration a reload put in force, for the
+// status and the API to show.
+func (a *Model) SetConfig(cfg *config.Config) { a.running.Store(cfg) }
+
+// cfg is the configuration in force now.
+func (a *Model) cfg() *config.Config { return a.running.Load() }
 
 // HasSeats reports whether a directory is configured: without one there
 // are no users to list and no seats to grant or revoke.
@@ -198,8 +209,8 @@ func tp(t time.Time) *time.Time {
 
 // Status gathers what on-call needs at a glance.
 func (a *Model) Status(ctx context.Context) (*Status, error) {
-	st := &Status{Version: a.version, Product: a.cfg.Product, Mode: a.cfg.Mode, Replica: a.replica,
-		Directory: a.cfg.Directory.Type, SessionTimeout: a.cfg.SessionTimeout.Seconds(), MaxIdle: a.cfg.MaxIdle.Seconds()}
+	st := &Status{Version: a.version, Product: a.cfg().Product, Mode: a.cfg().Mode, Replica: a.replica,
+		Directory: a.cfg().Directory.Type, SessionTimeout: a.cfg().SessionTimeout.Seconds(), MaxIdle: a.cfg().MaxIdle.Seconds()}
 	obs, err := a.store.ObservedSince(ctx)
 	if err != nil {
 		return nil, err
@@ -218,8 +229,8 @@ func (a *Model) Status(ctx context.Context) (*Status, error) {
 			st.ReaperError = rerr.Error()
 		}
 	}
-	for _, p := range a.cfg.Pools {
-		ps := PoolStatus{Name: p.Name, Reserve: p.Reserve, EffectiveWindowSec: a.cfg.MaxIdle.Seconds()}
+	for _, p := range a.cfg().Pools {
+		ps := PoolStatus{Name: p.Name, Reserve: p.Reserve, EffectiveWindowSec: a.cfg().MaxIdle.Seconds()}
 		n, used, pending, unl, at, err := a.store.PoolState(ctx, p.Name)
 		if err != nil {
 			return nil, err
@@ -234,7 +245,7 @@ func (a *Model) Status(ctx context.Context) (*Status, error) {
 		if n, err := a.store.RevokedCount(ctx, p.Name); err == nil {
 			ps.RevokedByFloatseat = n
 		}
-		if o, ok := a.store.(observeReader); ok && a.cfg.Mode == config.ModeObserve {
+		if o, ok := a.store.(observeReader); ok && a.cfg().Mode == config.ModeObserve {
 			if free, peak, deny, err := o.ObserveFigures(ctx, p.Name); err == nil {
 				ps.Observe = &ObserveStatus{WouldFree: free, PeakNeeded: peak, WouldDeny: deny}
 			}
@@ -271,7 +282,7 @@ func (a *Model) Users(ctx context.Context, pool, state string) ([]UserInfo, erro
 		obs = now
 	}
 	var out []UserInfo
-	for _, p := range a.cfg.Pools {
+	for _, p := range a.cfg().Pools {
 		if pool != "" && pool != p.Name {
 			continue
 		}
@@ -387,7 +398,7 @@ func (a *Model) Grant(ctx context.Context, user string) (any, error) {
 func (a *Model) Revoke(ctx context.Context, user, pool string) (any, error) {
 	u := username.Normalize(user)
 	var done, skipped []string
-	for _, p := range a.cfg.Pools {
+	for _, p := range a.cfg().Pools {
 		if pool != "" && p.Name != pool {
 			continue
 		}
@@ -406,5 +417,5 @@ func (a *Model) Revoke(ctx context.Context, user, pool string) (any, error) {
 	if len(done) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no licence group directly in %v", ErrConflict, u, skipped)
 	}
-	return map[string]any{"user": u, "revoked_from": done, "mode": a.cfg.Mode}, nil
+	return map[string]any{"user": u, "revoked_from": done, "mode": a.cfg().Mode}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,8 +61,9 @@ type App struct {
 	directory        directory.Directory // WithDirectory: used instead of directory.type's backend
 	immediate        bool
 	proxyLn, adminLn net.Listener
-	cleanups         cleanups   // what New acquired; released by Run's end or New's error
-	mu               sync.Mutex // serialises Reload
+	cleanups         cleanups       // what New acquired; released by Run's end or New's error
+	mu               sync.Mutex     // serialises Reload
+	running          *config.Config // what Reload last put in force; guarded by mu
 }
 
 // Option changes how New builds an App.
@@ -88,7 +90,7 @@ func WithRegistry(reg *prometheus.Registry) Option { return func(a *App) { a.reg
 // tests and addresses are known before Run. On an error it releases what
 // it had acquired.
 func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), replica: replicaID(), clock: time.Now}
+	a := &App{cfg: cfg, running: cfg, log: log, reg: prometheus.NewRegistry(), replica: replicaID(), clock: time.Now}
 	for _, o := range opts {
 		o(a)
 	}
@@ -301,7 +303,7 @@ func (a *App) ReapNow(ctx context.Context) error {
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	changed, restart := config.Changes(a.cfg, cfg)
+	changed, restart := config.Changes(a.running, cfg)
 	if len(restart) > 0 {
 		return fmt.Errorf("reload refused, nothing changed: %s need a restart (a reload applies %s)",
 			strings.Join(restart, ", "), strings.Join(config.ReloadableKeys(), ", "))
@@ -320,10 +322,19 @@ func (a *App) Reload(cfg *config.Config) error {
 		a.seats.reaper.RefreshExclusions()
 	}
 	// The running configuration says what is in force (status page, API).
-	a.cfg.Noise, a.cfg.Exclude = cfg.Noise, cfg.Exclude
-	a.cfg.SessionTimeout, a.cfg.MaxIdle = cfg.SessionTimeout, cfg.MaxIdle
+	// It is published as a new copy: the status page and the API read the
+	// old one concurrently, and the goroutines started by Run read a.cfg's
+	// restart-only keys, so neither is edited in place.
+	next := *a.running
+	next.Noise, next.Exclude = cfg.Noise, cfg.Exclude
+	next.SessionTimeout, next.MaxIdle = cfg.SessionTimeout, cfg.MaxIdle
+	next.Pools = slices.Clone(a.running.Pools)
 	for i := range cfg.Pools {
-		a.cfg.Pools[i].Reserve = cfg.Pools[i].Reserve
+		next.Pools[i].Reserve = cfg.Pools[i].Reserve
+	}
+	a.running = &next
+	if a.model != nil {
+		a.model.SetConfig(&next)
 	}
 	a.log.Info("configuration reloaded", "changed", strings.Join(changed, ","), "noise_rules", a.noise.count())
 	return nil
@@ -334,8 +345,7 @@ func (a *App) Reload(cfg *config.Config) error {
 func (a *App) heartbeat(ctx context.Context) error {
 	t := time.NewTicker(a.cfg.Activity.HeartbeatInterval)
 	defer t.Stop()
-	// Read once: a reload cannot change the pools' names, and it writes
-	// a.cfg.Pools (their reserve) while this loop runs.
+	// Read once: a reload cannot change the pools' names.
 	pools := poolNames(a.cfg)
 	for {
 		hctx, cancel := context.WithTimeout(ctx, 2*a.cfg.Redis.Timeout)

@@ -25,11 +25,13 @@ func newPoolWork(cfg *config.Config, reg prometheus.Registerer) (*poolwork.Rules
 	return poolwork.New(pools, reg)
 }
 
-// poolNames are the names of every pool, for the heartbeat.
+// poolNames are the names of every pool, for the heartbeat. It reads only
+// the names (a restart key): Reload rewrites other fields of the pools
+// concurrently, so copying whole Pool values here would race with it.
 func poolNames(cfg *config.Config) []string {
 	out := make([]string, len(cfg.Pools))
-	for i, p := range cfg.Pools {
-		out[i] = p.Name
+	for i := range cfg.Pools {
+		out[i] = cfg.Pools[i].Name
 	}
 	return out
 }
