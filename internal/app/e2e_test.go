@@ -86,6 +86,8 @@ type worldOpts struct {
 	wrap func(http.Handler) http.Handler
 	// wrapDir, when set, wraps the directory floatseat writes (default world).
 	wrapDir func(directory.Directory) directory.Directory
+	// endSessions sets app.end_sessions (Jira 9.11+).
+	endSessions bool
 }
 
 // newWorld builds the chain with an LDAP-like directory: floatseat writes
@@ -222,7 +224,7 @@ max_idle: %s
 admin: {listen: 127.0.0.1:0}
 redis: %s
 activity: {resolution: 1s, flush_interval: 20ms, heartbeat_interval: 1s}
-app: {user: svc}
+app: {user: svc, end_sessions: %v}
 pools:
 %s
 exclude: {groups: [%s]}
@@ -230,7 +232,7 @@ directory: %s
 reaper: {interval: %s}
 log: {level: error}
 %s
-`, o.product, up.URL, o.floor, o.maxIdle, redisYAML, poolsYAML, names.admin, dirYAML, o.reaperIntv, o.extraYAML)
+`, o.product, up.URL, o.floor, o.maxIdle, redisYAML, o.endSessions, poolsYAML, names.admin, dirYAML, o.reaperIntv, o.extraYAML)
 		a := runApp(t, yaml, opts...)
 		w.apps = append(w.apps, a)
 		addrs = append(addrs, a.ProxyAddr())

@@ -59,8 +59,8 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		GrantTimeout: cfg.Proxy.GrantTimeout, ConfirmWait: cfg.Proxy.SSOConfirmWait, Floor: cfg.SessionTimeout,
 		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval, Virtual: a.store,
 		Verifier: passwordVerifier(cfg, dir), ClaimLimits: claimLimits(cfg),
-		ParkingPrefix: cfg.Directory.ParkingPrefix,
-		Clock:         a.clock, Log: a.log, Reg: a.reg,
+		ParkingPrefix: cfg.Directory.ParkingPrefix, EndSessions: endSessions(cfg, a.log),
+		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
 	s.reaper = reaper.New(reaper.Options{
 		Pools: rp, Store: a.store, Members: s.members, Keeper: s.keeper, Replica: a.replica,

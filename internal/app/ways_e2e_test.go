@@ -251,11 +251,17 @@ func TestE2ESSONewBrowser(t *testing.T) {
 // session does not re-read groups, keeps that session from the app, so the
 // app asks for a login instead of answering 403; the login works, and so
 // does the work after it. On a real slapd and on the LDAP-like directory.
+//
+// With app.end_sessions (Jira 9.11+) the sessions end at revocation
+// instead; the return is the same login page.
 func TestE2ELiveSessionWithSlowBackend(t *testing.T) {
-	for _, ldap := range []bool{false, true} {
-		t.Run(map[bool]string{false: "ldap-like", true: "slapd"}[ldap], func(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		ldap, endSessions bool
+	}{{"ldap-like", false, false}, {"slapd", true, false}, {"sessions ended at revocation", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
 			// max: a groupOfNames must keep a member when lena leaves it.
-			w := newWorld(t, worldOpts{seats: 10, users: []string{"lena", "max"}, unlicensed: true, ldap: ldap})
+			w := newWorld(t, worldOpts{seats: 10, users: []string{"lena", "max"}, unlicensed: true, ldap: tc.ldap, endSessions: tc.endSessions})
 			ctx := t.Context()
 			b := w.browser("lena")
 			w.mustLogin(b, false)
@@ -270,6 +276,9 @@ func TestE2ELiveSessionWithSlowBackend(t *testing.T) {
 			if w.licensed("lena", "jira-software-users") {
 				t.Fatal("lena kept the seat while only polling")
 			}
+			if n := w.sim.SessionsOf("lena"); tc.endSessions != (n == 0) {
+				t.Errorf("lena's live sessions after the revocation: %d (end_sessions %v)", n, tc.endSessions)
+			}
 			res, err := b.ViewIssue(ctx, "FS-1")
 			if err != nil {
 				t.Fatal(err)
@@ -280,7 +289,9 @@ func TestE2ELiveSessionWithSlowBackend(t *testing.T) {
 			if !w.licensed("lena", "jira-software-users") {
 				t.Error("the click did not give the seat back")
 			}
-			w.staleEverywhere("lena")
+			if !tc.endSessions {
+				w.staleEverywhere("lena")
+			}
 			if res, _ := b.ViewIssue(ctx, "FS-2"); res.Status != http.StatusFound {
 				t.Errorf("the next click, on any replica: %d, want the login page again", res.Status)
 			}

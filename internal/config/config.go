@@ -136,7 +136,10 @@ type App struct {
 	User         string        `yaml:"user"`
 	PasswordFile string        `yaml:"password_file"`
 	Timeout      time.Duration `yaml:"timeout"`
-	Password     Secret        `yaml:"-"`
+	// EndSessions: at each revocation, end the user's sessions in the app
+	// (Jira 9.11+ DELETE /rest/api/2/user/session/{user}; docs/sso.md).
+	EndSessions bool   `yaml:"end_sessions"`
+	Password    Secret `yaml:"-"`
 }
 
 // Pool is one licence: Jira Software, JSM agents, or Confluence.

@@ -136,6 +136,9 @@ func (c *Config) validateIdentity(v *validator) {
 	if c.SSO.HintTTL < c.MaxIdle {
 		v.errf("sso.hint_ttl (%v) must be at least max_idle (%v): a browser away past the ceiling must still carry its hint", c.SSO.HintTTL, c.MaxIdle)
 	}
+	if c.App.EndSessions && c.Product != ProductJira {
+		v.errf("app.end_sessions: only Jira (9.11+) can end a user's sessions through its REST API")
+	}
 	if c.SSO.SAMLUsernameIsEmail && c.Directory.Type != DirLDAP {
 		v.warn("sso.saml_username_is_email: only the ldap backend can look users up by e-mail; with %q floatseat learns SAML users from the app's answer only (docs/sso.md)", c.Directory.Type)
 	}

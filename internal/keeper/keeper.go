@@ -120,6 +120,9 @@ type Options struct {
 	VisibilityMargin time.Duration
 	// SeatlessRefresh: how often pool groups are read from the directory.
 	SeatlessRefresh time.Duration
+	// EndSessions, when set, ends the user's sessions in the app after a
+	// revocation (Jira 9.11+, app.end_sessions); a failure is logged.
+	EndSessions func(ctx context.Context, user string) error
 	// Need says which pools a request needs a seat in, as bits in the
 	// order of Pools (DESIGN §2.11); nil: every pool.
 	Need func(r *http.Request) uint64

@@ -247,3 +247,27 @@ func TestLiveSessionDroppedUntilTheAppCanSeeTheGrant(t *testing.T) {
 		t.Errorf("app REST backend: got %+v, want granted with the session forwarded", v)
 	}
 }
+
+// app.end_sessions: every revocation also ends the user's sessions; a
+// failure there is counted and logged, and the revocation stands.
+func TestRevocationEndsSessionsWhenAsked(t *testing.T) {
+	e := newEnv(t, 10, false)
+	var ended []string
+	fail := false
+	e.k.opt.EndSessions = func(_ context.Context, u string) error {
+		ended = append(ended, u)
+		if fail {
+			return errors.New("503 from the app")
+		}
+		return nil
+	}
+	revoke(t, e, "jira-software", "alice")
+	fail = true
+	revoke(t, e, "jira-software", "bob")
+	if len(ended) != 2 || ended[0] != "alice" || ended[1] != "bob" {
+		t.Errorf("sessions ended for %v, want alice and bob", ended)
+	}
+	if e.member(t, "bob", "jira-software-users") {
+		t.Error("a failure to end sessions undid the revocation")
+	}
+}

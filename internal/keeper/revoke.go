@@ -111,6 +111,14 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 	k.mu.Unlock()
 	k.revocations.WithLabelValues(in.Pool, in.Reason).Inc()
 	k.opt.Audit.Record(ctx, ev)
+	if k.opt.EndSessions != nil {
+		// Sessions kept alive by polling end now: nothing runs as the
+		// unlicensed user until they return (docs/sso.md, live sessions).
+		if err := k.opt.EndSessions(ctx, in.User); err != nil {
+			k.failures.WithLabelValues("end_sessions").Inc()
+			k.opt.Log.Warn("revoked, but the user's app sessions could not be ended; their next click still asks for a login", "user", in.User, "err", err)
+		}
+	}
 	return nil
 }
 
