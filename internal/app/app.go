@@ -297,9 +297,9 @@ func (a *App) ReapNow(ctx context.Context) error {
 
 // Reload applies a new configuration to the running floatseat: the noise
 // rules, the exclusions (their membership re-read), the pools' reserve and
-// the window (session_timeout, max_idle). When the new file changes any
-// other key, Reload refuses the whole file, naming the keys that need a
-// restart, and changes nothing.
+// the window (session_timeout, max_idle), the claim limits (proxy.claims).
+// When the new file changes any other key, Reload refuses the whole file,
+// naming the keys that need a restart, and changes nothing.
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -316,6 +316,7 @@ func (a *App) Reload(cfg *config.Config) error {
 			ServiceAccount: cfg.App.User})
 		a.seats.reaper.SetWindow(cfg.SessionTimeout, cfg.MaxIdle)
 		a.seats.keeper.SetFloor(cfg.SessionTimeout)
+		a.seats.keeper.SetClaimLimits(claimLimits(cfg))
 		for _, p := range cfg.Pools {
 			a.seats.reaper.SetReserve(p.Name, p.Reserve)
 		}
@@ -328,6 +329,7 @@ func (a *App) Reload(cfg *config.Config) error {
 	next := *a.running
 	next.Noise, next.Exclude = cfg.Noise, cfg.Exclude
 	next.SessionTimeout, next.MaxIdle = cfg.SessionTimeout, cfg.MaxIdle
+	next.Proxy.Claims = cfg.Proxy.Claims
 	next.Pools = slices.Clone(a.running.Pools)
 	for i := range cfg.Pools {
 		next.Pools[i].Reserve = cfg.Pools[i].Reserve

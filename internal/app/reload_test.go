@@ -93,6 +93,16 @@ func TestReloadAppliesEachReloadableKey(t *testing.T) {
 		t.Errorf("status after reload: %+v %v, want reserve 0", st, err)
 	}
 
+	// The claim limits take the new values at once.
+	claims := fmt.Sprintf(reloadYAML, up.URL, "2h", "8h", rd.Addr, 0, "bot", "^/rest/acme/2/poll") +
+		"proxy: {claims: {user_burst: 9, address_interval: 1s}}\n"
+	if err := a.Reload(parseTestConfig(t, claims)); err != nil {
+		t.Fatalf("reload of proxy.claims: %v", err)
+	}
+	if l := a.seats.keeper.ClaimLimits(); l.UserBurst != 9 || l.AddressInterval != time.Second || l.AddressBurst != 30 {
+		t.Errorf("claim limits after reload: %+v, want user_burst 9, address_interval 1s, the rest default", l)
+	}
+
 	// A file that also moves the proxy port: refused, named, nothing applied.
 	bad := strings.Replace(fmt.Sprintf(reloadYAML, up.URL, "3h", "8h", rd.Addr, 2, "bot", "^/rest/acme/3/poll"),
 		"listen: 127.0.0.1:0", "listen: 127.0.0.1:1", 1)

@@ -16,6 +16,7 @@ var reloadable = []string{
 	"pools[].reserve",
 	"session_timeout",
 	"max_idle",
+	"proxy.claims.*",
 }
 
 // ReloadableKeys lists the keys a reload applies (for docs and messages).

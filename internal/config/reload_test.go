@@ -18,6 +18,7 @@ func TestChanges(t *testing.T) {
 		{"path: '^/rest/acme/1/poll'", "path: '^/rest/acme/2/poll'", "noise.rules[0].path", ""},
 		{"noise:\n", "exclude: {users: [bot]}\nnoise:\n", "exclude.users", ""},
 		{"noise:\n", "noise:\n  disable: [jira-mywork-count]\n", "noise.disable", ""},
+		{"noise:\n", "proxy: {claims: {user_burst: 9}}\nnoise:\n", "proxy.claims.user_burst", ""},
 		{"listen: \"127.0.0.1:8090\"", "listen: \"127.0.0.1:8091\"", "", "listen"},
 		{"  addr: \"127.0.0.1:6379\"", "  addr: \"127.0.0.1:6380\"", "", "redis.addr"},
 		{"    application_role: jira-software\n", "    application_role: jira-core\n", "", "pools[0].application_role"},

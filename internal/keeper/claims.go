@@ -93,6 +93,13 @@ func (k *Keeper) SetClaimLimits(l ClaimLimits) {
 	}
 }
 
+// ClaimLimits returns the limits in force.
+func (k *Keeper) ClaimLimits() ClaimLimits {
+	k.gate.mu.Lock()
+	defer k.gate.mu.Unlock()
+	return k.gate.lim
+}
+
 func (g *claimGate) userBucket(u string) *rate.Limiter {
 	b, ok := g.users.Get(u)
 	if !ok {
