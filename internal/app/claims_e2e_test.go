@@ -370,3 +370,47 @@ func TestE2EClaimScriptIsBounded(t *testing.T) {
 		t.Errorf("%d pending grants after the script, want at most the real user's", n)
 	}
 }
+
+// verifyingCounter counts writes and keeps the directory's password check.
+type verifyingCounter struct {
+	writeCounter
+	v directory.PasswordVerifier
+}
+
+func (d *verifyingCounter) VerifyPassword(ctx context.Context, u, p string) error {
+	return d.v.VerifyPassword(ctx, u, p)
+}
+
+// Where the backend can check a password, a wrong one costs the directory
+// no write at all, whatever the route, and the audit says why.
+func TestE2EPasswordCheckedBeforeAnyGrant(t *testing.T) {
+	vc := &verifyingCounter{}
+	w := newWorld(t, worldOpts{seats: 40, users: []string{"rc"}, poolUsers: []string{"pc"},
+		wrapDir: func(d directory.Directory) directory.Directory {
+			vc.Directory, vc.v = d, d.(directory.PasswordVerifier)
+			return vc
+		}})
+	w.advance(5 * time.Hour)
+	before := vc.writes.Load() // the revocation
+	for _, user := range []string{"rc", "pc"} {
+		for _, r := range claimRoutes[:4] { // the password routes
+			if res, body := send(t, r.req(w, user, "wrong", false)); r.ok(res, body, user) {
+				t.Errorf("%s: a wrong password was let in", r.name)
+			}
+		}
+		if ev := w.lastEvent(t, user); ev.Action != audit.Deny || ev.Reason != "bad-password" {
+			t.Errorf("%s: last event %s %s, want deny bad-password", user, ev.Action, ev.Reason)
+		}
+	}
+	if n := vc.writes.Load() - before; n != 0 {
+		t.Errorf("%d directory writes for wrong passwords, want 0", n)
+	}
+	t.Logf("8 wrong-password claims with the password check: %d directory writes", vc.writes.Load()-before)
+	for _, user := range []string{"rc", "pc"} { // four failures: the app wants its CAPTCHA answered
+		res, _ := send(t, formReq(w, "/login.jsp", url.Values{"os_username": {user}, "os_password": {"pw-" + user},
+			"os_captcha": {appsim.CaptchaAnswer}}.Encode()))
+		if res.StatusCode != 302 || !w.licensed(user, "jira-software-users") {
+			t.Errorf("%s, right password: %d, licensed %v", user, res.StatusCode, w.licensed(user, "jira-software-users"))
+		}
+	}
+}
