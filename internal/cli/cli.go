@@ -145,10 +145,11 @@ func cmdNoise(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fs, path := configFlag("noise test", args[1:], stderr)
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() != 2 {
+	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "usage: floatseat noise test --config FILE METHOD PATH")
 		return 2
 	}
@@ -163,7 +164,7 @@ func cmdNoise(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintln(stdout, noise.Explain(set, strings.ToUpper(fs.Arg(0)), fs.Arg(1)))
+	fmt.Fprintln(stdout, noise.Explain(set, strings.ToUpper(pos[0]), pos[1]))
 	return 0
 }
 

@@ -83,6 +83,18 @@ func TestCLIAgainstARunningInstance(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "not available") {
 		t.Errorf("grant without a directory: %d %q, want a clear 501", code, errOut)
 	}
+	// Flags after the user work as printed in the docs.
+	code, _, errOut = run("grant", "alice", "--admin", admin, "--token-file", tf)
+	if code != 1 || !strings.Contains(errOut, "not available") {
+		t.Errorf("grant USER --admin URL: %d %q, want the same answer as with the flags first", code, errOut)
+	}
+	code, _, errOut = run("revoke", "alice", "--token-file", tf, "--admin", admin, "--pool", "jira-software")
+	if code != 1 || !strings.Contains(errOut, "not available") {
+		t.Errorf("revoke USER --flags: %d %q", code, errOut)
+	}
+	if code, _, errOut = run("status", "extra", "--admin", admin); code != 2 || !strings.Contains(errOut, "unexpected argument") {
+		t.Errorf("status with a stray argument: %d %q, want usage", code, errOut)
+	}
 }
 
 func TestCLIUnreachable(t *testing.T) {
@@ -108,6 +120,10 @@ func TestCheckAndNoiseCommands(t *testing.T) {
 	code, out, _ := run("noise", "test", "--config", good, "GET", "/rest/quickreload/latest/1")
 	if code != 0 || !strings.Contains(out, "confluence-quick-reload") {
 		t.Errorf("noise test: %d %q", code, out)
+	}
+	code, out, _ = run("noise", "test", "GET", "/rest/quickreload/latest/1", "--config", good)
+	if code != 0 || !strings.Contains(out, "confluence-quick-reload") {
+		t.Errorf("noise test METHOD PATH --config F: %d %q", code, out)
 	}
 	code, out, _ = run("noise", "test", "--config", good, "GET", "/display/DS/Home")
 	if code != 0 || !strings.Contains(out, "no rule") {

@@ -34,7 +34,9 @@ func cmdClient(name string) func(args []string, stdout, stderr io.Writer) int {
 		pool := fs.String("pool", "", "pool (users, revoke)")
 		state := fs.String("state", "", "licensed, revoked or excluded (users)")
 		since := fs.String("since", "", "RFC 3339 time, date or duration back from now, e.g. 24h (audit)")
-		if err := fs.Parse(args); err != nil {
+		// Flags may come before or after the user: floatseat grant carol --admin URL.
+		pos, err := parseInterleaved(fs, args)
+		if err != nil {
 			return 2
 		}
 		c := &client{base: strings.TrimRight(*adminURL, "/"), http: &http.Client{Timeout: 30 * time.Second}}
@@ -47,7 +49,10 @@ func cmdClient(name string) func(args []string, stdout, stderr io.Writer) int {
 			}
 			c.token = strings.TrimSpace(string(b))
 		}
-		var err error
+		if name != "grant" && name != "revoke" && len(pos) > 0 {
+			fmt.Fprintf(stderr, "floatseat %s: unexpected argument %q\n", name, pos[0])
+			return 2
+		}
 		switch name {
 		case "status":
 			err = c.status(stdout, *format)
@@ -56,7 +61,7 @@ func cmdClient(name string) func(args []string, stdout, stderr io.Writer) int {
 		case "audit":
 			err = c.audit(stdout, *format, *since)
 		case "grant", "revoke":
-			if fs.NArg() != 1 {
+			if len(pos) != 1 {
 				fmt.Fprintf(stderr, "usage: floatseat %s [--admin URL] [--token-file F] USER\n", name)
 				return 2
 			}
@@ -65,7 +70,7 @@ func cmdClient(name string) func(args []string, stdout, stderr io.Writer) int {
 				q = "?pool=" + url.QueryEscape(*pool)
 			}
 			var out map[string]any
-			err = c.do(http.MethodPost, "/api/v1/users/"+url.PathEscape(fs.Arg(0))+"/"+name+q, &out)
+			err = c.do(http.MethodPost, "/api/v1/users/"+url.PathEscape(pos[0])+"/"+name+q, &out)
 			if err == nil {
 				b, _ := json.MarshalIndent(out, "", "  ")
 				fmt.Fprintln(stdout, string(b))
