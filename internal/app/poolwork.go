@@ -25,6 +25,10 @@ func newPoolWork(cfg *config.Config, reg prometheus.Registerer) (*poolwork.Rules
 	return poolwork.New(pools, reg)
 }
 
+// PoolWork compiles the pools' own-work rules without metrics, for
+// callers outside a running floatseat (replay).
+func PoolWork(cfg *config.Config) (*poolwork.Rules, error) { return newPoolWork(cfg, nil) }
+
 // poolNames are the names of every pool, for the heartbeat. It reads only
 // the names (a restart key): Reload rewrites other fields of the pools
 // concurrently, so copying whole Pool values here would race with it.

@@ -116,9 +116,9 @@ func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // replayOptions maps the configuration onto a replay: the window, the
-// reaper's rails, the pools and their reserves, the noise rules and
-// exclude.users. Without a directory every named user in the logs is a
-// member of the main (first) pool.
+// reaper's rails, the pools with their reserves and activity rules, the
+// noise rules and exclude.users. Without a directory a named user is a
+// member of each pool whose work they did.
 func replayOptions(cfg *config.Config) (replay.Options, error) {
 	set, errs := app.BuildNoise(cfg)
 	if len(errs) > 0 {
@@ -127,7 +127,11 @@ func replayOptions(cfg *config.Config) (replay.Options, error) {
 	// The reaper's own exclusion set, as far as it needs no directory:
 	// exclude.users and the service account app.user.
 	excluded := membership.Exclusions{Users: cfg.Exclude.Users, ServiceAccount: cfg.App.User}.Fixed()
-	opt := replay.Options{Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, Interval: cfg.Reaper.Interval,
+	work, err := app.PoolWork(cfg)
+	if err != nil {
+		return replay.Options{}, fmt.Errorf("pools' activity rules: %w", err)
+	}
+	opt := replay.Options{Work: work, Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, Interval: cfg.Reaper.Interval,
 		MaxRevocations: cfg.Reaper.MaxRevocationsPerRun, Noise: set, ContextPath: cfg.Proxy.ContextPath,
 		Excluded: func(u string) bool { return excluded[u] }}
 	for _, p := range cfg.Pools {

@@ -18,6 +18,7 @@ type event struct {
 	at   int64
 	zone int32
 	name string // normalised, interned per file
+	mask uint64 // the pools (replay's indices) the request is the work of
 }
 
 const (
@@ -51,12 +52,13 @@ func (e *engine) produce(r *accesslog.Reader, out chan<- []event, from, to int64
 		if !e.isActivity(bstr(en.Method), path, bstr(en.Query)) {
 			continue
 		}
+		mask := e.workOf(bstr(en.Method), path)
 		name, ok := names[string(en.User)]
 		if !ok {
 			name = username.Normalize(string(en.User))
 			names[string(en.User)] = name
 		}
-		batch = append(batch, event{at: en.At, zone: en.Zone, name: name})
+		batch = append(batch, event{at: en.At, zone: en.Zone, name: name, mask: mask})
 		if len(batch) == batchSize {
 			out <- batch
 			batch = make([]event, 0, batchSize)
@@ -133,4 +135,22 @@ func (h *srcHeap) Pop() any {
 	s := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return s
+}
+
+// workOf is the pools a real request is the work of (internal/poolwork,
+// as the proxy decides it), in replay's pool indices; without rules, the
+// main pool. Project keys are not known offline, so project_types rules
+// do not apply in a replay: only the pools' activity paths do.
+func (e *engine) workOf(method, path string) uint64 {
+	if e.opt.Work == nil {
+		return 1 << e.main
+	}
+	w := e.opt.Work.Need(method, path)
+	var m uint64
+	for i, b := range e.workBits {
+		if w&b != 0 {
+			m |= 1 << i
+		}
+	}
+	return m
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/floatseat/floatseat/internal/accesslog"
 	"github.com/floatseat/floatseat/internal/noise"
+	"github.com/floatseat/floatseat/internal/poolwork"
 	"github.com/floatseat/floatseat/internal/seats"
 )
 
@@ -50,8 +51,12 @@ type Options struct {
 	// Excluded reports a user (normalised) that is never revoked.
 	Excluded func(user string) bool
 	// Member reports whether a user (normalised) belongs to pool i; nil:
-	// every named user belongs to the main pool and only to it.
+	// every named user belongs to every pool whose work they did (with no
+	// Work rules, the main pool only).
 	Member func(pool int, user string) bool
+	// Work says which pools a request is the work of (the pools' activity
+	// rules); nil: every request is the main (first) pool's.
+	Work *poolwork.Rules
 	// From and To bound the replayed time (zero: unbounded); lines outside
 	// are read and counted but not replayed.
 	From, To time.Time
@@ -169,8 +174,11 @@ type engine struct {
 	sims   [][]*sim // per pool, per seat count
 	floors []*floorTracker
 	zone   int64 // seconds east of UTC, from the first line
-	first  int64 // first replayed second
-	last   int64
+	// main is the main pool's index; workBits the poolwork bit of each pool.
+	main     int
+	workBits []uint64
+	first    int64 // first replayed second
+	last     int64
 }
 
 // Run replays inputs and reports per pool.
@@ -188,6 +196,15 @@ func Run(opt Options, inputs []Input) (*Result, error) {
 		opt.SampleEvery = 10 * time.Minute
 	}
 	e := &engine{opt: opt, byName: map[string]int32{}, first: -1}
+	if opt.Work != nil {
+		for i, p := range opt.Pools {
+			b := opt.Work.Bit(p.Name)
+			e.workBits = append(e.workBits, b)
+			if b == opt.Work.Main() {
+				e.main = i
+			}
+		}
+	}
 	e.params = seats.Params{Floor: opt.Floor, Ceiling: opt.Ceiling, MaxRevocations: opt.MaxRevocations,
 		HeartbeatAlive: true, Interval: opt.Interval}
 	for i, p := range opt.Pools {
@@ -261,7 +278,7 @@ func (e *engine) stream(readers []*accesslog.Reader) {
 		u := e.intern(ev.name)
 		info := &e.users[u]
 		for p := range e.sims {
-			if info.pools&(1<<p) == 0 {
+			if info.pools&ev.mask&(1<<p) == 0 {
 				continue
 			}
 			info.active |= 1 << p
@@ -276,7 +293,7 @@ func (e *engine) stream(readers []*accesslog.Reader) {
 // isActivity is the proxy's own classification of a named request: static
 // resources, JSM portal requests and noise rules are not work.
 func (e *engine) isActivity(method, path, query string) bool {
-	if noise.Static(path) || isPortal(path) {
+	if noise.Static(path) || poolwork.IsPortal(path) {
 		return false
 	}
 	if e.opt.Noise != nil {
@@ -285,13 +302,6 @@ func (e *engine) isActivity(method, path, query string) bool {
 		}
 	}
 	return true
-}
-
-// isPortal: JSM customer portal requests never take, need or keep a seat
-// (DESIGN §2.11).
-func isPortal(path string) bool {
-	const p = "/servicedesk/customer/"
-	return len(path) >= len(p) && path[:len(p)] == p
 }
 
 func (e *engine) runAt(now int64) {
@@ -322,7 +332,7 @@ func (e *engine) intern(name string) int32 {
 	id := int32(len(e.users))
 	info := userInfo{name: name, excluded: e.opt.Excluded != nil && e.opt.Excluded(name)}
 	for p := range e.opt.Pools {
-		if e.opt.Member == nil && p == 0 || e.opt.Member != nil && e.opt.Member(p, name) {
+		if e.opt.Member == nil || e.opt.Member(p, name) {
 			info.pools |= 1 << p
 		}
 	}

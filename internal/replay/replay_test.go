@@ -8,6 +8,7 @@ import (
 
 	"github.com/floatseat/floatseat/internal/accesslog"
 	"github.com/floatseat/floatseat/internal/noise"
+	"github.com/floatseat/floatseat/internal/poolwork"
 )
 
 // jiraLog writes Jira access log lines from "HH:MM[:SS] user METHOD path"
@@ -191,5 +192,30 @@ func sortEvents(ev []string) {
 		for j := i; j > 0 && key(ev[j]) < key(ev[j-1]); j-- {
 			ev[j], ev[j-1] = ev[j-1], ev[j]
 		}
+	}
+}
+
+// With the pools' work rules, a queue is the agent pool's work and a board
+// the main pool's; portal customers are nobody's.
+func TestPerPoolWork(t *testing.T) {
+	work, err := poolwork.New([]poolwork.Pool{{Name: "jira-software"}, {Name: "jsm", Paths: poolwork.JSMPaths()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts(t, 0, 0)
+	o.Pools = append(o.Pools, Pool{Name: "jsm"})
+	o.Work = work
+	res, err := Run(o, []Input{{Name: "log", R: strings.NewReader(jiraLog(
+		"09:00 ann GET /secure/RapidBoard.jspa",
+		"09:01 bob GET /projects/HELP/queues/custom/1",
+		"09:02 bob GET /browse/DEV-7",
+		"09:03 cus GET /servicedesk/customer/portal/1",
+	))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsw, jsm := res.Pools[0], res.Pools[1]
+	if jsw.Users != 2 || jsw.Grants != 2 || jsm.Users != 1 || jsm.Grants != 1 {
+		t.Fatalf("jsw %+v, jsm %+v; want ann and bob in Software, only bob an agent, the customer nowhere", jsw, jsm)
 	}
 }
