@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -174,22 +173,6 @@ func New(opt Options) *Proxy {
 	return p
 }
 
-// Transport returns the upstream transport floatseat recommends: keep-alive
-// pools sized for a busy Jira node, a bound on waiting for response headers,
-// and no transparent compression so bodies pass through untouched.
-func Transport(responseHeaderTimeout time.Duration, maxIdlePerHost int) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 4 * maxIdlePerHost
-	t.MaxIdleConnsPerHost = maxIdlePerHost
-	t.IdleConnTimeout = 90 * time.Second
-	t.ResponseHeaderTimeout = responseHeaderTimeout
-	t.ExpectContinueTimeout = time.Second
-	t.DisableCompression = true
-	t.ForceAttemptHTTP2 = false
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return t
-}
-
 // class of a request, for metrics.
 type class uint8
 
@@ -327,196 +310,12 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// clientAddr is the client's address as trusted_proxies resolves it: the
-// peer, or, behind trusted proxies, the nearest X-Forwarded-For entry that
-// is not one of them.
-func (p *Proxy) clientAddr(r *http.Request) netip.Addr {
-	peer := remoteIP(r.RemoteAddr)
-	if !p.trusted(peer) {
-		return peer
-	}
-	var chain []string
-	for _, v := range r.Header["X-Forwarded-For"] {
-		chain = append(chain, strings.Split(v, ",")...)
-	}
-	var leftmost netip.Addr
-	for i := len(chain) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(chain[i]))
-		if err != nil {
-			break // a garbled entry: nothing left of it can be trusted
-		}
-		a = a.Unmap()
-		if !p.trusted(a) {
-			return a
-		}
-		leftmost = a
-	}
-	if leftmost.IsValid() {
-		return leftmost
-	}
-	return peer
-}
-
-// rewrite prepares the outbound request. The Host header is kept, as Jira
-// and Confluence build links from it; X-Forwarded-* are trusted only from
-// the configured proxies, so a client cannot spoof its address.
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	pr.SetURL(p.opt.Upstream)
-	pr.Out.Host = pr.In.Host
-	peer := remoteIP(pr.In.RemoteAddr)
-	in := pr.In.Header
-	if p.trusted(peer) {
-		xff := peer.String()
-		if prior := in["X-Forwarded-For"]; len(prior) > 0 {
-			xff = strings.Join(prior, ", ") + ", " + xff
-		}
-		pr.Out.Header.Set("X-Forwarded-For", xff)
-		if v := in.Get("X-Forwarded-Proto"); v != "" {
-			pr.Out.Header.Set("X-Forwarded-Proto", v)
-		} else {
-			pr.Out.Header.Set("X-Forwarded-Proto", scheme(pr.In))
-		}
-		if v := in.Get("X-Forwarded-Host"); v != "" {
-			pr.Out.Header.Set("X-Forwarded-Host", v)
-		} else {
-			pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
-		}
-		return
-	}
-	if peer.IsValid() {
-		pr.Out.Header.Set("X-Forwarded-For", peer.String())
-	}
-	pr.Out.Header.Set("X-Forwarded-Proto", scheme(pr.In))
-	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
-	pr.Out.Header.Del("X-Real-Ip")
-	pr.Out.Header.Del("Forwarded")
-}
-
-func (p *Proxy) trusted(ip netip.Addr) bool {
-	if !ip.IsValid() {
-		return false
-	}
-	for _, pfx := range p.opt.TrustedProxies {
-		if pfx.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-func remoteIP(addr string) netip.Addr {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		a, _ := netip.ParseAddr(addr)
-		return a.Unmap()
-	}
-	return ap.Addr().Unmap()
-}
-
-func scheme(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	return "http"
-}
-
-// upstreamError answers 502 with a plain page when the app cannot be
-// reached. A client that went away gets nothing: there is nobody to tell.
-func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	p.opt.Metrics.upstreamError()
-	if r.Context().Err() != nil {
-		return
-	}
-	// One log line a second at most: a dead upstream under load would
-	// otherwise flood the log.
-	now := time.Now().Unix()
-	if last := p.lastLog.Load(); now > last && p.lastLog.CompareAndSwap(last, now) {
-		p.opt.Log.Warn("upstream request failed", "err", err, "method", r.Method, "path", r.URL.Path)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadGateway)
-	_, _ = w.Write([]byte("502 Bad Gateway: the application behind floatseat did not answer.\n"))
-}
-
 // isStatic reports web resources that the app serves for a page already
 // being viewed (noise.Static, shared with replay).
 func isStatic(path string) bool { return noise.Static(path) }
-
-// stripCookie removes one cookie by name from the request's Cookie
-// headers. When the cookie comes first or last on its line (as a browser
-// orders a cookie set after the app's) the line is resliced: no allocation.
-func stripCookie(r *http.Request, name string) {
-	vals := r.Header["Cookie"]
-	for i, line := range vals {
-		start := cookieStart(line, name)
-		if start < 0 {
-			continue
-		}
-		end := strings.IndexByte(line[start:], ';')
-		switch {
-		case end < 0 && start == 0:
-			dropCookie(r, name)
-			return
-		case end < 0: // last: cut back to the previous ';'
-			prev := strings.LastIndexByte(line[:start], ';')
-			vals[i] = strings.TrimRight(line[:max(prev, 0)], " ")
-		case start == 0: // first
-			vals[i] = strings.TrimLeft(line[end+1:], " ")
-		default:
-			dropCookie(r, name)
-			return
-		}
-	}
-}
-
-// cookieStart is where "name=" starts as a cookie of line, or -1.
-func cookieStart(line, name string) int {
-	off := 0
-	for {
-		i := strings.Index(line[off:], name)
-		if i < 0 {
-			return -1
-		}
-		i += off
-		before := i == 0 || line[i-1] == ' ' || line[i-1] == ';'
-		if before && i+len(name) < len(line) && line[i+len(name)] == '=' {
-			return i
-		}
-		off = i + len(name)
-	}
-}
 
 // isPortal reports the JSM customer portal, /servicedesk/customer/…
 // (REFERENCE §11).
 func isPortal(path string) bool {
 	return strings.HasPrefix(path, "/servicedesk/customer/") || path == "/servicedesk/customer"
-}
-
-// dropCookie removes one cookie by name from the request's Cookie headers.
-func dropCookie(r *http.Request, name string) {
-	if name == "" {
-		return
-	}
-	vals := r.Header["Cookie"]
-	out := vals[:0]
-	for _, line := range vals {
-		parts := strings.Split(line, ";")
-		kept := parts[:0]
-		for _, c := range parts {
-			n, _, _ := strings.Cut(strings.TrimSpace(c), "=")
-			if n != name {
-				kept = append(kept, c)
-			}
-		}
-		if len(kept) > 0 {
-			out = append(out, strings.TrimSpace(strings.Join(kept, ";")))
-		}
-	}
-	if len(out) == 0 {
-		r.Header.Del("Cookie")
-		return
-	}
-	r.Header["Cookie"] = out
 }
