@@ -2,6 +2,7 @@ package keeper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -215,7 +216,13 @@ func (k *Keeper) rollbackPool(ctx context.Context, u, pool string, prev store.Re
 
 // finishRollback completes a recorded rollback intent; idempotent.
 func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
-	if err := k.removeGroups(ctx, in.Pool, in.User, in.Groups); err != nil {
+	remove := k.removeGroups // parks first: a revoked user goes back to parked
+	if in.Reason == "pool-group" {
+		// A pool-group member was never revoked: parking them would make
+		// a rebuild or restore --all hand them a seat they never held.
+		remove = k.removeUnparked
+	}
+	if err := remove(ctx, in.Pool, in.User, in.Groups); err != nil {
 		return err
 	}
 	k.opt.Members.Removed(in.User, in.Groups...)
@@ -248,6 +255,17 @@ func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
 		k.opt.Log.Warn("rollback: intent not dropped; reconcile repeats it unless a grant comes first", "user", in.User, "pool", in.Pool, "err", err)
 	}
 	return nil
+}
+
+// removeUnparked removes groups without parking the user.
+func (k *Keeper) removeUnparked(ctx context.Context, _, u string, groups []string) error {
+	var errs []error
+	for _, g := range groups {
+		if err := k.opt.Dir.RemoveMember(ctx, u, g); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", u, g, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func contains(list []string, s string) bool {
