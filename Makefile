@@ -33,8 +33,8 @@ bench: build ## The chain users run (nginx → floatseat → app vs nginx → ap
 	@# Keep this step last: it ends with the two summary lines scripts read.
 	$(GO) run ./cmd/floatseat-bench -floatseat $(BIN)
 
-demo: ## Run the whole system on this machine: embedded Redis, a Jira simulator, floatseat.
-	$(GO) run ./cmd/floatseat demo
+demo: build ## Run the whole system on this machine: embedded Redis, a Jira simulator, floatseat.
+	./$(BIN) demo
 
 lint: ## gofmt, go vet, staticcheck when installed.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -118,23 +118,40 @@ func (a *Model) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// chartSVG draws headroom and licensed users over 24 hours as inline SVG.
+// chartSpans are the spans the chart picks from, the shortest that holds
+// every sample: a demo of a few minutes is readable, a day at most is kept.
+var chartSpans = [...]time.Duration{10 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour,
+	6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+// chartSpan is the shortest chart span covering age (the oldest sample's).
+func chartSpan(age time.Duration) time.Duration {
+	for _, s := range chartSpans {
+		if age <= s {
+			return s
+		}
+	}
+	return chartSpans[len(chartSpans)-1]
+}
+
+// chartSVG draws headroom and licensed users over the span of the samples
+// (up to 24 hours) as inline SVG.
 func chartSVG(pool string, s []store.Sample) template.HTML {
 	const W, H, pad = 720.0, 160.0, 28.0
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="headroom and licensed users of %s over 24 hours" data-testid="chart-%s">`,
+	fmt.Fprintf(&b, `<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="headroom and licensed users of %s" data-testid="chart-%s">`,
 		int(W), int(H), int(W), int(H), template.HTMLEscapeString(pool), template.HTMLEscapeString(pool))
 	if len(s) < 2 {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#5e6c84" font-size="13">collecting samples (one a reaper run)…</text></svg>`, int(pad), int(H/2))
 		return template.HTML(b.String())
 	}
 	end := time.Now()
-	start := end.Add(-24 * time.Hour)
+	span := chartSpan(end.Sub(s[0].At))
+	start := end.Add(-span)
 	max := 1.0
 	for _, p := range s {
 		max = math.Max(max, math.Max(float64(p.Licensed), float64(p.Headroom)))
 	}
-	x := func(t time.Time) float64 { return pad + (W-2*pad)*t.Sub(start).Seconds()/(24*3600) }
+	x := func(t time.Time) float64 { return pad + (W-2*pad)*t.Sub(start).Seconds()/span.Seconds() }
 	y := func(v int) float64 { return H - pad - (H-2*pad)*float64(v)/max }
 	line := func(get func(store.Sample) int, colour, name string) {
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="`, colour)
@@ -147,8 +164,8 @@ func chartSVG(pool string, s []store.Sample) template.HTML {
 	line(func(p store.Sample) int { return p.Licensed }, "#0052cc", "licensed users")
 	line(func(p store.Sample) int { return p.Headroom }, "#36b37e", "headroom")
 	fmt.Fprintf(&b, `<text x="%v" y="14" font-size="11" fill="#0052cc">licensed users</text><text x="%v" y="14" font-size="11" fill="#36b37e">headroom</text>`, pad, pad+100)
-	fmt.Fprintf(&b, `<text x="%v" y="%v" font-size="10" fill="#5e6c84">24 h ago</text><text x="%v" y="%v" font-size="10" fill="#5e6c84">now · max %d</text></svg>`,
-		pad, H-8, W-pad-70, H-8, int(max))
+	fmt.Fprintf(&b, `<text x="%v" y="%v" font-size="10" fill="#5e6c84" data-testid="chart-span-%s">%s ago</text><text x="%v" y="%v" font-size="10" fill="#5e6c84">now · max %d</text></svg>`,
+		pad, H-8, template.HTMLEscapeString(pool), humanDur(span), W-pad-70, H-8, int(max))
 	return template.HTML(b.String())
 }
 

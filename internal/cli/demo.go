@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -57,11 +59,24 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		lvl = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-	if err := runDemo(ctx, *listen, *adminListen, stdout, log); err != nil {
+	if err := runDemo(ctx, *listen, *adminListen, selfCommand(), stdout, log); err != nil {
 		fmt.Fprintln(stderr, "floatseat demo:", err)
 		return 1
 	}
 	return 0
+}
+
+// selfCommand is how the printed commands call this very binary: its path,
+// so they work exactly as printed while the demo runs (also under go run).
+func selfCommand() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "floatseat"
+	}
+	if strings.ContainsAny(p, " '\"$") {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 func freeOr(addr string) string {
@@ -73,7 +88,7 @@ func freeOr(addr string) string {
 	return "127.0.0.1:0"
 }
 
-func runDemo(ctx context.Context, listen, adminListen string, out io.Writer, log *slog.Logger) error {
+func runDemo(ctx context.Context, listen, adminListen, self string, out io.Writer, log *slog.Logger) error {
 	// The store: an embedded Redis speaking the real protocol, so floatseat
 	// runs exactly as in production, in enforce mode.
 	mr, err := store.StartEmbedded()
@@ -130,19 +145,20 @@ pools:
   - {name: jira-software, license_groups: [jira-software-users], pool_groups: [jira-users], application_role: jira-software, reserve: 1, refresh_interval: 5s}
   - {name: jsm, license_groups: [jira-servicedesk-users], application_role: jira-servicedesk, reserve: 0, refresh_interval: 5s}
 exclude: {groups: [jira-administrators]}
-directory: {type: ldap, sync_interval: 30s, visibility_margin: 5s, ldap: {url: "ldap://builtin:389", bind_dn: demo, user_base_dn: demo, group_base_dn: demo}}
+directory: {type: jira, visibility_margin: 5s}
 reaper: {interval: 15s, heartbeat_max_age: 30s}
 `, freeOr(listen), appLn.Addr(), freeOr(adminListen), mr.Addr())
 	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
-		return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc", "FLOATSEAT_LDAP_BIND_PASSWORD": "demo", "FLOATSEAT_ADMIN_TOKEN": "demo"}[k]
+		return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc", "FLOATSEAT_ADMIN_TOKEN": "demo"}[k]
 	})
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	// The demo's directory is the simulator's own, written in-process the
-	// way floatseat writes LDAP: the app sees a change at a password login
-	// or at its sync (every 30 s here).
-	a, err := app.New(cfg, log, app.WithDirectory(dir, false))
+	// The directory is the simulated Jira's own, changed through its REST
+	// group API (directory.type: jira), as floatseat does in front of a real
+	// Jira with an internal or read/write directory: the app sees a change
+	// at once.
+	a, err := app.New(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -167,6 +183,8 @@ floatseat demo — seats float between seven people and five Jira Software seats
 	}
 	fmt.Fprintf(out, `
   session timeout (floor) 2 min, max idle (ceiling) 10 min, reserve 1 seat.
+  directory: the simulated Jira's own, changed through its REST group API
+  (directory.type: jira), so the app sees each change at once.
 
 Three things to try:
   1. Log in as erin at %[1]s/login.jsp right away: every seat is held by
@@ -174,16 +192,16 @@ Three things to try:
      in use" page with a retry time. Nothing reached Jira: no failed login.
   2. Watch %[2]s/ for about three minutes: carol, dave and bob (his
      tab only polls) pass the 2-minute floor, and the reaper frees a seat to
-     keep one in reserve; the app notices at its next directory sync (30 s).
-     Log in as erin again: she gets the freed seat, and the reaper frees the
-     next one.
-  3. Ask why:  go run ./cmd/floatseat users --admin %[2]s
-               go run ./cmd/floatseat audit --admin %[2]s
+     keep one in reserve (the JSM pool keeps none: its reserve is 0). Log in
+     as erin again: she gets the freed seat, and the reaper frees the next
+     one. By 10 minutes (the ceiling) everyone idle is revoked.
+  3. Ask why:  %[3]s users --admin %[2]s
+               %[3]s audit --admin %[2]s
      and hand a seat back by hand:
-               FLOATSEAT_ADMIN_TOKEN=demo go run ./cmd/floatseat grant carol --admin %[2]s
+               FLOATSEAT_ADMIN_TOKEN=demo %[3]s grant carol --admin %[2]s
 
 Ctrl-C stops everything; nothing is left behind.
-`, proxyURL, adminURL)
+`, proxyURL, adminURL, self)
 	return <-done
 }
 

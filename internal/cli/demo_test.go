@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestDemo(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- runDemo(ctx, "127.0.0.1:0", "127.0.0.1:0", out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- runDemo(ctx, "127.0.0.1:0", "127.0.0.1:0", "/opt/floatseat/bin/floatseat", out, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	re := regexp.MustCompile(`Jira \(through floatseat\):\s+(http://[0-9.:]+)/login.jsp`)
@@ -45,7 +46,8 @@ func TestDemo(t *testing.T) {
 		}
 		return false
 	})
-	for _, want := range []string{"status page:", "Three things to try", "erin"} {
+	for _, want := range []string{"status page:", "Three things to try", "erin", "max idle (ceiling) 10 min",
+		"REST group API", "/opt/floatseat/bin/floatseat users --admin http://", "FLOATSEAT_ADMIN_TOKEN=demo /opt/floatseat/bin/floatseat grant carol --admin http://"} {
 		if !regexp.MustCompile(regexp.QuoteMeta(want)).MatchString(out.String()) {
 			t.Errorf("demo output lacks %q", want)
 		}
@@ -57,5 +59,18 @@ func TestDemo(t *testing.T) {
 	res, err := appsim.NewBrowser(base, "erin", "erin", "jira").Login(ctx, false)
 	if err != nil || res.Status != http.StatusServiceUnavailable {
 		t.Errorf("erin with every seat held by active users: %+v %v, want 503", res.Status, err)
+	}
+	if strings.Contains(out.String(), "go run") {
+		t.Error("the demo prints go run commands; they must call the binary")
+	}
+	// The printed command works as printed (flags after the user).
+	m := regexp.MustCompile(`FLOATSEAT_ADMIN_TOKEN=demo \S+ grant carol --admin (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatal("no grant command printed")
+	}
+	t.Setenv("FLOATSEAT_ADMIN_TOKEN", "demo")
+	var so, se bytes.Buffer
+	if code := Main([]string{"grant", "carol", "--admin", m[1]}, &so, &se); code != 0 {
+		t.Errorf("the printed grant command: exit %d %s", code, se.String())
 	}
 }
