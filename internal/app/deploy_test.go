@@ -22,7 +22,7 @@ import (
 func TestShippedConfigurationValidates(t *testing.T) {
 	env := map[string]string{"FLOATSEAT_ADMIN_TOKEN": "t", "FLOATSEAT_REDIS_PASSWORD": "r", "FLOATSEAT_APP_PASSWORD": "a",
 		"FLOATSEAT_LDAP_BIND_PASSWORD": "l", "FLOATSEAT_CROWD_APP_PASSWORD": "c"}
-	for _, f := range []string{"deploy/floatseat.yaml", "examples/floatseat.yaml"} {
+	for _, f := range []string{"deploy/floatseat.yaml", "examples/floatseat.yaml", "examples/jira-software-and-jsm.yaml"} {
 		b, err := os.ReadFile(testenv.RepoFile(t, f))
 		if err != nil {
 			t.Fatal(err)
