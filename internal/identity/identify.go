@@ -97,6 +97,9 @@ func (Password) GoString() string { return "[redacted]" }
 // LogValue redacts.
 func (Password) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
+// MarshalText redacts (encoding/json and slog's JSON handler use it).
+func (Password) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
 // Reveal returns the password itself, for the backend's check only.
 func (p Password) Reveal() string { return string(p) }
 

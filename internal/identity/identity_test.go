@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -337,5 +338,39 @@ func BenchmarkIdentifyCachedSession(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		idf.Identify(ctx, req)
+	}
+}
+
+// A login body cut at the bound is not a complete form: a username that
+// straddles the cut must not be read as its prefix, and the app still gets
+// every byte.
+func TestTruncatedLoginBodyNamesNobody(t *testing.T) {
+	pad := strings.Repeat("x", MaxLoginBody-len("pad=&os_username=al")) // the cut falls inside "alice"
+	body := "pad=" + pad + "&os_username=alice&os_password=pw"
+	r := httptest.NewRequest(http.MethodPost, "/login.jsp", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	id := (&Identifier{Product: "jira"}).Identify(t.Context(), r)
+	if id.User != "" || id.Source != SourceNone {
+		t.Errorf("truncated body: got user %q from %v, want nobody", id.User, id.Source)
+	}
+	if got, _ := io.ReadAll(r.Body); string(got) != body {
+		t.Errorf("forwarded body: %d bytes, want the original %d", len(got), len(body))
+	}
+}
+
+// The password a claim carries never prints, however an Identity is logged.
+func TestPasswordNeverPrints(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/browse/X-1", nil)
+	r.SetBasicAuth("alice", "s3cret-pw")
+	id := (&Identifier{Product: "jira"}).Identify(t.Context(), r)
+	if id.Password.Reveal() != "s3cret-pw" {
+		t.Fatalf("Basic password not carried for the backend's check: %q", id.Password.Reveal())
+	}
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "id", id, "pw", id.Password)
+	for _, s := range []string{fmt.Sprintf("%v", id), fmt.Sprintf("%+v", id), fmt.Sprintf("%#v", id), buf.String()} {
+		if strings.Contains(s, "s3cret") {
+			t.Errorf("password printed: %s", s)
+		}
 	}
 }
