@@ -1,0 +1,134 @@
+package crowd
+
+// The HTTP side of the client: one request (do) through the shared REST
+// client, Crowd's error entity, and paged list resources.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/floatseat/floatseat/internal/directory"
+	"github.com/floatseat/floatseat/internal/rest"
+)
+
+func scope(nested bool) string {
+	if nested {
+		return "nested"
+	}
+	return "direct"
+}
+
+// response is a Crowd answer that was not an application-level failure
+// (those become errors in do): its status and, for errors, Crowd's reason.
+type response struct {
+	method, resource string
+	status           int
+	reason, message  string
+	body             []byte
+}
+
+// unexpected describes an answer the caller has no meaning for. It is not
+// a typed error: a status floatseat does not understand is a bug or a
+// misconfiguration (e.g. a wrong base URL), not something to retry.
+func (r *response) unexpected() error {
+	if r.reason != "" {
+		return fmt.Errorf("unexpected answer to %s %s: %d %s: %s", r.method, r.resource, r.status, r.reason, r.message)
+	}
+	return fmt.Errorf("unexpected answer to %s %s: %d %s", r.method, r.resource, r.status, http.StatusText(r.status))
+}
+
+// list reads every page of a list resource. decode parses one page and
+// returns its length; onErr turns a non-200 answer into an error.
+func (c *Client) list(ctx context.Context, resource string, q url.Values,
+	decode func(json.RawMessage) (int, error), onErr func(*response) error) error {
+	start := 0
+	for range maxPages {
+		next, done, err := c.listPage(ctx, resource, q, start, decode, onErr)
+		if err != nil || done {
+			return err
+		}
+		start = next
+	}
+	return fmt.Errorf("%s: more than %d pages; giving up", resource, maxPages)
+}
+
+// listPage reads the page of resource at start.
+func (c *Client) listPage(ctx context.Context, resource string, q url.Values, start int,
+	decode func(json.RawMessage) (int, error), onErr func(*response) error) (next int, done bool, err error) {
+	pq := url.Values{}
+	for k, v := range q {
+		pq[k] = v
+	}
+	pq.Set("start-index", fmt.Sprint(start))
+	pq.Set("max-results", fmt.Sprint(c.pageSize))
+	res, err := c.do(ctx, http.MethodGet, resource, pq, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	if res.status != http.StatusOK {
+		return 0, false, onErr(res)
+	}
+	n, err := decode(res.body)
+	if err != nil {
+		return 0, false, fmt.Errorf("decode %s page at %d: %w", resource, start, err)
+	}
+	// Crowd has no "is last" flag: a short page is the last one.
+	return start + n, n < c.pageSize, nil
+}
+
+// do sends one request with its own deadline. It returns an error for
+// transport failures, timeouts, 5xx (ErrUnavailable) and for Crowd refusing
+// the application itself (ErrPermissionDenied); every other answer is
+// returned for the caller to interpret.
+func (c *Client) do(ctx context.Context, method, resource string, q url.Values, body any) (*response, error) {
+	r, err := c.rest.Do(ctx, method, resource, q, body)
+	if err != nil {
+		// The *url.Error names the URL (no credentials: New refuses them)
+		// and whether it was a timeout; both help the operator.
+		return nil, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
+	}
+	data := r.Body
+	res := &response{method: method, resource: resource, status: r.Status, body: data}
+	if r.Status >= 300 {
+		var e struct {
+			Reason  string `json:"reason"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(data, &e) == nil {
+			res.reason, res.message = e.Reason, e.Message
+		}
+	}
+
+	switch kind := r.Err(); {
+	case errors.Is(kind, rest.ErrUnauthorized):
+		return nil, fmt.Errorf("crowd rejected the application credentials (app name %q): %w",
+			c.appName, directory.ErrPermissionDenied)
+	case errors.Is(kind, rest.ErrForbidden) && res.reason == reasonApplicationPermissionDenied:
+		return nil, fmt.Errorf("crowd does not allow application %q to modify this directory (%s): %w",
+			c.appName, res.message, directory.ErrPermissionDenied)
+	case errors.Is(kind, rest.ErrForbidden):
+		// Crowd answers 403 to a client whose address is not in the
+		// application's "remote addresses"; its message names the address.
+		msg := res.message
+		if msg == "" {
+			msg = strings.TrimSpace(string(data[:min(len(data), 200)]))
+		}
+		return nil, fmt.Errorf("address not allowed by crowd for application %q (%s): %w",
+			c.appName, msg, directory.ErrPermissionDenied)
+	case errors.Is(kind, rest.ErrUnavailable):
+		return nil, fmt.Errorf("%s %s: %d %s: %w", method, resource, r.Status,
+			http.StatusText(r.Status), directory.ErrUnavailable)
+	case errors.Is(kind, rest.ErrRedirect):
+		return nil, fmt.Errorf("%s %s: redirected to %q; is the crowd URL right?",
+			method, resource, r.Header.Get("Location"))
+	}
+	if r.NotJSON() {
+		return nil, fmt.Errorf("%s %s: answer is not JSON; is the crowd URL right?", method, resource)
+	}
+	return res, nil
+}
