@@ -68,7 +68,10 @@ pools:
   - {name: jira-software, license_groups: [jira-software-users], pool_groups: [jira-users], application_role: jira-software, reserve: 0, refresh_interval: 1s}
 exclude: {groups: []}
 directory: {type: ldap, ldap: {url: "ldap://unused:389", bind_dn: x, user_base_dn: x, group_base_dn: x}}
-proxy: {grant_timeout: 5s}
+# 200 logins at once from one address is what the claim limits treat as a
+# script; here they are people racing for seats, so the address may have
+# all of them awaiting confirmation at once.
+proxy: {grant_timeout: 5s, claims: {address_burst: 1000}}
 log: {level: error}
 `, up.URL, rd.Addr)
 		apps = append(apps, runApp(t, yaml, WithDirectory(dir, false))) // an LDAP-like directory: seen by the app at login
