@@ -610,7 +610,9 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 		}
 	}
 	k.opt.Members.Added(u, rec.Groups...)
-	k.unpark(ctx, u, rec.Groups)
+	if rec.Reason != "pool-group" { // a pool-group member was never parked
+		k.unpark(ctx, u, rec.Groups)
+	}
 	if err := k.opt.Store.CompleteGrant(ctx, pool, u); err != nil {
 		return err
 	}

@@ -59,6 +59,21 @@ func (k *Keeper) unpark(ctx context.Context, u string, groups []string) {
 	}
 }
 
+// removeRolledBack takes back the groups of a grant the app did not
+// confirm. A pool-group member was never licensed: nothing to park. A
+// revoked user is parked again, but a parking failure does not keep the
+// seat for an unconfirmed claim: the record in Redis still says what to
+// give back.
+func (k *Keeper) removeRolledBack(ctx context.Context, in store.Intent) error {
+	if in.Reason != "pool-group" {
+		if err := k.park(ctx, in.User, in.Groups); err != nil {
+			k.opt.Log.Warn("rollback: cannot park the user again; the record in Redis alone says what to give back",
+				"user", in.User, "err", err)
+		}
+	}
+	return k.removeUnparked(ctx, in.Pool, in.User, in.Groups)
+}
+
 // ensureEpoch makes sure the in-process view belongs to the data Redis
 // holds now. Same epoch: nothing to do (one GET). Another epoch: another
 // replica rebuilt, or this is the first look; reload from Redis. No epoch:

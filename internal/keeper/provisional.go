@@ -216,13 +216,7 @@ func (k *Keeper) rollbackPool(ctx context.Context, u, pool string, prev store.Re
 
 // finishRollback completes a recorded rollback intent; idempotent.
 func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
-	remove := k.removeGroups // parks first: a revoked user goes back to parked
-	if in.Reason == "pool-group" {
-		// A pool-group member was never revoked: parking them would make
-		// a rebuild or restore --all hand them a seat they never held.
-		remove = k.removeUnparked
-	}
-	if err := remove(ctx, in.Pool, in.User, in.Groups); err != nil {
+	if err := k.removeRolledBack(ctx, in); err != nil {
 		return err
 	}
 	k.opt.Members.Removed(in.User, in.Groups...)
