@@ -71,11 +71,16 @@ func universalOptions(c config.Redis) (*redis.UniversalOptions, error) {
 		Username:      c.Username,
 		Password:      c.Password.Reveal(),
 		DB:            c.DB,
-		DialTimeout:   2 * c.Timeout,
-		ReadTimeout:   c.Timeout,
-		WriteTimeout:  c.Timeout,
-		MaxRetries:    1,
-		PoolSize:      32,
+		// One bound on every command (DESIGN §2.8): redis.timeout for the
+		// dial, the read and the write, never retried (a retry would
+		// double the wait), and any shorter deadline of the caller's
+		// context honoured (identity.lookup_timeout on the request path).
+		DialTimeout:           c.Timeout,
+		ReadTimeout:           c.Timeout,
+		WriteTimeout:          c.Timeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		PoolSize:              32,
 	}
 	if c.Addr != "" {
 		opt.Addrs = []string{c.Addr}
