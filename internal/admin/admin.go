@@ -42,6 +42,10 @@ func New(opt Options) *Server {
 	s.router.Handle("/metrics", promhttp.HandlerFor(opt.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	// One check alone: /readyz/upstream is the Kubernetes readiness probe
+	// of the sidecar, so that a Redis or directory outage (which the proxy
+	// survives) never takes an app pod out of its Service.
+	s.router.HandleFunc("/readyz/{check}", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	return s
 }
 
@@ -58,16 +62,26 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// readyz runs every check in parallel and answers 503 if any fails.
+// readyz runs every check (or the one named in the path) in parallel and
+// answers 503 if any fails.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	type result struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error,omitempty"`
 	}
-	res := make(map[string]result, len(s.opt.Checks))
+	checks := s.opt.Checks
+	if one := mux.Vars(r)["check"]; one != "" {
+		c, ok := s.opt.Checks[one]
+		if !ok {
+			http.Error(w, "no readiness check named "+one, http.StatusNotFound)
+			return
+		}
+		checks = map[string]Check{one: c}
+	}
+	res := make(map[string]result, len(checks))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for name, c := range s.opt.Checks {
+	for name, c := range checks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -132,6 +132,16 @@ func TestReadyzReportsEachCheck(t *testing.T) {
 	if code, _ := do(t, http.MethodGet, srv.URL+"/healthz", ""); code != 200 {
 		t.Errorf("healthz: got %d", code)
 	}
+	// One check alone: the probe path does not fail with another check.
+	if code, body := do(t, http.MethodGet, srv.URL+"/readyz/ok", ""); code != 200 || strings.Contains(body, "down") {
+		t.Errorf("readyz/ok: got %d %s, want 200 with that check only", code, body)
+	}
+	if code, _ := do(t, http.MethodGet, srv.URL+"/readyz/down", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("readyz/down: got %d, want 503", code)
+	}
+	if code, _ := do(t, http.MethodGet, srv.URL+"/readyz/nope", ""); code != http.StatusNotFound {
+		t.Errorf("readyz/nope: got %d, want 404", code)
+	}
 }
 
 func TestUsersValidatesState(t *testing.T) {
