@@ -6,7 +6,9 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -17,6 +19,27 @@ import (
 
 // Check is one readiness probe (Redis, upstream); nil means healthy.
 type Check func(ctx context.Context) error
+
+// DialCheck is the upstream's readiness probe: the app accepts a TCP
+// connection at all (what it answers is its own business).
+func DialCheck(u *url.URL) Check {
+	host := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", host)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
 
 // Options configure the admin server.
 type Options struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,18 @@ func TestUsersValidatesState(t *testing.T) {
 	}
 	if code, body := do(t, http.MethodGet, srv.URL+"/api/v1/users?state=revoked", ""); code != 200 || strings.TrimSpace(body) != "[]" {
 		t.Errorf("got %d %q, want 200 []", code, body)
+	}
+}
+
+func TestDialCheck(t *testing.T) {
+	up := httptest.NewServer(http.NotFoundHandler()) // any answer is ready
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	if err := DialCheck(u)(t.Context()); err != nil {
+		t.Errorf("a listening upstream: got %v, want ready", err)
+	}
+	dead, _ := url.Parse("http://127.0.0.1:1")
+	if err := DialCheck(dead)(t.Context()); err == nil {
+		t.Error("a dead upstream: got ready, want an error")
 	}
 }

@@ -184,7 +184,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 		Gatherer: a.reg,
 		Checks: map[string]admin.Check{
 			"redis":    a.store.Ping,
-			"upstream": upstreamCheck(upstream),
+			"upstream": admin.DialCheck(upstream),
 		},
 	})
 	a.mountAPI()
@@ -374,26 +374,6 @@ func (a *App) openStore() error {
 	a.store = st
 	a.cleanups.push(st.Close)
 	return nil
-}
-
-// upstreamCheck: the app answers HTTP at all (any status).
-func upstreamCheck(u *url.URL) admin.Check {
-	host := u.Host
-	if u.Port() == "" {
-		if u.Scheme == "https" {
-			host = net.JoinHostPort(u.Hostname(), "443")
-		} else {
-			host = net.JoinHostPort(u.Hostname(), "80")
-		}
-	}
-	return func(ctx context.Context) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", host)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}
 }
 
 // replicaID names this process in heartbeats and audit events:

@@ -108,7 +108,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	}
 	s.poller = &license.Poller{
 		Sources: sources, Interval: interval, Timeout: cfg.App.Timeout, Metrics: s.metrics, Logger: a.log,
-		Clock: pollerClock{a.clock},
+		Clock: license.NowClock(a.clock),
 		Sink: func(ctx context.Context, pool string, c license.Count, at time.Time) error {
 			if err := a.store.SetLicense(ctx, pool, store.LicenseCount{Seats: c.Seats, Unlimited: c.Unlimited, Used: c.Used}, at); err != nil {
 				return err
@@ -147,16 +147,6 @@ func claimLimits(cfg *config.Config) keeper.ClaimLimits {
 	c := cfg.Proxy.Claims
 	return keeper.ClaimLimits{UserBurst: c.UserBurst, UserInterval: c.UserInterval,
 		AddressBurst: c.AddressBurst, AddressInterval: c.AddressInterval}
-}
-
-// pollerClock reads the app's clock and ticks in real time.
-type pollerClock struct{ now func() time.Time }
-
-func (c pollerClock) Now() time.Time { return c.now() }
-
-func (c pollerClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTicker(d)
-	return t.C, t.Stop
 }
 
 // newMembers is the one membership view of this floatseat, shared by the

@@ -33,6 +33,18 @@ func (RealClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 	return t.C, t.Stop
 }
 
+// NowClock reports the time of an injected clock (the app's accelerated
+// one in end-to-end tests) and ticks in real time.
+type NowClock func() time.Time
+
+// Now implements Clock.
+func (c NowClock) Now() time.Time { return c() }
+
+// NewTicker implements Clock.
+func (NowClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	return RealClock{}.NewTicker(d)
+}
+
 // Metrics are the seat gauges of every pool. The poller sets seats and
 // usage; whoever computes headroom (the grant path, the reaper) sets it with
 // SetHeadroom, so the three gauges live together.
