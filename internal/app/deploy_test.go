@@ -2,6 +2,9 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,5 +159,41 @@ func TestContainerAndRedirectFiles(t *testing.T) {
 	}
 	if out, err := exec.Command(nginx, "-t", "-c", conf, "-p", dir).CombinedOutput(); err != nil {
 		t.Errorf("nginx -t rejected deploy/nginx/http-redirect.conf: %v\n%s", err, out)
+	}
+}
+
+// The sidecar's readiness probe in the Helm values must not depend on
+// Redis: with Redis down and the app up, the probed path answers 200, so
+// a Redis outage never takes an app pod out of its Service.
+func TestHelmReadinessProbeFailsOpen(t *testing.T) {
+	up := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(up.Close)
+	a := runApp(t, fmt.Sprintf(`
+product: jira
+mode: observe
+listen: 127.0.0.1:0
+upstream: %s
+pools: [{name: p, license_groups: [g], seats: 50}]
+admin: {listen: 127.0.0.1:0}
+redis: {addr: "127.0.0.1:1", timeout: 100ms}
+log: {level: error}
+`, up.URL))
+	for _, f := range []string{"deploy/helm/jira-values.yaml", "deploy/helm/confluence-values.yaml"} {
+		b, err := os.ReadFile(testenv.RepoFile(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`readinessProbe:\s*\n\s*(?:#.*\n\s*)*httpGet:\s*\{path:\s*([^,}\s]+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no readinessProbe httpGet path", f)
+		}
+		res, err := http.Get("http://" + a.AdminAddr() + string(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("%s probes %s: %d with Redis down, want 200 (a Redis outage must not take the pod out of service)", f, m[1], res.StatusCode)
+		}
 	}
 }
