@@ -109,7 +109,12 @@ func TestE2ERedisLosesItsDataAndNobodyIsLockedOut(t *testing.T) {
 					t.Errorf("%s: no Jira Software seat back", u)
 				}
 				if isAgent(u) { // the agent seat comes back with agent work (DESIGN §2.11)
-					_, _ = b.Get(t.Context(), "/projects/SD/queues/custom/1")
+					// The session learned by one replica reaches the other
+					// through Redis asynchronously: the next click does it.
+					eventually(t, u+"'s agent seat back at agent work", func() bool {
+						_, _ = b.Get(t.Context(), "/projects/SD/queues/custom/1")
+						return w.licensed(u, "jira-servicedesk-users")
+					})
 				}
 				if got := w.licensed(u, "jira-servicedesk-users"); got != isAgent(u) {
 					t.Errorf("%s: JSM = %v, want %v (exactly the groups taken)", u, got, isAgent(u))
