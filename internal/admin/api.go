@@ -117,6 +117,14 @@ func (a *API) Mount(r *mux.Router) {
 		}
 		return map[string]string{"result": "reloaded"}, nil
 	})).Methods(http.MethodPost)
+	// Any other method on a mutating route: 405 with Allow, not 404 (a
+	// subrouter alone answers 404 for a method mismatch).
+	for _, p := range []string{"/users/{name}/grant", "/users/{name}/revoke", "/reload"} {
+		v1.HandleFunc(p, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", http.MethodPost)
+			WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST"})
+		})
+	}
 	v1.HandleFunc("/noise/test", a.get(func(r *http.Request) (any, error) {
 		if a.Noise == nil {
 			return nil, errNotImplemented

@@ -167,3 +167,14 @@ func TestDialCheck(t *testing.T) {
 		t.Error("a dead upstream: got ready, want an error")
 	}
 }
+
+// A GET to a mutating route says the method is wrong, not that the route
+// does not exist.
+func TestMutatingRoutesAnswer405ToAGet(t *testing.T) {
+	srv := newTestServer(t, &API{})
+	for _, p := range []string{"/api/v1/users/alice/grant", "/api/v1/users/alice/revoke", "/api/v1/reload"} {
+		if code, _ := do(t, http.MethodGet, srv.URL+p, ""); code != http.StatusMethodNotAllowed {
+			t.Errorf("GET %s: %d, want 405", p, code)
+		}
+	}
+}
