@@ -18,7 +18,8 @@ import (
 
 // TestStatusPageInChromium loads the status page in a real headless
 // Chromium, finds the seat numbers in the rendered DOM, and keeps a
-// screenshot in internal/app/testdata/artifacts/ for people to look at.
+// screenshot in internal/app/testdata/artifacts/ (not tracked: it changes on
+// every run); testdata/status-page.png is a reviewed copy kept in the repo.
 func TestStatusPageInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: chromium")

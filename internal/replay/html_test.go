@@ -20,7 +20,8 @@ import (
 
 // Three days of 50 people on 28 seats, replayed and rendered as the HTML
 // page in a real headless Chromium: the figures are in the DOM, the chart
-// is drawn, and a screenshot is kept in testdata/artifacts/ to look at.
+// is drawn, and a screenshot is kept in testdata/artifacts/ to look at (not
+// tracked); testdata/replay.png is a reviewed copy kept in the repo.
 func TestHTMLInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: chromium")
