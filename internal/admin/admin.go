@@ -47,6 +47,12 @@ type Options struct {
 	// Checks run for /readyz, each with CheckTimeout.
 	Checks       map[string]Check
 	CheckTimeout time.Duration
+	// ReadProtected makes every route but /metrics, /healthz and /readyz
+	// (the status page, users, audit) need a Bearer token, ReadToken or
+	// AdminToken: the app sets it when the port listens beyond loopback.
+	ReadProtected bool
+	ReadToken     string
+	AdminToken    string
 }
 
 // Server routes the admin port.
@@ -62,6 +68,7 @@ func New(opt Options) *Server {
 		opt.CheckTimeout = 2 * time.Second
 	}
 	s := &Server{opt: opt, router: mux.NewRouter()}
+	s.router.Use(s.readGuard)
 	s.router.Handle("/metrics", promhttp.HandlerFor(opt.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)

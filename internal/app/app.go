@@ -186,6 +186,9 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 			"redis":    a.store.Ping,
 			"upstream": admin.DialCheck(upstream),
 		},
+		ReadProtected: cfg.Admin.BeyondLoopback(),
+		ReadToken:     cfg.Admin.ReadToken.Reveal(),
+		AdminToken:    cfg.Admin.Token.Reveal(),
 	})
 	a.mountAPI()
 

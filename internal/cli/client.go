@@ -29,7 +29,7 @@ func cmdClient(name string) func(args []string, stdout, stderr io.Writer) int {
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		adminURL := fs.String("admin", envOr("FLOATSEAT_ADMIN_URL", "http://127.0.0.1:9090"), "admin API base URL")
-		tokenFile := fs.String("token-file", "", "file holding the admin token (or FLOATSEAT_ADMIN_TOKEN)")
+		tokenFile := fs.String("token-file", "", "file holding the admin or read token (or FLOATSEAT_ADMIN_TOKEN); sent on every call")
 		format := fs.String("format", "table", "table, json or csv")
 		pool := fs.String("pool", "", "pool (users, revoke)")
 		state := fs.String("state", "", "licensed, revoked or excluded (users)")

@@ -74,7 +74,15 @@ type Admin struct {
 	Listen    string `yaml:"listen"`
 	TokenFile string `yaml:"token_file"`
 	Token     Secret `yaml:"-"`
+	// ReadTokenFile holds the token that reads (status page, users, audit)
+	// need when Listen is beyond loopback; the admin token also reads.
+	ReadTokenFile string `yaml:"read_token_file"`
+	ReadToken     Secret `yaml:"-"`
 }
+
+// BeyondLoopback reports whether the admin port listens beyond loopback,
+// so that its reads need a token.
+func (a Admin) BeyondLoopback() bool { return !IsLoopbackListen(a.Listen) }
 
 // Redis is where activity, identities, seats and audit live. Empty Addr and
 // Addrs select the embedded in-process store (observe mode only).

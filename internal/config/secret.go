@@ -40,6 +40,7 @@ type secretRef struct {
 func (c *Config) secretRefs() []secretRef {
 	return []secretRef{
 		{"admin.token_file", c.Admin.TokenFile, "FLOATSEAT_ADMIN_TOKEN", &c.Admin.Token},
+		{"admin.read_token_file", c.Admin.ReadTokenFile, "FLOATSEAT_ADMIN_READ_TOKEN", &c.Admin.ReadToken},
 		{"redis.password_file", c.Redis.PasswordFile, "FLOATSEAT_REDIS_PASSWORD", &c.Redis.Password},
 		{"app.password_file", c.App.PasswordFile, "FLOATSEAT_APP_PASSWORD", &c.App.Password},
 		{"directory.ldap.bind_password_file", c.Directory.LDAP.BindPasswordFile, "FLOATSEAT_LDAP_BIND_PASSWORD", &c.Directory.LDAP.BindPassword},

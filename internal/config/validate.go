@@ -60,6 +60,9 @@ func (c *Config) validateCore(v *validator) {
 	if c.Admin.TokenFile == "" && c.Admin.Token == "" {
 		v.warn("admin.token_file is empty: mutating admin calls (grant, revoke, reload) will answer 403")
 	}
+	if c.Admin.BeyondLoopback() && c.Admin.ReadToken == "" && c.Admin.Token == "" {
+		v.warn("admin.listen %q is beyond loopback and neither admin.read_token_file nor admin.token_file is set: the status page, users and audit will answer 401 to everyone", c.Admin.Listen)
+	}
 }
 
 // validateRedis checks redis: addresses, db, prefix and timeout.
@@ -384,6 +387,21 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// IsLoopbackListen reports whether a listen address (host:port) binds
+// loopback only: 127.0.0.0/8, ::1 or localhost. An empty host, 0.0.0.0,
+// ::, any other address or name (which may resolve anywhere) is not.
+func IsLoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func checkListen(v *validator, key, addr string) {
