@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -18,7 +20,7 @@ import (
 )
 
 const replayUsage = `usage: floatseat replay --config FILE [--log-format auto|jira|confluence|confluence-docker|nginx]
-       [--from TIME] [--to TIME] [--seats N[,N…]] [--format table|csv|json|html] FILE…   ('-' is stdin)`
+       [--from TIME] [--to TIME] [--seats N[,N…]] [--format table|csv|json|html] [--directory] FILE…   ('-' is stdin)`
 
 // cmdReplay is `floatseat replay`: the configured policy over access logs.
 func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -31,6 +33,7 @@ func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	toS := fs.String("to", "", "replay up to this time (exclusive)")
 	seatsS := fs.String("seats", "", "seat counts to replay at, comma-separated (the first is the detailed one); default: the pool's seats and a sweep around the peaks")
 	format := fs.String("format", "table", "output: table, csv, json or html")
+	useDir := fs.Bool("directory", false, "read the pools' members and exclude.groups from the configured directory (read-only); without it every named user is a member of the pools whose work they did")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2
@@ -80,6 +83,16 @@ func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opt.From, opt.To, opt.Seats = from, to, counts
+	if *useDir {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		member, excluded, err := app.ReplayMembership(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		cancel()
+		if err != nil {
+			fmt.Fprintln(stderr, "floatseat replay: --directory:", err)
+			return 1
+		}
+		opt.Member, opt.Excluded = member, excluded
+	}
 
 	stdinUsed := false
 	for _, f := range files {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/floatseat/floatseat/internal/accesslog/loggen"
+	"github.com/floatseat/floatseat/internal/appsim"
 )
 
 const replayConfig = `product: jira
@@ -136,4 +139,62 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// `floatseat replay --directory` reads the pools' members from the
+// configured directory (here the app's REST group API): only members count
+// for the pool, where without it every named user in the log does.
+func TestReplayCommandDirectory(t *testing.T) {
+	sim := appsim.New(appsim.Config{Product: "jira", AdminUsers: []string{"svc"}})
+	in := sim.InternalDirectory()
+	in.AddUser("svc", "svc-pw")
+	in.AddGroup("jira-software-users")
+	for i := 0; i < 10; i++ { // half of the log's 20 people
+		u := loggen.UserName(i)
+		in.AddUser(u, "pw")
+		if err := in.AddMember(t.Context(), u, "jira-software-users"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sim.SyncNow(t.Context()); err != nil { // the app's directory sync
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	t.Setenv("FLOATSEAT_APP_PASSWORD", "svc-pw")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "floatseat.yaml")
+	_ = os.WriteFile(cfg, []byte(fmt.Sprintf("%supstream: %s\napp: {user: svc}\ndirectory: {type: jira}\n", replayConfig, srv.URL)), 0o600)
+	opt := loggen.Options{Users: 20, Days: 2, Seed: 5}
+	var log bytes.Buffer
+	for d := 0; d < 2; d++ {
+		if _, err := loggen.Day(opt, d, &log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logFile := filepath.Join(dir, "access_log")
+	_ = os.WriteFile(logFile, log.Bytes(), 0o600)
+	users := func(args ...string) float64 {
+		var out, errb bytes.Buffer
+		if code := cmdReplay(append(args, "--config", cfg, "--format", "json", "--seats", "12", logFile), nil, &out, &errb); code != 0 {
+			t.Fatalf("replay %v: exit %d\n%s", args, code, errb.String())
+		}
+		var v struct {
+			Pools []struct{ Users float64 } `json:"pools"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &v); err != nil || len(v.Pools) != 1 {
+			t.Fatalf("not the contract's JSON: %v\n%s", err, out.String())
+		}
+		return v.Pools[0].Users
+	}
+	all, members := users(), users("--directory")
+	if members > 10 || members < 1 || all <= members {
+		t.Errorf("users: %v without --directory, %v with it; want at most the 10 members with it, and more without", all, members)
+	}
+	// A directory that cannot be read stops the replay.
+	t.Setenv("FLOATSEAT_APP_PASSWORD", "wrong")
+	var out, errb bytes.Buffer
+	if code := cmdReplay([]string{"--config", cfg, "--directory", "--seats", "12", logFile}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--directory") {
+		t.Errorf("unreadable directory: exit %d %q, want 1 and a --directory error", code, errb.String())
+	}
 }
