@@ -4,12 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/config"
+	"github.com/floatseat/floatseat/internal/store"
 )
 
 type userFake struct{}
@@ -21,8 +24,33 @@ func (userFake) User(_ context.Context, name string) (*UserDetail, error) {
 	return &UserDetail{}, nil
 }
 
-// newGuardedServer is the admin port with the API and a stand-in for the
-// status page at / (the guard sits on the router, before every route).
+// emptyStore and emptyAudit are a Redis that holds nothing, for the
+// status page.
+type (
+	emptyStore struct{}
+	emptyAudit struct{}
+)
+
+func (emptyStore) ObservedSince(context.Context) (time.Time, error) { return time.Time{}, nil }
+func (emptyStore) LastHeartbeat(context.Context) (time.Time, error) { return time.Time{}, nil }
+func (emptyStore) LastActivity(context.Context, []string) (map[string]time.Time, error) {
+	return nil, nil
+}
+func (emptyStore) PoolState(context.Context, string) (int, int, int, bool, time.Time, error) {
+	return 0, 0, 0, false, time.Time{}, nil
+}
+func (emptyStore) PendingRevocations(context.Context, string) (int, error) { return 0, nil }
+func (emptyStore) RevokedUsers(context.Context, string) (map[string]store.Revoked, error) {
+	return nil, nil
+}
+func (emptyStore) RevokedCount(context.Context, string) (int, error) { return 0, nil }
+func (emptyStore) Samples(context.Context, string, time.Time) ([]store.Sample, error) {
+	return nil, nil
+}
+func (emptyAudit) Since(context.Context, time.Time, int64) ([]audit.Event, error) { return nil, nil }
+func (emptyAudit) Recent(context.Context, int64) ([]audit.Event, error)           { return nil, nil }
+
+// newGuardedServer is the admin port with the API and the status page.
 func newGuardedServer(t *testing.T, protected bool) *httptest.Server {
 	t.Helper()
 	s := New(Options{
@@ -34,9 +62,9 @@ func newGuardedServer(t *testing.T, protected bool) *httptest.Server {
 		return nil, nil
 	})}
 	api.Mount(s.Router())
-	s.Router().HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("<html>status</html>"))
-	}).Methods(http.MethodGet)
+	m := NewModel(ModelOptions{Config: &config.Config{Product: config.ProductJira, Mode: config.ModeObserve},
+		Store: emptyStore{}, Audit: emptyAudit{}})
+	m.MountStatusPage(s.Router())
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return srv
@@ -64,6 +92,8 @@ func TestReadsNeedATokenBeyondLoopback(t *testing.T) {
 			for _, p := range tc.paths {
 				if code, body := do(t, http.MethodGet, tc.srv.URL+p, tc.token); code != tc.want {
 					t.Errorf("GET %s with token %q: got %d (%s), want %d", p, tc.token, code, body, tc.want)
+				} else if p == "/" && code == http.StatusOK && !strings.Contains(body, "<html") {
+					t.Errorf("GET / with token %q: got %q, want the status page", tc.token, body)
 				}
 			}
 		})
