@@ -1,0 +1,234 @@
+package keeper
+
+// The grant: taking a seat and giving the directory groups back before the
+// request is forwarded, shared by concurrent requests of one user.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/floatseat/floatseat/internal/audit"
+	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/seats"
+	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/proxy"
+)
+
+// grantOnce makes concurrent requests of one user share one grant.
+func (k *Keeper) grantOnce(ctx context.Context, u string, id identity.Identity, pools uint64) proxy.Verdict {
+	k.flightMu.Lock()
+	if c, ok := k.flight[u]; ok {
+		k.flightMu.Unlock()
+		select {
+		case <-c.done:
+			v := c.v
+			v.Granted = false // only the request that made the grant rolls it back
+			v.Ticket = 0
+			if v.DropRememberMe && id.RememberMeCookie == "" {
+				v.DropRememberMe = false
+			}
+			if v.DropSession && id.Creds.Session == "" {
+				v.DropSession = false
+			}
+			return v
+		case <-ctx.Done():
+			return proxy.Verdict{}
+		}
+	}
+	c := &call{done: make(chan struct{})}
+	k.flight[u] = c
+	k.flightMu.Unlock()
+
+	// The grant gets its own deadline and survives the client going away:
+	// a half-made grant is worse than a finished one nobody waited for.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opt.GrantTimeout)
+	c.v = k.grant(gctx, u, id, pools)
+	cancel()
+
+	k.flightMu.Lock()
+	delete(k.flight, u)
+	k.flightMu.Unlock()
+	close(c.done)
+	return c.v
+}
+
+// grant gives u a seat in every pool of the mask it lacks one.
+func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pools uint64) proxy.Verdict {
+	// No seat decision on a view that may belong to data Redis lost.
+	if err := k.ensureEpoch(ctx); err != nil {
+		k.failures.WithLabelValues("grant").Inc()
+		k.opt.Log.Warn("grant skipped: cannot confirm the revoked view; forwarding unchanged", "user", u, "err", err)
+		return proxy.Verdict{}
+	}
+	now := k.opt.Clock()
+	k.mu.RLock()
+	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
+	for _, r := range k.revoked[u] {
+		if pools&k.bits[r.pool] != 0 {
+			recs[r.pool] = r.rec
+		}
+	}
+	for _, p := range k.seatless[u] {
+		if _, ok := recs[p]; !ok && pools&k.bits[p] != 0 {
+			recs[p] = store.Revoked{Groups: k.pools[p].DefaultGroups, Reason: "pool-group"}
+		}
+	}
+	k.mu.RUnlock()
+
+	// A password login makes the app re-read groups before its licence
+	// check; otherwise Crowd/LDAP changes show only at the next sync.
+	visibleNow := k.opt.Immediate || id.RefreshesGroups()
+	// The grant stays counted as pending until a licence report taken
+	// after the app can count it: after the directory write and the login
+	// have completed (at most the grant timeout, plus a margin for the
+	// login itself and the app's own seat-count cache), or after the next
+	// directory sync. Counting it twice for a while errs on the safe side;
+	// dropping it too early could push the app over its licence.
+	visibleAt := now.Add(k.opt.GrantTimeout + k.opt.VisibilityMargin)
+	syncAt := visibleAt
+	if !visibleNow {
+		visibleAt = now.Add(k.opt.SyncInterval + k.opt.VisibilityMargin)
+		syncAt = now.Add(k.opt.SyncInterval)
+	}
+	reason := "return"
+	if id.Route != identity.RouteNone || id.Source == identity.SourceBasic {
+		reason = "login"
+	}
+	trigger := trigger(id)
+
+	var v proxy.Verdict
+	done := &provisional{user: u, trigger: trigger, at: now, client: id.Client, pools: map[string]store.Revoked{}}
+	for pool, rec := range recs {
+		if rec.Reason == "pool-group" {
+			reason = "pool-group"
+		}
+		ok, _, err := k.opt.Store.TakeSeat(ctx, pool, u, now, visibleAt)
+		if err != nil {
+			k.failures.WithLabelValues("grant").Inc()
+			k.opt.Log.Warn("grant skipped: seat accounting unavailable; forwarding unchanged", "user", u, "pool", pool, "err", err)
+			continue
+		}
+		if !ok {
+			retry, never := k.retryAfter(ctx, pool, now)
+			k.mu.Lock()
+			last := k.denied[u]
+			audited := now.Sub(last) >= time.Minute
+			if audited {
+				k.denied[u] = now
+			}
+			k.mu.Unlock()
+			if audited {
+				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Deny, User: u, Pool: pool, Groups: rec.Groups,
+					Reason: "full", Trigger: trigger})
+			}
+			return proxy.Verdict{Deny: true, Pool: pool, RetryAfter: retry, Never: never}
+		}
+		if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
+			_ = k.opt.Store.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
+			k.failures.WithLabelValues("grant").Inc()
+			k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
+				Reason: reason, Trigger: trigger, Error: err.Error()})
+			k.opt.Log.Warn("grant failed; forwarding unchanged (the app decides)", "user", u, "pool", pool, "err", err)
+			continue
+		}
+		k.noteHolder(ctx, pool, now)
+		k.grants.WithLabelValues(pool, reason).Inc()
+		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
+			Reason: reason, Trigger: trigger})
+		done.pools[pool] = rec
+		v.Granted = true
+	}
+	if v.Granted && id.IsClaim() {
+		// Anyone can send a claim: the grant stands only if the app's
+		// answer confirms this user (DESIGN §2.9).
+		v.Ticket = k.newTicket(done)
+	}
+	if v.Granted {
+		k.mu.Lock()
+		if !visibleNow {
+			k.invisible[u] = syncAt
+		}
+		k.mu.Unlock()
+		v.DropRememberMe = !visibleNow && id.RememberMeCookie != ""
+		if !visibleNow && id.Creds.Session != "" {
+			k.markStale(ctx, u, id.Creds.Session, syncAt)
+			v.DropSession = true
+		}
+	}
+	return v
+}
+
+// retryAfter is when a seat of the full pool is expected to free: when the
+// earliest current holder passes the floor (the reaper's estimate, kept
+// fresh by noteHolder), plus the time the app needs to see the revocation
+// (the visibility margin, and the directory sync for a backend the app sees
+// only then). never: every holder is excluded.
+func (k *Keeper) retryAfter(ctx context.Context, pool string, now time.Time) (time.Duration, bool) {
+	next, never, err := k.opt.Store.NextFree(ctx, pool)
+	if never && err == nil {
+		return seats.MaxRetryAfter, true
+	}
+	// No holder can pass the floor later than Floor from now (activity is
+	// never in the future): a later estimate is stale, as is one already
+	// past (every holder has been active since) or none at all.
+	latest := k.Floor() + k.opt.ReaperInterval
+	retry := next.Sub(now)
+	if err != nil || retry <= 0 || retry > latest {
+		retry = latest
+	}
+	retry += k.opt.VisibilityMargin
+	if !k.opt.Immediate {
+		retry += k.opt.SyncInterval
+	}
+	return min(max(retry, seats.MinRetryAfter), seats.MaxRetryAfter), false
+}
+
+// noteHolder keeps the pool's next-free estimate true after a grant: the
+// new holder passes the floor at now + Floor, so an estimate that is stale,
+// unknown or "never" (the pool had only excluded holders) moves there.
+func (k *Keeper) noteHolder(ctx context.Context, pool string, now time.Time) {
+	cand := now.Add(k.Floor() + k.opt.ReaperInterval)
+	next, never, err := k.opt.Store.NextFree(ctx, pool)
+	if err != nil || (!never && next.After(now) && !cand.Before(next)) {
+		return
+	}
+	_ = k.opt.Store.SetNextFree(ctx, pool, cand, false)
+}
+
+// addGroups restores rec.Groups in the directory with an intent around it.
+func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoked, reason string) error {
+	in := store.Intent{Op: "grant", User: u, Pool: pool, Groups: rec.Groups, Reason: reason, At: k.opt.Clock()}
+	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+		return err
+	}
+	for i, g := range rec.Groups {
+		if err := k.opt.Dir.AddMember(ctx, u, g); err != nil {
+			err = fmt.Errorf("add %s to %s: %w", u, g, err)
+			// A partial grant (g1 added, g2 failed): take back what was
+			// added, so the user stays recorded as revoked and nothing
+			// else. If that fails too, the intent stays and reconcile
+			// completes the grant: licensed or recorded, never neither.
+			uctx := context.WithoutCancel(ctx)
+			if uerr := k.removeGroups(uctx, pool, u, rec.Groups[:i]); uerr != nil {
+				return errors.Join(err, fmt.Errorf("partial grant left for reconcile: %w", uerr))
+			}
+			if derr := k.opt.Store.DropIntent(uctx, "grant", pool, u); derr != nil {
+				k.opt.Log.Warn("grant intent not dropped; reconcile completes the grant", "user", u, "pool", pool, "err", derr)
+			}
+			return err
+		}
+	}
+	k.opt.Members.Added(u, rec.Groups...)
+	if rec.Reason != "pool-group" { // a pool-group member was never parked
+		k.unpark(ctx, u, rec.Groups)
+	}
+	if err := k.opt.Store.CompleteGrant(ctx, pool, u); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.forgetLocked(u, pool)
+	k.mu.Unlock()
+	return nil
+}
