@@ -334,70 +334,6 @@ func RememberMeCookieName(product string) string {
 	return JiraRememberMeCookie
 }
 
-// reqState is what the simulator knows about one request while serving it.
-type reqState struct {
-	id        string
-	user      string // stored case; "" is anonymous
-	via       string // session, basic, cookie, pat, login
-	reasons   []string
-	xsrfIn    string
-	sessionID string // the live or new session, for logout and the REST login answer
-}
-
-func (rs *reqState) reason(r string) { rs.reasons = append(rs.reasons, r) }
-
-type ctxKey struct{}
-
-func state(r *http.Request) *reqState { return r.Context().Value(ctxKey{}).(*reqState) }
-
-// respWriter stamps the Seraph and identity headers when the status is
-// written, because login handlers change who the request runs as.
-type respWriter struct {
-	http.ResponseWriter
-	s      *Sim
-	rs     *reqState
-	status int
-}
-
-func (w *respWriter) WriteHeader(code int) {
-	if w.status != 0 {
-		return
-	}
-	w.status = code
-	h := w.Header()
-	// REFERENCE §1: X-AUSERNAME on every response, "anonymous" for nobody.
-	if w.rs.user != "" {
-		h.Set(HeaderUser, w.rs.user)
-	} else {
-		h.Set(HeaderUser, "anonymous")
-	}
-	// REFERENCE §1: several values possible, the first stamped wins.
-	if len(w.rs.reasons) > 0 {
-		h.Set(HeaderLoginReason, strings.Join(w.rs.reasons, ", "))
-	}
-	if w.s.cfg.Product == Jira {
-		h.Set(HeaderJiraRequestID, w.rs.id)
-	} else {
-		h.Set(HeaderConfluenceRequestTime, fmt.Sprint(w.s.cfg.Clock().UnixMilli()))
-	}
-	// The xsrf cookie ends in "lin" logged in, "lout" not (REFERENCE §1).
-	suffix := "lout"
-	if w.rs.user != "" {
-		suffix = "lin"
-	}
-	if !strings.HasSuffix(w.rs.xsrfIn, "_"+suffix) {
-		http.SetCookie(w, &http.Cookie{Name: XSRFCookie, Value: "SIM-" + w.rs.id + "_" + suffix, Path: "/"})
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *respWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // ServeHTTP resolves who the request runs as the way Seraph does (Bearer
 // token, Basic, session, then remember-me cookie), serves it, and logs it.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -488,51 +424,6 @@ func (s *Sim) isLoginRoute(r *http.Request) bool {
 		return s.cfg.Product == Confluence
 	}
 	return false
-}
-
-// RequestRecord is one served request, for tests.
-type RequestRecord struct {
-	Time   time.Time
-	Method string
-	Path   string
-	User   string // "" for anonymous
-	Via    string // session, basic, cookie, pat, login, or ""
-	Status int
-}
-
-const maxRequestLog = 10000
-
-func (s *Sim) record(r *http.Request, rs *reqState, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) >= maxRequestLog {
-		s.requests = append(s.requests[:0], s.requests[len(s.requests)/2:]...)
-	}
-	s.requests = append(s.requests, RequestRecord{
-		Time: s.cfg.Clock(), Method: r.Method, Path: r.URL.Path,
-		User: rs.user, Via: rs.via, Status: status,
-	})
-}
-
-// Requests returns a copy of the request log (the most recent 5,000–10,000).
-func (s *Sim) Requests() []RequestRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]RequestRecord(nil), s.requests...)
-}
-
-// RequestCount counts logged requests with this method ("" any) whose path
-// starts with pathPrefix.
-func (s *Sim) RequestCount(method, pathPrefix string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, q := range s.requests {
-		if (method == "" || q.Method == method) && strings.HasPrefix(q.Path, pathPrefix) {
-			n++
-		}
-	}
-	return n
 }
 
 func (s *Sim) isAdmin(user string) bool {
