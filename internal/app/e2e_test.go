@@ -296,6 +296,37 @@ func (w *world) reap() {
 			w.t.Logf("reap: %v", err)
 		}
 	}
+	w.replicasKnowRevocations()
+}
+
+// replicasKnowRevocations waits until every replica's revoked view holds
+// what Redis records. Other replicas learn a revocation by pub/sub within
+// moments; a test that logs in right after a reap would otherwise race that
+// delivery (on a loaded machine the login can land first on the replica
+// that has not heard, and go out ungranted), which no user returning
+// minutes or hours later meets.
+func (w *world) replicasKnowRevocations() {
+	w.t.Helper()
+	a0 := w.apps[0]
+	if a0.seats == nil {
+		return
+	}
+	for _, p := range a0.cfg.Pools {
+		recs, err := a0.store.RevokedUsers(w.t.Context(), p.Name)
+		if err != nil {
+			return // Redis is down in this test: nothing to wait for
+		}
+		for _, a := range w.apps {
+			eventually(w.t, "every replica knows the revocations of "+p.Name, func() bool {
+				for u := range recs {
+					if _, ok := a.seats.keeper.IsRevoked(u)[p.Name]; !ok {
+						return false
+					}
+				}
+				return true
+			})
+		}
+	}
 }
 
 func (w *world) browser(user string) *appsim.Browser {
