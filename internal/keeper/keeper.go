@@ -70,7 +70,7 @@ type Store interface {
 	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
 	NextFree(ctx context.Context, pool string) (time.Time, bool, error)
 	SetNextFree(ctx context.Context, pool string, at time.Time, never bool) error
-	Subscribe(ctx context.Context) (<-chan string, func())
+	Subscribe(ctx context.Context) (<-chan store.Event, func())
 	Epoch(ctx context.Context) (string, error)
 	SetEpoch(ctx context.Context, id string) (string, error)
 	RebuildRevoked(ctx context.Context, pool string, recs map[string]store.Revoked) (int, error)

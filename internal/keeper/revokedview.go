@@ -143,7 +143,7 @@ func (k *Keeper) catchUp(ctx context.Context) error {
 			return err
 		}
 		for _, c := range cs {
-			k.apply(ctx, c.Op+"|"+c.Pool+"|"+c.User)
+			k.apply(ctx, store.Event{Op: c.Op, Pool: c.Pool, User: c.User})
 			k.logID = c.ID
 		}
 		if len(cs) < 1000 {

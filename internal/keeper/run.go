@@ -4,7 +4,6 @@ package keeper
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/store"
@@ -114,10 +113,9 @@ func (k *Keeper) Run(ctx context.Context) error {
 	}
 }
 
-func (k *Keeper) apply(ctx context.Context, e string) {
-	op, rest, _ := strings.Cut(e, "|")
-	pool, u, _ := strings.Cut(rest, "|")
-	switch op {
+func (k *Keeper) apply(ctx context.Context, e store.Event) {
+	pool, u := e.Pool, e.User
+	switch e.Op {
 	case "grant":
 		k.mu.Lock()
 		rec, had := k.revoked[u].get(pool)

@@ -65,7 +65,7 @@ func (s *Store) CompleteRevoke(ctx context.Context, pool, user string, r Revoked
 	pipe.HSet(ctx, s.Key("revoked", pool), user, b)
 	pipe.HDel(ctx, s.Key("intents"), IntentKey("revoke", pool, user))
 	s.logChange(ctx, pipe, "revoke", pool, user)
-	pipe.Publish(ctx, s.Key("events"), "revoke|"+pool+"|"+user)
+	pipe.Publish(ctx, s.Key("events"), Event{Op: "revoke", Pool: pool, User: user}.String())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("revoked", fmt.Errorf("complete revoke of %s: %w", user, err))
 	}
@@ -79,7 +79,7 @@ func (s *Store) CompleteGrant(ctx context.Context, pool, user string) error {
 	pipe.HDel(ctx, s.Key("intents"), IntentKey("grant", pool, user), IntentKey("revoke", pool, user),
 		IntentKey("rollback", pool, user))
 	s.logChange(ctx, pipe, "grant", pool, user)
-	pipe.Publish(ctx, s.Key("events"), "grant|"+pool+"|"+user)
+	pipe.Publish(ctx, s.Key("events"), Event{Op: "grant", Pool: pool, User: user}.String())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("revoked", fmt.Errorf("complete grant of %s: %w", user, err))
 	}
@@ -133,7 +133,7 @@ func (s *Store) RestoreRevoked(ctx context.Context, pool, user string, r Revoked
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, s.Key("revoked", pool), user, b)
 	s.logChange(ctx, pipe, "revoke", pool, user)
-	pipe.Publish(ctx, s.Key("events"), "revoke|"+pool+"|"+user)
+	pipe.Publish(ctx, s.Key("events"), Event{Op: "revoke", Pool: pool, User: user}.String())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("revoked", fmt.Errorf("restore revoked %s: %w", user, err))
 	}
@@ -144,18 +144,18 @@ func (s *Store) RestoreRevoked(ctx context.Context, pool, user string, r Revoked
 // no seat of pool again (a provisional grant was rolled back), so the next
 // request of that user gets a grant on whichever replica it lands.
 func (s *Store) PublishSeatless(ctx context.Context, pool, user string) error {
-	if err := s.rdb.Publish(ctx, s.Key("events"), "seatless|"+pool+"|"+user).Err(); err != nil {
+	if err := s.rdb.Publish(ctx, s.Key("events"), Event{Op: "seatless", Pool: pool, User: user}.String()).Err(); err != nil {
 		return s.fail("revoked", fmt.Errorf("publish seatless %s: %w", user, err))
 	}
 	return nil
 }
 
-// Subscribe delivers "revoke|pool|user" and "grant|pool|user" events from
-// every replica until ctx ends. The channel closes when the subscription
+// Subscribe delivers the Events of every replica until ctx ends (payloads
+// that are not an Event are dropped). The channel closes when the subscription
 // ends; callers resubscribe and resynchronise.
-func (s *Store) Subscribe(ctx context.Context) (<-chan string, func()) {
+func (s *Store) Subscribe(ctx context.Context) (<-chan Event, func()) {
 	sub := s.rdb.Subscribe(ctx, s.Key("events"))
-	out := make(chan string, 256)
+	out := make(chan Event, 256)
 	go func() {
 		defer close(out)
 		ch := sub.Channel()
@@ -167,8 +167,12 @@ func (s *Store) Subscribe(ctx context.Context) (<-chan string, func()) {
 				if !ok {
 					return
 				}
+				e, ok := ParseEvent(m.Payload)
+				if !ok {
+					continue
+				}
 				select {
-				case out <- m.Payload:
+				case out <- e:
 				default: // a full reader resynchronises from Redis anyway
 				}
 			}
@@ -177,11 +181,11 @@ func (s *Store) Subscribe(ctx context.Context) (<-chan string, func()) {
 	return out, func() { _ = sub.Close() }
 }
 
-// Announce tells every replica's Subscribe "op|arg|user": what one replica
+// Announce tells every replica's Subscribe Event{op, arg, user}: what one replica
 // learned that the others must act on at once (the keeper's stale
 // sessions). Delivery is best effort, like every event.
 func (s *Store) Announce(ctx context.Context, op, arg, user string) error {
-	if err := s.rdb.Publish(ctx, s.Key("events"), op+"|"+arg+"|"+user).Err(); err != nil {
+	if err := s.rdb.Publish(ctx, s.Key("events"), Event{Op: op, Pool: arg, User: user}.String()).Err(); err != nil {
 		return s.fail("announce", fmt.Errorf("announce %s of %s: %w", op, user, err))
 	}
 	return nil
