@@ -120,7 +120,10 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 		held, err := k.opt.Dir.UserGroups(ctx, r.user, false)
 		if errors.Is(err, directory.ErrUserNotFound) {
 			// Deleted from the directory: nothing to give back, ever.
-			_ = k.opt.Store.CompleteGrant(ctx, r.pool, r.user)
+			if err := k.opt.Store.CompleteGrant(ctx, r.pool, r.user); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			k.mu.Lock()
 			k.forgetLocked(r.user, r.pool)
 			k.mu.Unlock()
@@ -148,7 +151,10 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 			// Someone gave the seat back outside floatseat: the user is
 			// licensed, so the record must go, or a grant would be
 			// attempted again and again.
-			_ = k.opt.Store.CompleteGrant(ctx, r.pool, r.user)
+			if err := k.opt.Store.CompleteGrant(ctx, r.pool, r.user); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			k.unpark(ctx, r.user, heldOf(held, r.rec.Groups))
 			k.mu.Lock()
 			k.forgetLocked(r.user, r.pool)
