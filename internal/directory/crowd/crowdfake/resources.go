@@ -142,68 +142,130 @@ func membershipHandler(nested bool) func(*Fake, http.ResponseWriter, *http.Reque
 	}
 }
 
+// edge is one kind of direct membership a group holds: its users or its
+// child groups. addEdge and removeEdge serve both, so the two resources
+// answer the same status codes in the same order.
+type edge struct {
+	param    string // query parameter naming the member on DELETE
+	members  func(*group) map[string]struct{}
+	exists   func(f *Fake, name string) bool
+	reason   string // reason code when the named member does not exist
+	noun     string // "User" or "Group", in "<noun> <%s> does not exist"
+	already  string // conflict message: member, group
+	notIn    string // MEMBERSHIP_NOT_FOUND message: member, group
+	location bool   // whether a created membership answers with Location
+	noSelf   bool   // whether a group may not be its own member
+}
+
+var (
+	userEdge = edge{
+		param:    "username",
+		members:  func(g *group) map[string]struct{} { return g.users },
+		exists:   func(f *Fake, n string) bool { _, ok := f.users[key(n)]; return ok },
+		reason:   ReasonUserNotFound,
+		noun:     "User",
+		already:  "User <%s> is already a member of group <%s>",
+		notIn:    "The child entity <%s> is not a member of the parent <%s>",
+		location: true,
+	}
+	childEdge = edge{
+		param:   "child-groupname",
+		members: func(g *group) map[string]struct{} { return g.children },
+		exists:  func(f *Fake, n string) bool { _, ok := f.groups[key(n)]; return ok },
+		reason:  ReasonGroupNotFound,
+		noun:    "Group",
+		already: "Group <%s> is already a child of group <%s>",
+		notIn:   "Group <%s> is not a child of group <%s>",
+		noSelf:  true,
+	}
+)
+
 func (f *Fake) addMember(w http.ResponseWriter, r *http.Request, q url.Values) {
+	f.addEdge(userEdge, w, r, q)
+}
+
+func (f *Fake) removeMember(w http.ResponseWriter, r *http.Request, q url.Values) {
+	f.removeEdge(userEdge, w, q)
+}
+
+func (f *Fake) addChildGroup(w http.ResponseWriter, r *http.Request, q url.Values) {
+	f.addEdge(childEdge, w, r, q)
+}
+
+func (f *Fake) removeChildGroup(w http.ResponseWriter, _ *http.Request, q url.Values) {
+	f.removeEdge(childEdge, w, q)
+}
+
+// modifyDenied answers 403 when the fake is read-only.
+func (f *Fake) modifyDenied(w http.ResponseWriter) bool {
+	if !f.readOnly {
+		return false
+	}
+	writeError(w, http.StatusForbidden, ReasonApplicationPermissionDenied,
+		fmt.Sprintf("Application <%s> does not have permission to modify the directory", f.appName))
+	return true
+}
+
+func (f *Fake) addEdge(e edge, w http.ResponseWriter, r *http.Request, q url.Values) {
 	groupName, ok := requireParam(w, q, "groupname")
 	if !ok {
 		return
 	}
-	userName, ok := readName(w, r)
+	name, ok := readName(w, r)
 	if !ok {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	g, gok := f.groups[key(groupName)]
-	_, uok := f.users[key(userName)]
 	switch {
 	case !gok:
 		writeError(w, http.StatusNotFound, ReasonGroupNotFound, fmt.Sprintf("Group <%s> does not exist", groupName))
-	case !uok:
-		// Crowd answers 400, not 404, for the user named in the body.
-		writeError(w, http.StatusBadRequest, ReasonUserNotFound, fmt.Sprintf("User <%s> does not exist", userName))
-	case f.readOnly:
-		writeError(w, http.StatusForbidden, ReasonApplicationPermissionDenied,
-			fmt.Sprintf("Application <%s> does not have permission to modify the directory", f.appName))
+	case !e.exists(f, name):
+		// Crowd answers 400, not 404, for the member named in the body.
+		writeError(w, http.StatusBadRequest, e.reason, fmt.Sprintf("%s <%s> does not exist", e.noun, name))
+	case f.modifyDenied(w):
+	case e.noSelf && key(groupName) == key(name):
+		writeError(w, http.StatusBadRequest, ReasonIllegalArgument, "a group cannot be its own child")
 	default:
-		if _, ok := g.users[key(userName)]; ok {
-			writeError(w, http.StatusConflict, ReasonMembershipAlreadyExists,
-				fmt.Sprintf("User <%s> is already a member of group <%s>", userName, g.name))
+		m := e.members(g)
+		if _, ok := m[key(name)]; ok {
+			writeError(w, http.StatusConflict, ReasonMembershipAlreadyExists, fmt.Sprintf(e.already, name, g.name))
 			return
 		}
-		g.users[key(userName)] = struct{}{}
-		w.Header().Set("Location", requestBase(r)+"/group/user/direct?groupname="+url.QueryEscape(g.name)+"&username="+url.QueryEscape(userName))
+		m[key(name)] = struct{}{}
+		if e.location {
+			w.Header().Set("Location", requestBase(r)+"/group/user/direct?groupname="+url.QueryEscape(g.name)+"&username="+url.QueryEscape(name))
+		}
 		w.WriteHeader(http.StatusCreated)
 	}
 }
 
-func (f *Fake) removeMember(w http.ResponseWriter, r *http.Request, q url.Values) {
+func (f *Fake) removeEdge(e edge, w http.ResponseWriter, q url.Values) {
 	groupName, ok := requireParam(w, q, "groupname")
 	if !ok {
 		return
 	}
-	userName, ok := requireParam(w, q, "username")
+	name, ok := requireParam(w, q, e.param)
 	if !ok {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	g, gok := f.groups[key(groupName)]
-	_, uok := f.users[key(userName)]
 	switch {
 	case !gok:
 		writeError(w, http.StatusNotFound, ReasonGroupNotFound, fmt.Sprintf("Group <%s> does not exist", groupName))
-	case !uok:
-		writeError(w, http.StatusNotFound, ReasonUserNotFound, fmt.Sprintf("User <%s> does not exist", userName))
-	case f.readOnly:
-		writeError(w, http.StatusForbidden, ReasonApplicationPermissionDenied,
-			fmt.Sprintf("Application <%s> does not have permission to modify the directory", f.appName))
+	case !e.exists(f, name):
+		writeError(w, http.StatusNotFound, e.reason, fmt.Sprintf("%s <%s> does not exist", e.noun, name))
+	case f.modifyDenied(w):
 	default:
-		if _, ok := g.users[key(userName)]; !ok {
-			writeError(w, http.StatusNotFound, ReasonMembershipNotFound,
-				fmt.Sprintf("The child entity <%s> is not a member of the parent <%s>", userName, g.name))
+		m := e.members(g)
+		if _, ok := m[key(name)]; !ok {
+			writeError(w, http.StatusNotFound, ReasonMembershipNotFound, fmt.Sprintf(e.notIn, name, g.name))
 			return
 		}
-		delete(g.users, key(userName))
+		delete(m, key(name))
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -256,72 +318,6 @@ func relativesHandler(parents, nested bool) func(*Fake, http.ResponseWriter, *ht
 	}
 }
 
-func (f *Fake) addChildGroup(w http.ResponseWriter, r *http.Request, q url.Values) {
-	parent, ok := requireParam(w, q, "groupname")
-	if !ok {
-		return
-	}
-	child, ok := readName(w, r)
-	if !ok {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p, pok := f.groups[key(parent)]
-	_, cok := f.groups[key(child)]
-	switch {
-	case !pok:
-		writeError(w, http.StatusNotFound, ReasonGroupNotFound, fmt.Sprintf("Group <%s> does not exist", parent))
-	case !cok:
-		writeError(w, http.StatusBadRequest, ReasonGroupNotFound, fmt.Sprintf("Group <%s> does not exist", child))
-	case f.readOnly:
-		writeError(w, http.StatusForbidden, ReasonApplicationPermissionDenied,
-			fmt.Sprintf("Application <%s> does not have permission to modify the directory", f.appName))
-	case key(parent) == key(child):
-		writeError(w, http.StatusBadRequest, ReasonIllegalArgument, "a group cannot be its own child")
-	default:
-		if _, ok := p.children[key(child)]; ok {
-			writeError(w, http.StatusConflict, ReasonMembershipAlreadyExists,
-				fmt.Sprintf("Group <%s> is already a child of group <%s>", child, p.name))
-			return
-		}
-		p.children[key(child)] = struct{}{}
-		w.WriteHeader(http.StatusCreated)
-	}
-}
-
-func (f *Fake) removeChildGroup(w http.ResponseWriter, r *http.Request, q url.Values) {
-	parent, ok := requireParam(w, q, "groupname")
-	if !ok {
-		return
-	}
-	child, ok := requireParam(w, q, "child-groupname")
-	if !ok {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p, pok := f.groups[key(parent)]
-	_, cok := f.groups[key(child)]
-	switch {
-	case !pok:
-		writeError(w, http.StatusNotFound, ReasonGroupNotFound, fmt.Sprintf("Group <%s> does not exist", parent))
-	case !cok:
-		writeError(w, http.StatusNotFound, ReasonGroupNotFound, fmt.Sprintf("Group <%s> does not exist", child))
-	case f.readOnly:
-		writeError(w, http.StatusForbidden, ReasonApplicationPermissionDenied,
-			fmt.Sprintf("Application <%s> does not have permission to modify the directory", f.appName))
-	default:
-		if _, ok := p.children[key(child)]; !ok {
-			writeError(w, http.StatusNotFound, ReasonMembershipNotFound,
-				fmt.Sprintf("Group <%s> is not a child of group <%s>", child, p.name))
-			return
-		}
-		delete(p.children, key(child))
-		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
 // addGroup serves POST /group {"name","type":"GROUP","active"}: 201, or
 // 400 INVALID_GROUP when the group exists, as Crowd answers.
 func (f *Fake) addGroup(w http.ResponseWriter, r *http.Request, _ url.Values) {
@@ -332,9 +328,7 @@ func (f *Fake) addGroup(w http.ResponseWriter, r *http.Request, _ url.Values) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch _, exists := f.groups[key(name)]; {
-	case f.readOnly:
-		writeError(w, http.StatusForbidden, ReasonApplicationPermissionDenied,
-			fmt.Sprintf("Application <%s> does not have permission to modify the directory", f.appName))
+	case f.modifyDenied(w):
 	case exists:
 		writeError(w, http.StatusBadRequest, ReasonInvalidGroup, fmt.Sprintf("Group <%s> already exists", name))
 	default:
