@@ -57,16 +57,27 @@ func (d *InternalDirectory) CreateGroup(_ context.Context, name string) error {
 
 var _ directory.GroupCreator = (*InternalDirectory)(nil)
 
+// confluenceGroup is the prologue of the /rest/api/group/{group} routes:
+// an admin caller and an existing group, else the error is written (404
+// with notFound+group) and ok is false.
+func (s *Sim) confluenceGroup(w http.ResponseWriter, r *http.Request, notFound string) (group string, ok bool) {
+	if !s.requireAdmin(w, r) {
+		return "", false
+	}
+	g := r.PathValue("group")
+	if !s.groupExists(r, g) {
+		s.writeError(w, http.StatusNotFound, notFound+g)
+		return "", false
+	}
+	return g, true
+}
+
 // handleConfluenceGroup serves GET /rest/api/group/{group}: the group, or
 // 404. floatseat's backend asks it to tell "no such group" from "not a
 // member".
 func (s *Sim) handleConfluenceGroup(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	g := r.PathValue("group")
-	if !s.groupExists(r, g) {
-		s.writeError(w, http.StatusNotFound, "No group found with name: "+g)
+	g, ok := s.confluenceGroup(w, r, "No group found with name: ")
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"type": "group", "name": g})

@@ -279,12 +279,8 @@ const confluenceMaxLimit = 200
 
 // handleConfluenceGroupMembers serves GET /rest/api/group/{group}/member?start=&limit=.
 func (s *Sim) handleConfluenceGroupMembers(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	g := r.PathValue("group")
-	if !s.groupExists(r, g) {
-		s.writeError(w, http.StatusNotFound, "group not found: "+g)
+	g, ok := s.confluenceGroup(w, r, "group not found: ")
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
