@@ -209,8 +209,11 @@ func tp(t time.Time) *time.Time {
 
 // Status gathers what on-call needs at a glance.
 func (a *Model) Status(ctx context.Context) (*Status, error) {
-	st := &Status{Version: a.version, Product: a.cfg().Product, Mode: a.cfg().Mode, Replica: a.replica,
-		Directory: a.cfg().Directory.Type, SessionTimeout: a.cfg().SessionTimeout.Seconds(), MaxIdle: a.cfg().MaxIdle.Seconds()}
+	// One configuration for the whole answer: a reload meanwhile must not
+	// mix the old window with the new pools.
+	cfg := a.cfg()
+	st := &Status{Version: a.version, Product: cfg.Product, Mode: cfg.Mode, Replica: a.replica,
+		Directory: cfg.Directory.Type, SessionTimeout: cfg.SessionTimeout.Seconds(), MaxIdle: cfg.MaxIdle.Seconds()}
 	obs, err := a.store.ObservedSince(ctx)
 	if err != nil {
 		return nil, err
@@ -229,8 +232,8 @@ func (a *Model) Status(ctx context.Context) (*Status, error) {
 			st.ReaperError = rerr.Error()
 		}
 	}
-	for _, p := range a.cfg().Pools {
-		ps := PoolStatus{Name: p.Name, Reserve: p.Reserve, EffectiveWindowSec: a.cfg().MaxIdle.Seconds()}
+	for _, p := range cfg.Pools {
+		ps := PoolStatus{Name: p.Name, Reserve: p.Reserve, EffectiveWindowSec: cfg.MaxIdle.Seconds()}
 		n, used, pending, unl, at, err := a.store.PoolState(ctx, p.Name)
 		if err != nil {
 			return nil, err
@@ -245,7 +248,7 @@ func (a *Model) Status(ctx context.Context) (*Status, error) {
 		if n, err := a.store.RevokedCount(ctx, p.Name); err == nil {
 			ps.RevokedByFloatseat = n
 		}
-		if o, ok := a.store.(observeReader); ok && a.cfg().Mode == config.ModeObserve {
+		if o, ok := a.store.(observeReader); ok && cfg.Mode == config.ModeObserve {
 			if free, peak, deny, err := o.ObserveFigures(ctx, p.Name); err == nil {
 				ps.Observe = &ObserveStatus{WouldFree: free, PeakNeeded: peak, WouldDeny: deny}
 			}
