@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,17 +88,29 @@ func (s *Store) LastActivity(ctx context.Context, users []string) (map[string]ti
 	if len(users) == 0 {
 		return out, nil
 	}
-	scores, err := s.rdb.ZMScore(ctx, s.Key("activity"), users...).Result()
-	if err != nil {
+	// The admin user list asks for every licensed user (100k and more): one
+	// ZMSCORE that size holds Redis, and every proxy's activity write, for
+	// its whole run, so it is sent as a pipeline of bounded commands.
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.FloatSliceCmd, 0, (len(users)+activityBatch-1)/activityBatch)
+	for chunk := range slices.Chunk(users, activityBatch) {
+		cmds = append(cmds, pipe.ZMScore(ctx, s.Key("activity"), chunk...))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, s.fail("activity_read", fmt.Errorf("read activity: %w", err))
 	}
-	for i, sc := range scores {
-		if sc > 0 {
-			out[users[i]] = time.UnixMilli(int64(sc))
+	for c, cmd := range cmds {
+		for i, sc := range cmd.Val() {
+			if sc > 0 {
+				out[users[c*activityBatch+i]] = time.UnixMilli(int64(sc))
+			}
 		}
 	}
 	return out, nil
 }
+
+// activityBatch bounds the members one ZMSCORE of LastActivity asks for.
+const activityBatch = 1000
 
 // AllActivity returns every recorded user's last activity.
 func (s *Store) AllActivity(ctx context.Context) (map[string]time.Time, error) {
