@@ -105,16 +105,7 @@ func parseJira(l []byte, e *Entry) bool {
 	if user, l, ok = token(l); !ok {
 		return false
 	}
-	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
-		return false
-	}
-	if l, ok = quotedRequest(l, e); !ok {
-		return false
-	}
-	if e.Status, l, ok = status(l); !ok {
-		return false
-	}
-	if _, l, ok = bytesSent(l); !ok {
+	if l, ok = clfRequest(l, e); !ok {
 		return false
 	}
 	if _, l, ok = number(l); !ok { // %D
@@ -154,16 +145,7 @@ func parseNginx(l []byte, e *Entry) bool {
 	if len(user) == 0 || bytes.IndexByte(user, ' ') >= 0 {
 		return false
 	}
-	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
-		return false
-	}
-	if l, ok = quotedRequest(l, e); !ok {
-		return false
-	}
-	if e.Status, l, ok = status(l); !ok {
-		return false
-	}
-	if _, l, ok = bytesSent(l); !ok {
+	if l, ok = clfRequest(l, e); !ok {
 		return false
 	}
 	if len(l) > 0 && l[0] != '"' {
@@ -241,16 +223,7 @@ func parseConfluenceDocker(l []byte, e *Entry) bool {
 	if user, l, ok = token(l); !ok {
 		return false
 	}
-	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
-		return false
-	}
-	if l, ok = quotedRequest(l, e); !ok {
-		return false
-	}
-	if e.Status, l, ok = status(l); !ok {
-		return false
-	}
-	if _, l, ok = bytesSent(l); !ok {
+	if l, ok = clfRequest(l, e); !ok {
 		return false
 	}
 	if _, l, ok = number(l); !ok { // %D
@@ -261,6 +234,26 @@ func parseConfluenceDocker(l []byte, e *Entry) bool {
 	}
 	e.User = named(user)
 	return true
+}
+
+// clfRequest parses the run the common-log-style formats share:
+// [time] "METHOD target PROTO" status bytes. It fills e.At, e.Zone, e.Method,
+// the target and e.Status, and returns what follows the bytes.
+func clfRequest(l []byte, e *Entry) ([]byte, bool) {
+	var ok bool
+	if e.At, e.Zone, l, ok = bracketTime(l); !ok {
+		return nil, false
+	}
+	if l, ok = quotedRequest(l, e); !ok {
+		return nil, false
+	}
+	if e.Status, l, ok = status(l); !ok {
+		return nil, false
+	}
+	if _, l, ok = bytesSent(l); !ok {
+		return nil, false
+	}
+	return l, true
 }
 
 // token returns the bytes up to the next space and the rest after it. The
