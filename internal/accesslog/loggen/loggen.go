@@ -283,6 +283,21 @@ func appendLine(b []byte, f accesslog.Format, stamp []byte, e event, d, i int) [
 		}
 		return s
 	}
+	// clf appends the part the quoted-request formats share:
+	// user [time] "METHOD target HTTP/1.1" status bytes
+	clf := func(b []byte) []byte {
+		b = append(b, dash(user)...)
+		b = append(b, " ["...)
+		b = append(b, stamp...)
+		b = append(b, `] "`...)
+		b = append(b, method...)
+		b = append(b, ' ')
+		b = append(b, targetB...)
+		b = append(b, ` HTTP/1.1" `...)
+		b = append(b, status...)
+		b = append(b, ' ')
+		return append(b, size...)
+	}
 	switch f {
 	case accesslog.Confluence:
 		b = append(b, '[')
@@ -308,17 +323,7 @@ func appendLine(b []byte, f accesslog.Format, stamp []byte, e event, d, i int) [
 	case accesslog.ConfluenceDocker:
 		b = append(b, ip...)
 		b = append(b, ' ')
-		b = append(b, dash(user)...)
-		b = append(b, " ["...)
-		b = append(b, stamp...)
-		b = append(b, `] "`...)
-		b = append(b, method...)
-		b = append(b, ' ')
-		b = append(b, targetB...)
-		b = append(b, ` HTTP/1.1" `...)
-		b = append(b, status...)
-		b = append(b, ' ')
-		b = append(b, size...)
+		b = clf(b)
 		b = append(b, ' ')
 		b = append(b, ms...)
 		b = append(b, ' ')
@@ -338,17 +343,7 @@ func appendLine(b []byte, f accesslog.Format, stamp []byte, e event, d, i int) [
 	case accesslog.Nginx:
 		b = append(b, ip...)
 		b = append(b, " - "...)
-		b = append(b, dash(user)...)
-		b = append(b, " ["...)
-		b = append(b, stamp...)
-		b = append(b, `] "`...)
-		b = append(b, method...)
-		b = append(b, ' ')
-		b = append(b, targetB...)
-		b = append(b, ` HTTP/1.1" `...)
-		b = append(b, status...)
-		b = append(b, ' ')
-		b = append(b, size...)
+		b = clf(b)
 		b = append(b, " 0."...)
 		b = append(b, fmt.Sprintf("%03d", (i*7919)%400)...)
 		b = append(b, ` "-" "`...)
@@ -361,17 +356,7 @@ func appendLine(b []byte, f accesslog.Format, stamp []byte, e event, d, i int) [
 		b = append(b, 'x')
 		b = strconv.AppendInt(b, int64(d*1000000+i), 10)
 		b = append(b, "x3 "...)
-		b = append(b, dash(user)...)
-		b = append(b, " ["...)
-		b = append(b, stamp...)
-		b = append(b, `] "`...)
-		b = append(b, method...)
-		b = append(b, ' ')
-		b = append(b, targetB...)
-		b = append(b, ` HTTP/1.1" `...)
-		b = append(b, status...)
-		b = append(b, ' ')
-		b = append(b, size...)
+		b = clf(b)
 		b = append(b, ' ')
 		b = append(b, ms...)
 		b = append(b, ` "-" "`...)
