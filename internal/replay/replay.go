@@ -218,7 +218,7 @@ func Run(opt Options, inputs []Input) (*Result, error) {
 			ss = append(ss, newSim(e, i, n, p.Reserve, j == 0))
 		}
 		e.sims = append(e.sims, ss)
-		e.floors = append(e.floors, &floorTracker{floor: int64(opt.Floor / time.Second), head: -1, tail: -1})
+		e.floors = append(e.floors, &floorTracker{floor: int64(opt.Floor / time.Second), idleList: newIdleList()})
 	}
 	readers := make([]*accesslog.Reader, len(inputs))
 	for i, in := range inputs {

@@ -28,10 +28,9 @@ type sim struct {
 	state  []uint8
 	last   []int64 // last real activity while holding
 	denied []int64 // last counted denial
-	// A doubly linked list of the holders that are not excluded, least
-	// recently active first: the longest idle is at the head.
-	prev, next []int32
-	head, tail int32
+	// The holders that are not excluded, least recently active first:
+	// the longest idle is at the head.
+	idleList
 
 	holders                      int // every holder, excluded ones included
 	deniedUsers                  int
@@ -43,7 +42,7 @@ type sim struct {
 }
 
 func newSim(e *engine, pool, nSeats, reserve int, withDetail bool) *sim {
-	s := &sim{e: e, pool: pool, seats: nSeats, reserve: reserve, head: -1, tail: -1}
+	s := &sim{e: e, pool: pool, seats: nSeats, reserve: reserve, idleList: newIdleList()}
 	if withDetail {
 		s.detail = &detail{}
 	}
@@ -55,34 +54,8 @@ func (s *sim) grow(n int) {
 		s.state = append(s.state, stNone)
 		s.last = append(s.last, 0)
 		s.denied = append(s.denied, -1<<62)
-		s.prev = append(s.prev, -1)
-		s.next = append(s.next, -1)
+		s.idleList.grow()
 	}
-}
-
-func (s *sim) unlink(u int32) {
-	p, n := s.prev[u], s.next[u]
-	if p >= 0 {
-		s.next[p] = n
-	} else {
-		s.head = n
-	}
-	if n >= 0 {
-		s.prev[n] = p
-	} else {
-		s.tail = p
-	}
-	s.prev[u], s.next[u] = -1, -1
-}
-
-func (s *sim) pushTail(u int32) {
-	s.prev[u], s.next[u] = s.tail, -1
-	if s.tail >= 0 {
-		s.next[s.tail] = u
-	} else {
-		s.head = u
-	}
-	s.tail = u
 }
 
 // activity is a real request of user u at t: it keeps a held seat, or
@@ -181,20 +154,18 @@ func (s *sim) run(now int64) {
 // floor of each moment: the seats a floating licence with nothing but the
 // floor would hold (peak_floor_seats).
 type floorTracker struct {
-	floor      int64
-	last       []int64
-	in         []bool
-	prev, next []int32
-	head, tail int32
-	n, peak    int
+	floor int64
+	last  []int64
+	in    []bool
+	idleList
+	n, peak int
 }
 
 func (f *floorTracker) activity(u int32, t int64) {
 	for len(f.last) <= int(u) {
 		f.last = append(f.last, 0)
 		f.in = append(f.in, false)
-		f.prev = append(f.prev, -1)
-		f.next = append(f.next, -1)
+		f.idleList.grow()
 	}
 	f.expire(t)
 	if f.in[u] {
@@ -205,13 +176,7 @@ func (f *floorTracker) activity(u int32, t int64) {
 		f.peak = max(f.peak, f.n)
 	}
 	f.last[u] = t
-	f.prev[u], f.next[u] = f.tail, -1
-	if f.tail >= 0 {
-		f.next[f.tail] = u
-	} else {
-		f.head = u
-	}
-	f.tail = u
+	f.pushTail(u)
 }
 
 // expire ends the holds whose floor has passed by t.
@@ -224,17 +189,43 @@ func (f *floorTracker) expire(t int64) {
 	}
 }
 
-func (f *floorTracker) unlink(u int32) {
-	p, n := f.prev[u], f.next[u]
+// idleList is a doubly linked list over user indices, least recently
+// active first: activity moves a user to the tail, the head is the
+// longest idle.
+type idleList struct {
+	prev, next []int32
+	head, tail int32
+}
+
+func newIdleList() idleList { return idleList{head: -1, tail: -1} }
+
+// grow adds one unlinked index.
+func (l *idleList) grow() {
+	l.prev = append(l.prev, -1)
+	l.next = append(l.next, -1)
+}
+
+func (l *idleList) unlink(u int32) {
+	p, n := l.prev[u], l.next[u]
 	if p >= 0 {
-		f.next[p] = n
+		l.next[p] = n
 	} else {
-		f.head = n
+		l.head = n
 	}
 	if n >= 0 {
-		f.prev[n] = p
+		l.prev[n] = p
 	} else {
-		f.tail = p
+		l.tail = p
 	}
-	f.prev[u], f.next[u] = -1, -1
+	l.prev[u], l.next[u] = -1, -1
+}
+
+func (l *idleList) pushTail(u int32) {
+	l.prev[u], l.next[u] = l.tail, -1
+	if l.tail >= 0 {
+		l.next[l.tail] = u
+	} else {
+		l.head = u
+	}
+	l.tail = u
 }
