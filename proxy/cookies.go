@@ -10,13 +10,16 @@ import (
 // stripCookie removes one cookie by name from the request's Cookie
 // headers. When the cookie comes first or last on its line (as a browser
 // orders a cookie set after the app's) the line is resliced: no allocation.
+// Every copy goes: a client may send the cookie twice, and the app must
+// see none of them.
 func stripCookie(r *http.Request, name string) {
 	vals := r.Header["Cookie"]
-	for i, line := range vals {
-		start := cookieStart(line, name)
+	for i := 0; i < len(vals); i++ {
+		start := cookieStart(vals[i], name)
 		if start < 0 {
 			continue
 		}
+		line := vals[i]
 		end := strings.IndexByte(line[start:], ';')
 		switch {
 		case end < 0 && start == 0:
@@ -31,6 +34,7 @@ func stripCookie(r *http.Request, name string) {
 			dropCookie(r, name)
 			return
 		}
+		i-- // the resliced line may hold another copy
 	}
 }
 

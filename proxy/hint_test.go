@@ -96,6 +96,26 @@ func TestStripCookieAllocations(t *testing.T) {
 	}
 }
 
+// A client that sends the hint twice gets neither copy to the app.
+func TestStripCookieRepeated(t *testing.T) {
+	h := identity.HintCookie
+	for _, lines := range [][]string{
+		{h + "=a; " + h + "=b; JSESSIONID=1"},
+		{"JSESSIONID=1; " + h + "=a; " + h + "=b"},
+		{h + "=a; JSESSIONID=1; " + h + "=b"},
+		{h + "=a; JSESSIONID=1", h + "=b; JSESSIONID=1"},
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header["Cookie"] = append([]string(nil), lines...)
+		stripCookie(r, h)
+		for _, got := range r.Header["Cookie"] {
+			if strings.Contains(got, h) {
+				t.Errorf("%q: stripped to %q", lines, r.Header["Cookie"])
+			}
+		}
+	}
+}
+
 func basic(user, pw string) string {
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.SetBasicAuth(user, pw)
