@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,41 @@ func basic(user, pw string) string {
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.SetBasicAuth(user, pw)
 	return r.Header.Get("Authorization")
+}
+
+// The client address behind trusted proxies is the nearest untrusted
+// X-Forwarded-For entry, read without allocating (unless garbled).
+func TestClientAddr(t *testing.T) {
+	p := &Proxy{opt: Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	for _, c := range []struct {
+		peer string
+		xff  []string
+		want string
+	}{
+		{"192.0.2.1:5", []string{"6.6.6.6"}, "192.0.2.1"},
+		{"10.0.0.1:5", nil, "10.0.0.1"},
+		{"10.0.0.1:5", []string{"6.6.6.6, 203.0.113.7"}, "203.0.113.7"},
+		{"10.0.0.1:5", []string{"6.6.6.6, 203.0.113.7, 10.0.0.2"}, "203.0.113.7"},
+		{"10.0.0.1:5", []string{"6.6.6.6", "203.0.113.7,10.0.0.2"}, "203.0.113.7"},
+		{"10.0.0.1:5", []string{"6.6.6.6", "10.0.0.3, 10.0.0.2"}, "6.6.6.6"},
+		{"10.0.0.1:5", []string{"10.0.0.3, 10.0.0.2"}, "10.0.0.3"},
+		{"10.0.0.1:5", []string{"6.6.6.6, junk, 10.0.0.2"}, "10.0.0.2"},
+		{"10.0.0.1:5", []string{"junk"}, "10.0.0.1"},
+		{"10.0.0.1:5", []string{"::ffff:203.0.113.7"}, "203.0.113.7"},
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != nil {
+			r.Header["X-Forwarded-For"] = c.xff
+		}
+		if got := p.clientAddr(r).String(); got != c.want {
+			t.Errorf("%s %q: got %s, want %s", c.peer, c.xff, got, c.want)
+		}
+		if strings.Contains(strings.Join(c.xff, ","), "junk") {
+			continue // the parse error of a garbled entry allocates
+		}
+		if n := testing.AllocsPerRun(50, func() { p.clientAddr(r) }); n != 0 {
+			t.Errorf("%s %q: %v allocations, want 0", c.peer, c.xff, n)
+		}
+	}
 }
