@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/audit"
@@ -77,9 +76,16 @@ type AuditLog interface {
 	Recent(ctx context.Context, n int64) ([]audit.Event, error)
 }
 
+// Running is the configuration in force. The read model keeps no copy of
+// its own but asks on every answer, so a reload (which swaps what Config
+// returns) cannot leave the status and the App disagreeing.
+type Running interface {
+	Config() *config.Config
+}
+
 // ModelOptions are what the read model reads.
 type ModelOptions struct {
-	Config           *config.Config
+	Running          Running
 	Version, Replica string
 	Store            Store
 	Audit            AuditLog
@@ -97,9 +103,7 @@ type ModelOptions struct {
 // membership view the reaper judges by and from Redis; and the
 // manual grant and revoke. The API and the status page both read it.
 type Model struct {
-	// running is the configuration in force: Reload publishes a new copy
-	// here rather than editing the one the model reads concurrently.
-	running atomic.Pointer[config.Config]
+	running Running
 	version string
 	replica string
 	store   Store
@@ -118,12 +122,11 @@ type seatParts struct {
 
 // NewModel returns the read model over o.
 func NewModel(o ModelOptions) *Model {
-	m := &Model{version: o.Version, replica: o.Replica, store: o.Store, audit: o.Audit, clock: o.Clock, log: o.Log}
-	m.running.Store(o.Config)
+	m := &Model{running: o.Running, version: o.Version, replica: o.Replica, store: o.Store, audit: o.Audit, clock: o.Clock, log: o.Log}
 	if o.Directory != nil {
 		m.seats = &seatParts{dir: o.Directory, members: o.Members, keeper: o.Keeper, reaper: o.Reaper}
 		if o.Members == nil { // read live on every call
-			m.seats.members = membership.ForConfig(o.Config, o.Directory, time.Nanosecond, m.clock, o.Log)
+			m.seats.members = membership.ForConfig(o.Running.Config(), o.Directory, time.Nanosecond, m.clock, o.Log)
 		}
 	}
 	if m.clock == nil {
@@ -135,12 +138,8 @@ func NewModel(o ModelOptions) *Model {
 	return m
 }
 
-// SetConfig publishes the configuration a reload put in force, for the
-// status and the API to show.
-func (a *Model) SetConfig(cfg *config.Config) { a.running.Store(cfg) }
-
 // cfg is the configuration in force now.
-func (a *Model) cfg() *config.Config { return a.running.Load() }
+func (a *Model) cfg() *config.Config { return a.running.Config() }
 
 // HasSeats reports whether a directory is configured: without one there
 // are no users to list and no seats to grant or revoke.

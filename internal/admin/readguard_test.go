@@ -62,7 +62,7 @@ func newGuardedServer(t *testing.T, protected bool) *httptest.Server {
 		return nil, nil
 	})}
 	api.Mount(s.Router())
-	m := NewModel(ModelOptions{Config: &config.Config{Product: config.ProductJira, Mode: config.ModeObserve},
+	m := NewModel(ModelOptions{Running: fixedConfig{&config.Config{Product: config.ProductJira, Mode: config.ModeObserve}},
 		Store: emptyStore{}, Audit: emptyAudit{}})
 	m.MountStatusPage(s.Router())
 	srv := httptest.NewServer(s)
@@ -129,3 +129,8 @@ func TestReadGuardWithoutTokensRefusesAll(t *testing.T) {
 		t.Errorf("GET / with an empty Bearer and no tokens configured: got %d, want 401", resp.StatusCode)
 	}
 }
+
+// fixedConfig is a configuration in force that no reload changes.
+type fixedConfig struct{ cfg *config.Config }
+
+func (f fixedConfig) Config() *config.Config { return f.cfg }

@@ -12,7 +12,7 @@ import (
 // the read model of this App's parts.
 func (a *App) mountAPI() {
 	mo := admin.ModelOptions{
-		Config: a.cfg, Version: Version, Replica: a.replica,
+		Running: &a.running, Version: Version, Replica: a.replica,
 		Store: a.store, Audit: a.audit, Clock: a.clock, Log: a.log,
 	}
 	if a.seats != nil {
@@ -20,11 +20,11 @@ func (a *App) mountAPI() {
 	}
 	a.model = admin.NewModel(mo)
 	api := &admin.API{
-		Token:  a.cfg.Admin.Token.Reveal(),
+		Token:  a.cfg().Admin.Token.Reveal(),
 		Status: a.model,
 		Audit:  a.audit,
 		Reload: admin.ReloadFunc(func() error {
-			cfg, _, errs := config.Load(a.cfg.Path)
+			cfg, _, errs := config.Load(a.cfg().Path)
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}

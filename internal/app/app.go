@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,7 +41,7 @@ var Version = "dev"
 
 // App is one running floatseat: proxy, admin port and background loops.
 type App struct {
-	cfg     *config.Config
+	running runningConfig
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	replica string
@@ -61,10 +62,25 @@ type App struct {
 	directory        directory.Directory // WithDirectory: used instead of directory.type's backend
 	immediate        bool
 	proxyLn, adminLn net.Listener
-	cleanups         cleanups       // what New acquired; released by Run's end or New's error
-	mu               sync.Mutex     // serialises Reload
-	running          *config.Config // what Reload last put in force; guarded by mu
+	cleanups         cleanups   // what New acquired; released by Run's end or New's error
+	mu               sync.Mutex // serialises Reload
 }
+
+// runningConfig is the one copy of the configuration in force: New stores
+// the file's, and Reload swaps in a new copy. Nothing else keeps one, so the
+// App's loops and the admin read model (which reads it through Config)
+// cannot disagree after a reload. A published copy is never edited in
+// place: they read it concurrently.
+type runningConfig struct{ p atomic.Pointer[config.Config] }
+
+var _ admin.Running = (*runningConfig)(nil)
+
+// Config is the configuration in force now.
+func (r *runningConfig) Config() *config.Config { return r.p.Load() }
+
+// cfg is the configuration in force now. Read it once per decision: a
+// reload may swap it between two reads (restart-only keys never change).
+func (a *App) cfg() *config.Config { return a.running.Config() }
 
 // Option changes how New builds an App.
 type Option func(*App)
@@ -90,7 +106,8 @@ func WithRegistry(reg *prometheus.Registry) Option { return func(a *App) { a.reg
 // tests and addresses are known before Run. On an error it releases what
 // it had acquired.
 func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
-	a := &App{cfg: cfg, running: cfg, log: log, reg: prometheus.NewRegistry(), replica: replicaID(), clock: time.Now}
+	a := &App{log: log, reg: prometheus.NewRegistry(), replica: replicaID(), clock: time.Now}
+	a.running.p.Store(cfg)
 	for _, o := range opts {
 		o(a)
 	}
@@ -231,10 +248,11 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Warn("releasing resources at shutdown", "err", err)
 		}
 	}()
+	cfg := a.cfg() // restart-only keys: a reload cannot change them
 	srv := &http.Server{
 		Handler:           a.proxy,
-		ReadHeaderTimeout: a.cfg.Proxy.ReadHeaderTimeout,
-		IdleTimeout:       a.cfg.Proxy.IdleTimeout,
+		ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Proxy.IdleTimeout,
 		// No WriteTimeout: downloads of large attachments may take long,
 		// and a blanket write timeout would cut them.
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
@@ -266,7 +284,7 @@ func (a *App) Run(ctx context.Context) error {
 	go func() { errc <- srv.Serve(a.proxyLn) }()
 	go func() { errc <- adm.Serve(a.adminLn) }()
 	a.log.Info("floatseat serving", "proxy", a.ProxyAddr(), "admin", a.AdminAddr(),
-		"upstream", a.cfg.Upstream, "mode", a.cfg.Mode, "replica", a.replica, "version", Version)
+		"upstream", cfg.Upstream, "mode", cfg.Mode, "replica", a.replica, "version", Version)
 
 	var err error
 	select {
@@ -274,9 +292,9 @@ func (a *App) Run(ctx context.Context) error {
 	case err = <-errc:
 		a.log.Error("server stopped", "err", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.Proxy.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.ShutdownTimeout)
 	defer cancel()
-	a.log.Info("shutting down: draining in-flight requests", "deadline", a.cfg.Proxy.ShutdownTimeout)
+	a.log.Info("shutting down: draining in-flight requests", "deadline", cfg.Proxy.ShutdownTimeout)
 	if serr := srv.Shutdown(sctx); serr != nil {
 		a.log.Warn("proxy did not drain in time", "err", serr)
 	}
@@ -306,7 +324,8 @@ func (a *App) ReapNow(ctx context.Context) error {
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	changed, restart := config.Changes(a.running, cfg)
+	cur := a.cfg()
+	changed, restart := config.Changes(cur, cfg)
 	if len(restart) > 0 {
 		return fmt.Errorf("reload refused, nothing changed: %s need a restart (a reload applies %s)",
 			strings.Join(restart, ", "), strings.Join(config.ReloadableKeys(), ", "))
@@ -325,22 +344,18 @@ func (a *App) Reload(cfg *config.Config) error {
 		}
 		a.seats.reaper.RefreshExclusions()
 	}
-	// The running configuration says what is in force (status page, API).
-	// It is published as a new copy: the status page and the API read the
-	// old one concurrently, and the goroutines started by Run read a.cfg's
-	// restart-only keys, so neither is edited in place.
-	next := *a.running
+	// The running configuration says what is in force (status page, API,
+	// Run's loops): the restart-only keys of the one in force with the
+	// reloadable keys of the file, published as a new copy.
+	next := *cur
 	next.Noise, next.Exclude = cfg.Noise, cfg.Exclude
 	next.SessionTimeout, next.MaxIdle = cfg.SessionTimeout, cfg.MaxIdle
 	next.Proxy.Claims = cfg.Proxy.Claims
-	next.Pools = slices.Clone(a.running.Pools)
+	next.Pools = slices.Clone(cur.Pools)
 	for i := range cfg.Pools {
 		next.Pools[i].Reserve = cfg.Pools[i].Reserve
 	}
-	a.running = &next
-	if a.model != nil {
-		a.model.SetConfig(&next)
-	}
+	a.running.p.Store(&next)
 	a.log.Info("configuration reloaded", "changed", strings.Join(changed, ","), "noise_rules", a.noise.count())
 	return nil
 }
@@ -348,12 +363,14 @@ func (a *App) Reload(cfg *config.Config) error {
 // heartbeat tells the reaper (on any replica) that traffic flows through
 // floatseat; without it the reaper revokes nobody.
 func (a *App) heartbeat(ctx context.Context) error {
-	t := time.NewTicker(a.cfg.Activity.HeartbeatInterval)
+	// Read once: a reload cannot change the interval, the pools' names or
+	// the Redis timeout.
+	cfg := a.cfg()
+	t := time.NewTicker(cfg.Activity.HeartbeatInterval)
 	defer t.Stop()
-	// Read once: a reload cannot change the pools' names.
-	pools := poolNames(a.cfg)
+	pools := poolNames(cfg)
 	for {
-		hctx, cancel := context.WithTimeout(ctx, 2*a.cfg.Redis.Timeout)
+		hctx, cancel := context.WithTimeout(ctx, 2*cfg.Redis.Timeout)
 		if err := a.store.Heartbeat(hctx, a.replica, a.clock(), pools...); err != nil {
 			a.log.Warn("heartbeat failed", "err", err)
 		}
@@ -367,12 +384,13 @@ func (a *App) heartbeat(ctx context.Context) error {
 }
 
 func (a *App) openStore() error {
-	st, err := store.Open(a.cfg.Redis, store.Options{Metrics: store.NewMetrics(a.reg)})
+	cfg := a.cfg()
+	st, err := store.Open(cfg.Redis, store.Options{Metrics: store.NewMetrics(a.reg)})
 	if err != nil {
 		return err
 	}
-	if a.cfg.Redis.Embedded() {
-		a.log.Warn("using the embedded in-process store: nothing survives a restart and replicas share nothing; mode is observe", "reason", a.cfg.ModeForced)
+	if cfg.Redis.Embedded() {
+		a.log.Warn("using the embedded in-process store: nothing survives a restart and replicas share nothing; mode is observe", "reason", cfg.ModeForced)
 	}
 	a.store = st
 	a.cleanups.push(st.Close)

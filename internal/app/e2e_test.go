@@ -311,7 +311,7 @@ func (w *world) replicasKnowRevocations() {
 	if a0.seats == nil {
 		return
 	}
-	for _, p := range a0.cfg.Pools {
+	for _, p := range a0.cfg().Pools {
 		recs, err := a0.store.RevokedUsers(w.t.Context(), p.Name)
 		if err != nil {
 			return // Redis is down in this test: nothing to wait for

@@ -34,8 +34,8 @@ func TestObserveModeSimulates(t *testing.T) {
 app: {user: svc}
 pools: [{name: jira-software, license_groups: [jira-software-users], seats: 4, reserve: 2, refresh_interval: 1s}]
 `, WithDirectory(dir, true), WithClock(clock))
-	if a.cfg.Mode != "observe" {
-		t.Fatalf("mode %s: the embedded store runs in observe mode", a.cfg.Mode)
+	if a.cfg().Mode != "observe" {
+		t.Fatalf("mode %s: the embedded store runs in observe mode", a.cfg().Mode)
 	}
 	// alice and bob went home hours ago; carol and dave are working. Four
 	// seats, all used, a reserve of 2: enforce would revoke alice and bob.

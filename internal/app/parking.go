@@ -101,7 +101,8 @@ func prepareParking(ctx context.Context, dir directory.Directory, cfg *config.Co
 // be written. It prints one line a group and returns the problems.
 // WithDirectory is honoured; other options are ignored.
 func CheckParking(cfg *config.Config, out io.Writer, opts ...Option) []error {
-	a := &App{cfg: cfg, log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	a := &App{log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	a.running.p.Store(cfg)
 	for _, o := range opts {
 		o(a)
 	}

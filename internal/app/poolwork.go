@@ -51,12 +51,13 @@ func needOf(w *poolwork.Rules, contextPath string) func(r *http.Request) uint64 
 // start, then every activity.projects_refresh_interval. A failed read keeps
 // the last good list (with none yet, issue pages count for the main pool).
 func (a *App) refreshProjects(ctx context.Context) error {
-	if !a.work.Typed() || a.cfg.Product != config.ProductJira {
+	cfg := a.cfg() // restart-only keys
+	if !a.work.Typed() || cfg.Product != config.ProductJira {
 		return nil
 	}
-	src := license.JiraProjects{BaseURL: a.cfg.App.URL, User: a.cfg.App.User, Password: a.cfg.App.Password.Reveal(),
-		Timeout: a.cfg.App.Timeout}
-	t := time.NewTicker(a.cfg.Activity.ProjectsRefreshInterval)
+	src := license.JiraProjects{BaseURL: cfg.App.URL, User: cfg.App.User, Password: cfg.App.Password.Reveal(),
+		Timeout: cfg.App.Timeout}
+	t := time.NewTicker(cfg.Activity.ProjectsRefreshInterval)
 	defer t.Stop()
 	for {
 		if types, err := src.Types(ctx); err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floatseat/floatseat/internal/admin"
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/testenv"
 )
@@ -161,4 +163,74 @@ func TestReloadEndpointReadsTheFile(t *testing.T) {
 	if code, body := post(); code != 400 || !strings.Contains(body, "redis.key_prefix") {
 		t.Errorf("reload changing redis.key_prefix: %d %s, want 400 naming the key", code, body)
 	}
+}
+
+// TestReloadAdminAndAppAgree: after a reload, by SIGHUP's path (Reload with
+// the re-read file) and by POST /api/v1/reload, the status the admin port
+// serves shows the window and the reserve the App and its reaper work by.
+func TestReloadAdminAndAppAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: real redis-server")
+	}
+	rd := testenv.StartRedis(t)
+	for k, v := range testSecrets {
+		t.Setenv(k, v)
+	}
+	sim := appsim.New(appsim.Config{Product: "jira", AdminUsers: []string{"svc"}})
+	sim.InternalDirectory().AddUser("svc", "svc-pw")
+	up := httptest.NewServer(sim)
+	t.Cleanup(up.Close)
+	path := filepath.Join(t.TempDir(), "floatseat.yaml")
+	file := func(session, idle string, reserve int) string {
+		s := fmt.Sprintf(reloadYAML, up.URL, session, idle, rd.Addr, reserve, "nobody", "^/rest/acme/1/poll")
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cfg := parseTestConfig(t, file("1h", "4h", 5))
+	cfg.Path = path
+	a := runAppConfig(t, cfg)
+
+	agree := func(how string, session, idle time.Duration, reserve int) {
+		t.Helper()
+		resp, err := http.Get("http://" + a.AdminAddr() + "/api/v1/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st admin.Status
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || len(st.Pools) != 1 {
+			t.Fatalf("%s: status: %v, %d pools", how, err, len(st.Pools))
+		}
+		got := fmt.Sprintf("window %vs..%vs reserve %d", st.SessionTimeout, st.MaxIdle, st.Pools[0].Reserve)
+		in := a.cfg()
+		app := fmt.Sprintf("window %vs..%vs reserve %d", in.SessionTimeout.Seconds(), in.MaxIdle.Seconds(), in.Pools[0].Reserve)
+		floor, ceiling, reserves := a.seats.reaper.Settings()
+		reap := fmt.Sprintf("window %vs..%vs reserve %d", floor.Seconds(), ceiling.Seconds(), reserves["jira-software"])
+		want := fmt.Sprintf("window %vs..%vs reserve %d", session.Seconds(), idle.Seconds(), reserve)
+		if got != want || app != want || reap != want {
+			t.Errorf("%s: admin status %q, app %q, reaper %q; want all %q", how, got, app, reap, want)
+		}
+	}
+	agree("at start", time.Hour, 4*time.Hour, 5)
+
+	if err := a.Reload(parseTestConfig(t, file("2h", "8h", 0))); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	agree("after Reload", 2*time.Hour, 8*time.Hour, 0)
+
+	file("3h", "9h", 2)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+a.AdminAddr()+"/api/v1/reload", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v1/reload: %d %s", resp.StatusCode, b)
+	}
+	agree("after POST /api/v1/reload", 3*time.Hour, 9*time.Hour, 2)
 }

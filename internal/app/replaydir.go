@@ -21,7 +21,8 @@ import (
 // back to "everybody" would size the wrong estate. WithDirectory is
 // honoured; other options are ignored.
 func ReplayMembership(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (member func(pool int, user string) bool, excluded func(user string) bool, err error) {
-	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), clock: time.Now}
+	a := &App{log: log, reg: prometheus.NewRegistry(), clock: time.Now}
+	a.running.p.Store(cfg)
 	for _, o := range opts {
 		o(a)
 	}

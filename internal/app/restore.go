@@ -20,7 +20,8 @@ import (
 // clears their records where Redis answers. dryRun changes nothing.
 // WithDirectory is honoured; other options are ignored.
 func Restore(ctx context.Context, cfg *config.Config, log *slog.Logger, users []string, all, dryRun bool, opts ...Option) (keeper.RestoreReport, error) {
-	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), clock: time.Now}
+	a := &App{log: log, reg: prometheus.NewRegistry(), clock: time.Now}
+	a.running.p.Store(cfg)
 	for _, o := range opts {
 		o(a)
 	}
@@ -50,6 +51,6 @@ func (a *App) openDirectory() (directory.Directory, error) {
 	if a.directory != nil {
 		return a.directory, nil
 	}
-	d, _, err := openDirectory(a.cfg, a.log, a.reg)
+	d, _, err := openDirectory(a.cfg(), a.log, a.reg)
 	return d, err
 }

@@ -32,7 +32,7 @@ type seatParts struct {
 var errNoBackend = errors.New("directory backend not available")
 
 func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
-	cfg := a.cfg
+	cfg := a.cfg()
 	if cfg.Directory.Type == "" {
 		a.log.Warn("no directory configured: floatseat records activity but manages no seats")
 		return nil, nil
