@@ -104,7 +104,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 		if rec.Reason == "pool-group" {
 			reason = "pool-group"
 		}
-		ok, _, err := k.opt.Store.TakeSeat(ctx, pool, u, now, visibleAt)
+		ok, _, err := k.ledger.TakeSeat(ctx, pool, u, now, visibleAt)
 		if err != nil {
 			k.failures.WithLabelValues("grant").Inc()
 			k.opt.Log.Warn("grant skipped: seat accounting unavailable; forwarding unchanged", "user", u, "pool", pool, "err", err)
@@ -126,7 +126,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 			return proxy.Verdict{Deny: true, Pool: pool, RetryAfter: retry, Never: never}
 		}
 		if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
-			_ = k.opt.Store.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
+			_ = k.ledger.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
 			k.failures.WithLabelValues("grant").Inc()
 			k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
 				Reason: reason, Trigger: trigger, Error: err.Error()})
@@ -166,7 +166,7 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 // (the visibility margin, and the directory sync for a backend the app sees
 // only then). never: every holder is excluded.
 func (k *Keeper) retryAfter(ctx context.Context, pool string, now time.Time) (time.Duration, bool) {
-	next, never, err := k.opt.Store.NextFree(ctx, pool)
+	next, never, err := k.free.NextFree(ctx, pool)
 	if never && err == nil {
 		return seats.MaxRetryAfter, true
 	}
@@ -190,17 +190,17 @@ func (k *Keeper) retryAfter(ctx context.Context, pool string, now time.Time) (ti
 // unknown or "never" (the pool had only excluded holders) moves there.
 func (k *Keeper) noteHolder(ctx context.Context, pool string, now time.Time) {
 	cand := now.Add(k.Floor() + k.opt.ReaperInterval)
-	next, never, err := k.opt.Store.NextFree(ctx, pool)
+	next, never, err := k.free.NextFree(ctx, pool)
 	if err != nil || (!never && next.After(now) && !cand.Before(next)) {
 		return
 	}
-	_ = k.opt.Store.SetNextFree(ctx, pool, cand, false)
+	_ = k.free.SetNextFree(ctx, pool, cand, false)
 }
 
 // addGroups restores rec.Groups in the directory with an intent around it.
 func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoked, reason string) error {
 	in := store.Intent{Op: "grant", User: u, Pool: pool, Groups: rec.Groups, Reason: reason, At: k.opt.Clock()}
-	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+	if err := k.intents.RecordIntent(ctx, in); err != nil {
 		return err
 	}
 	for i, g := range rec.Groups {
@@ -214,7 +214,7 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 			if uerr := k.removeGroups(uctx, pool, u, rec.Groups[:i]); uerr != nil {
 				return errors.Join(err, fmt.Errorf("partial grant left for reconcile: %w", uerr))
 			}
-			if derr := k.opt.Store.DropIntent(uctx, "grant", pool, u); derr != nil {
+			if derr := k.intents.DropIntent(uctx, "grant", pool, u); derr != nil {
 				k.opt.Log.Warn("grant intent not dropped; reconcile completes the grant", "user", u, "pool", pool, "err", derr)
 			}
 			return err
@@ -224,7 +224,7 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 	if rec.Reason != "pool-group" { // a pool-group member was never parked
 		k.unpark(ctx, u, rec.Groups)
 	}
-	if err := k.opt.Store.CompleteGrant(ctx, pool, u); err != nil {
+	if err := k.records.CompleteGrant(ctx, pool, u); err != nil {
 		return err
 	}
 	k.mu.Lock()

@@ -15,7 +15,7 @@ func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
 	switch in.Op {
 	case "revoke":
 		// Still idle? Complete the revocation; active since? Undo it.
-		last, err := k.opt.Store.PoolActivity(ctx, in.Pool, []string{in.User})
+		last, err := k.activity.PoolActivity(ctx, in.Pool, []string{in.User})
 		if err != nil {
 			return err
 		}
@@ -23,7 +23,7 @@ func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
 			if err := k.restore(ctx, in.User, in.Groups); err != nil {
 				return fmt.Errorf("reconcile revoke of %s: %w", in.User, err)
 			}
-			return k.opt.Store.DropIntent(ctx, "revoke", in.Pool, in.User)
+			return k.intents.DropIntent(ctx, "revoke", in.Pool, in.User)
 		}
 		if err := k.removeGroups(ctx, in.Pool, in.User, in.Groups); err != nil {
 			return fmt.Errorf("reconcile revoke of %s: %w", in.User, err)
@@ -41,7 +41,7 @@ func (k *Keeper) reconcileIntent(ctx context.Context, in store.Intent) error {
 		if err := k.restore(ctx, in.User, in.Groups); err != nil {
 			return fmt.Errorf("reconcile grant of %s: %w", in.User, err)
 		}
-		if err := k.opt.Store.CompleteGrant(ctx, in.Pool, in.User); err != nil {
+		if err := k.records.CompleteGrant(ctx, in.Pool, in.User); err != nil {
 			return err
 		}
 		k.mu.Lock()

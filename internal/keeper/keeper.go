@@ -50,32 +50,6 @@ type Pool struct {
 	PoolGroups    []string
 }
 
-// Store is the part of Redis the keeper uses.
-type Store interface {
-	TakeSeat(ctx context.Context, pool, user string, now, visibleAt time.Time) (bool, int, error)
-	ReleaseSeat(ctx context.Context, pool, user string) error
-	MarkRevoked(ctx context.Context, pool, user string, visibleAt time.Time) error
-	RecordIntent(ctx context.Context, in store.Intent) error
-	Intents(ctx context.Context) ([]store.Intent, error)
-	DropIntent(ctx context.Context, op, pool, user string) error
-	CompleteRevoke(ctx context.Context, pool, user string, r store.Revoked) error
-	CompleteGrant(ctx context.Context, pool, user string) error
-	RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error
-	RevokedLog
-	PublishSeatless(ctx context.Context, pool, user string) error
-	RevokedUser(ctx context.Context, pool, user string) (store.Revoked, bool, error)
-	PoolActivity(ctx context.Context, pool string, users []string) (map[string]time.Time, error)
-	// LastActivity is a user's latest real activity in any pool: what
-	// confirms an SSO grant seen through another replica.
-	LastActivity(ctx context.Context, users []string) (map[string]time.Time, error)
-	NextFree(ctx context.Context, pool string) (time.Time, bool, error)
-	SetNextFree(ctx context.Context, pool string, at time.Time, never bool) error
-	Subscribe(ctx context.Context) (<-chan store.Event, func())
-	Epoch(ctx context.Context) (string, error)
-	SetEpoch(ctx context.Context, id string) (string, error)
-	RebuildRevoked(ctx context.Context, pool string, recs map[string]store.Revoked) (int, error)
-}
-
 // Options configure a Keeper.
 type Options struct {
 	Pools []Pool
@@ -88,8 +62,9 @@ type Options struct {
 	// ReconcileBatch bounds the directory reads of one Reconcile pass over
 	// the revoked records (default 50): the full sweep is spread over runs.
 	ReconcileBatch int
-	Store          Store
-	Audit          *audit.Log
+	// Store is Redis; the keeper keeps it as its roles (store.go).
+	Store Store
+	Audit *audit.Log
 	// Observe: decide and audit, change nothing.
 	Observe bool
 	// Virtual is observe mode's virtual revoked set (observe.go): with it,
@@ -136,6 +111,7 @@ type Options struct {
 // Keeper implements proxy.Seats.
 type Keeper struct {
 	opt   Options
+	roles              // the store, by role: each part uses only its own
 	floor atomic.Int64 // a reloaded Floor; 0: opt.Floor
 	pools map[string]*Pool
 	bits  map[string]uint64 // pool → its bit in a Need mask
@@ -170,8 +146,11 @@ type Keeper struct {
 	// holds: users partly revoked who were seen holding a seat of another
 	// pool, until when that answer is trusted (see needsAnySeat).
 	holds map[string]time.Time
-	// virtual: observe mode's virtual revoked set, user → pools.
+	// virtual: observe mode's virtual revoked set, user → pools, read
+	// through vset; tally tells a would-deny (observe.go).
 	virtual map[string]map[string]bool
+	vset    VirtualSet
+	tally   VirtualTally
 
 	// sweep is where the next reconcile pass resumes its sweep.
 	sweepMu sync.Mutex
@@ -180,10 +159,8 @@ type Keeper struct {
 	flightMu sync.Mutex
 	flight   map[string]*call
 
-	// epoch is the Redis epoch the view belongs to (guarded by mu);
-	// rebuilding lets one rebuild or reload run at a time.
-	epoch      string
-	rebuilding chan struct{}
+	// epoch is the Redis epoch the view belongs to (parking.go).
+	epoch *epochGuard
 
 	grants      *prometheus.CounterVec
 	revocations *prometheus.CounterVec
@@ -233,6 +210,10 @@ func New(opt Options) *Keeper {
 	}
 	k := &Keeper{
 		opt:       opt,
+		roles:     rolesOf(opt.Store),
+		epoch:     newEpochGuard(opt.Store),
+		vset:      opt.Virtual,
+		tally:     opt.Virtual,
 		pools:     make(map[string]*Pool, len(opt.Pools)),
 		revoked:   map[string]userRecords{},
 		seatless:  map[string][]string{},
@@ -244,8 +225,6 @@ func New(opt Options) *Keeper {
 		virtual:   map[string]map[string]bool{},
 		flight:    map[string]*call{},
 		bits:      map[string]uint64{},
-
-		rebuilding: make(chan struct{}, 1),
 	}
 	for i := range opt.Pools {
 		k.pools[opt.Pools[i].Name] = &opt.Pools[i]
@@ -306,7 +285,7 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Reque
 	}
 	staleSession := invisible && id.Creds.Session != "" && k.staleSessionLocked(u, id.Creds.Session)
 	k.mu.RUnlock()
-	if vpools != nil && k.opt.Observe && k.opt.Virtual != nil {
+	if vpools != nil && k.opt.Observe && k.vset != nil {
 		return k.observeEnsure(ctx, u, vpools, id, k.need(r))
 	}
 	if missing != 0 && lack == 0 && !k.opt.Observe && k.holdsNoSeat(ctx, u) {

@@ -6,28 +6,42 @@ import (
 
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/proxy"
 )
 
-// Virtual is observe mode's virtual revoked set in Redis (DESIGN §2.12),
-// kept apart from the real one; *store.Store is one.
-type Virtual interface {
+// VirtualSet is observe mode's virtual revoked set in Redis (DESIGN
+// §2.12), kept apart from the real one.
+type VirtualSet interface {
 	ObserveRevoke(ctx context.Context, pool, user string, at time.Time) (bool, error)
 	ObserveReturn(ctx context.Context, pool, user string) (bool, error)
 	ObserveRevoked(ctx context.Context, pool string) (map[string]time.Time, error)
-	ObserveNote(ctx context.Context, pool, figure string, n int) error
-	PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
 }
+
+// VirtualTally is what observe mode reads and notes to tell a would-deny:
+// the pool's seat state, and the figure it counts.
+type VirtualTally interface {
+	PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
+	ObserveNote(ctx context.Context, pool, figure string, n int) error
+}
+
+// Virtual is both, as Options take it; *store.Store is one.
+type Virtual interface {
+	VirtualSet
+	VirtualTally
+}
+
+var _ Virtual = (*store.Store)(nil)
 
 // observeRevoke is Revoke in observe mode: the user joins the virtual
 // revoked set, and only the first time (per idle spell) is it audited.
 func (k *Keeper) observeRevoke(ctx context.Context, ev audit.Event) error {
 	ev.Mode = "observe"
-	if k.opt.Virtual == nil {
+	if k.vset == nil {
 		k.opt.Audit.Record(ctx, ev)
 		return nil
 	}
-	first, err := k.opt.Virtual.ObserveRevoke(ctx, ev.Pool, ev.User, k.opt.Clock())
+	first, err := k.vset.ObserveRevoke(ctx, ev.Pool, ev.User, k.opt.Clock())
 	if err != nil {
 		return err
 	}
@@ -57,11 +71,11 @@ func (k *Keeper) observeEnsure(ctx context.Context, u string, pools map[string]b
 		if k.bits[pool]&need == 0 {
 			continue // this request would not have given that seat back (DESIGN §2.11)
 		}
-		n, used, pending, unlimited, _, err := k.opt.Virtual.PoolState(ctx, pool)
+		n, used, pending, unlimited, _, err := k.tally.PoolState(ctx, pool)
 		if err != nil {
 			continue // fail open: nothing changes in observe mode anyway
 		}
-		vr, err := k.opt.Virtual.ObserveRevoked(ctx, pool)
+		vr, err := k.vset.ObserveRevoked(ctx, pool)
 		if err != nil {
 			continue
 		}
@@ -78,13 +92,13 @@ func (k *Keeper) observeEnsure(ctx context.Context, u string, pools map[string]b
 			}
 			k.mu.Unlock()
 			if audited {
-				_ = k.opt.Virtual.ObserveNote(ctx, pool, "would_deny", 1)
+				_ = k.tally.ObserveNote(ctx, pool, "would_deny", 1)
 				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Deny, User: u, Pool: pool, Reason: "full",
 					Trigger: trigger(id), Mode: "observe"})
 			}
 			continue
 		}
-		won, err := k.opt.Virtual.ObserveReturn(ctx, pool, u)
+		won, err := k.vset.ObserveReturn(ctx, pool, u)
 		if err != nil {
 			continue
 		}
@@ -109,12 +123,12 @@ func (k *Keeper) forgetVirtual(u, pool string) {
 // resyncVirtual reloads the virtual revoked set, so every replica audits
 // the returns of users another replica's reaper would have revoked.
 func (k *Keeper) resyncVirtual(ctx context.Context) {
-	if !k.opt.Observe || k.opt.Virtual == nil {
+	if !k.opt.Observe || k.vset == nil {
 		return
 	}
 	fresh := map[string]map[string]bool{}
 	for name := range k.pools {
-		vr, err := k.opt.Virtual.ObserveRevoked(ctx, name)
+		vr, err := k.vset.ObserveRevoked(ctx, name)
 		if err != nil {
 			k.opt.Log.Warn("cannot read observe mode's virtual revoked set; keeping the last view", "pool", name, "err", err)
 			return

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/directory"
@@ -74,49 +75,70 @@ func (k *Keeper) removeRolledBack(ctx context.Context, in store.Intent) error {
 	return k.removeUnparked(ctx, in.Pool, in.User, in.Groups)
 }
 
-// ensureEpoch makes sure the in-process view belongs to the data Redis
-// holds now. Same epoch: nothing to do (one GET). Another epoch: another
-// replica rebuilt, or this is the first look; reload from Redis. No epoch:
-// Redis lost its data; rebuild from the parking groups first. An error
-// means no seat decision may be taken now.
-func (k *Keeper) ensureEpoch(ctx context.Context) error {
-	id, err := k.opt.Store.Epoch(ctx)
+// epochGuard knows which Redis epoch the revoked view belongs to, and
+// lets one rebuild or reload run at a time. Of Redis it reads the epoch
+// only.
+type epochGuard struct {
+	epochs Epochs
+	mu     sync.Mutex
+	known  string
+	busy   chan struct{}
+}
+
+func newEpochGuard(e Epochs) *epochGuard {
+	return &epochGuard{epochs: e, busy: make(chan struct{}, 1)}
+}
+
+func (g *epochGuard) current() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.known
+}
+
+// ensure makes sure the view belongs to the data Redis holds now. Same
+// epoch: nothing to do (one GET). Another epoch: another replica rebuilt,
+// or this is the first look; reload from Redis. No epoch: Redis lost its
+// data; rebuild (which returns the epoch it set) first. An error means no
+// seat decision may be taken now.
+func (g *epochGuard) ensure(ctx context.Context, rebuild func(context.Context) (string, error), reload func(context.Context) error) error {
+	id, err := g.epochs.Epoch(ctx)
 	if err != nil {
 		return err
 	}
-	k.mu.RLock()
-	known := k.epoch
-	k.mu.RUnlock()
-	if id != "" && id == known {
+	if id != "" && id == g.current() {
 		return nil
 	}
 	select {
-	case k.rebuilding <- struct{}{}:
-		defer func() { <-k.rebuilding }()
+	case g.busy <- struct{}{}:
+		defer func() { <-g.busy }()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if id, err = k.opt.Store.Epoch(ctx); err != nil { // someone may have finished meanwhile
+	if id, err = g.epochs.Epoch(ctx); err != nil { // someone may have finished meanwhile
 		return err
 	}
-	k.mu.RLock()
-	known = k.epoch
-	k.mu.RUnlock()
 	switch {
-	case id != "" && id == known:
+	case id != "" && id == g.current():
 		return nil
 	case id == "":
-		if id, err = k.rebuild(ctx); err != nil {
+		if id, err = rebuild(ctx); err != nil {
 			return err
 		}
 	}
-	if err := k.reload(ctx); err != nil {
+	if err := reload(ctx); err != nil {
 		return err
 	}
-	k.mu.Lock()
-	k.epoch = id
-	k.mu.Unlock()
+	g.mu.Lock()
+	g.known = id
+	g.mu.Unlock()
 	return nil
+}
+
+// ensureEpoch makes sure the in-process view belongs to the data Redis
+// holds now (epochGuard.ensure): rebuilt from the parking groups if Redis
+// lost it, reloaded if another replica rebuilt it.
+func (k *Keeper) ensureEpoch(ctx context.Context) error {
+	return k.epoch.ensure(ctx, k.rebuild, k.reload)
 }
 
 // reload reads every record again: the change log does not carry what a
@@ -139,7 +161,7 @@ func (k *Keeper) rebuild(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("rebuild the revoked view of %s from the parking groups: %w", name, err)
 		}
-		n, err := k.opt.Store.RebuildRevoked(ctx, name, recs)
+		n, err := k.epochs.RebuildRevoked(ctx, name, recs)
 		if err != nil {
 			return "", err
 		}
@@ -148,7 +170,7 @@ func (k *Keeper) rebuild(ctx context.Context) (string, error) {
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	id, err := k.opt.Store.SetEpoch(ctx, hex.EncodeToString(b))
+	id, err := k.epochs.SetEpoch(ctx, hex.EncodeToString(b))
 	if err != nil {
 		return "", err
 	}

@@ -159,7 +159,7 @@ func (k *Keeper) sweepTickets() {
 	var seen map[string]time.Time
 	if len(users) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), k.opt.GrantTimeout)
-		seen, _ = k.opt.Store.LastActivity(ctx, users) // unknown: roll back, the safe side
+		seen, _ = k.activity.LastActivity(ctx, users) // unknown: roll back, the safe side
 		cancel()
 	}
 	for _, p := range due {
@@ -206,7 +206,7 @@ func rollbackIntent(u, pool string, prev store.Revoked) store.Intent {
 
 func (k *Keeper) rollbackPool(ctx context.Context, u, pool string, prev store.Revoked) error {
 	in := rollbackIntent(u, pool, prev)
-	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+	if err := k.intents.RecordIntent(ctx, in); err != nil {
 		// Without an intent a crash could lose the record: keep the grant
 		// (the reaper takes the seat back later) rather than risk that.
 		return fmt.Errorf("grant kept, no intent could be recorded: %w", err)
@@ -226,7 +226,7 @@ func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
 			k.seatless[in.User] = append(k.seatless[in.User], in.Pool)
 		}
 		k.mu.Unlock()
-		if err := k.opt.Store.PublishSeatless(ctx, in.Pool, in.User); err != nil {
+		if err := k.events.PublishSeatless(ctx, in.Pool, in.User); err != nil {
 			// The other replicas re-read the pool groups within
 			// seatless_refresh anyway.
 			k.opt.Log.Warn("rollback: other replicas not told; they catch up at their next pool-group read", "user", in.User, "err", err)
@@ -237,15 +237,15 @@ func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
 		k.mu.Lock()
 		k.setRevokedLocked(in.User, in.Pool, rec)
 		k.mu.Unlock()
-		if err := k.opt.Store.RestoreRevoked(ctx, in.Pool, in.User, rec); err != nil {
+		if err := k.records.RestoreRevoked(ctx, in.Pool, in.User, rec); err != nil {
 			return fmt.Errorf("groups removed, revoked record not restored yet: %w", err)
 		}
 	}
-	if err := k.opt.Store.ReleaseSeat(ctx, in.Pool, in.User); err != nil {
+	if err := k.ledger.ReleaseSeat(ctx, in.Pool, in.User); err != nil {
 		// The pending seat expires on its own at its visibility time.
 		k.opt.Log.Warn("rollback: seat not released; it expires on its own", "user", in.User, "pool", in.Pool, "err", err)
 	}
-	if err := k.opt.Store.DropIntent(ctx, "rollback", in.Pool, in.User); err != nil {
+	if err := k.intents.DropIntent(ctx, "rollback", in.Pool, in.User); err != nil {
 		k.opt.Log.Warn("rollback: intent not dropped; reconcile repeats it unless a grant comes first", "user", in.User, "pool", in.Pool, "err", err)
 	}
 	return nil

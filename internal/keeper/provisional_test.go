@@ -129,7 +129,7 @@ func TestRollbackSurvivesAFailedRestore(t *testing.T) {
 	e := newEnv(t, 10, true)
 	revoke(t, e, "jira-software", "carol")
 	fs := &flakyStore{Store: e.st, failRestore: 1}
-	e.k.opt.Store = fs
+	e.k.records = fs
 	id := identity.Identity{User: "carol", Source: identity.SourceBasic}
 	v := e.k.Ensure(t.Context(), id, nil)
 	e.k.Settle(id, v, proxy.Judgement{Why: proxy.WhyBadCredentials})

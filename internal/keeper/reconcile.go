@@ -28,7 +28,7 @@ func (k *Keeper) Reconcile(ctx context.Context, allowed func(context.Context) bo
 	if err := k.ensureEpoch(ctx); err != nil {
 		return err
 	}
-	ins, err := k.opt.Store.Intents(ctx)
+	ins, err := k.intents.Intents(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 		held, err := k.opt.Dir.UserGroups(ctx, r.user, false)
 		if errors.Is(err, directory.ErrUserNotFound) {
 			// Deleted from the directory: nothing to give back, ever.
-			if err := k.opt.Store.CompleteGrant(ctx, r.pool, r.user); err != nil {
+			if err := k.records.CompleteGrant(ctx, r.pool, r.user); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -151,7 +151,7 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 			// Someone gave the seat back outside floatseat: the user is
 			// licensed, so the record must go, or a grant would be
 			// attempted again and again.
-			if err := k.opt.Store.CompleteGrant(ctx, r.pool, r.user); err != nil {
+			if err := k.records.CompleteGrant(ctx, r.pool, r.user); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -178,13 +178,13 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 // intent first, then drops the record.
 func (k *Keeper) completePartial(ctx context.Context, r recordRef, missing []string) error {
 	in := store.Intent{Op: "grant", User: r.user, Pool: r.pool, Groups: r.rec.Groups, Reason: "partial", At: k.opt.Clock()}
-	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+	if err := k.intents.RecordIntent(ctx, in); err != nil {
 		return err
 	}
 	if err := k.restore(ctx, r.user, missing); err != nil {
 		return fmt.Errorf("reconcile partial grant of %s: %w", r.user, err)
 	}
-	if err := k.opt.Store.CompleteGrant(ctx, r.pool, r.user); err != nil {
+	if err := k.records.CompleteGrant(ctx, r.pool, r.user); err != nil {
 		return err
 	}
 	k.mu.Lock()

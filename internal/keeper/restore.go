@@ -77,7 +77,7 @@ redis:
 	for name := range k.pools {
 		for cursor := uint64(0); ; {
 			var err error
-			cursor, err = k.opt.Store.ScanRevoked(ctx, name, cursor, 1000, func(u string, r store.Revoked) {
+			cursor, err = k.reader.ScanRevoked(ctx, name, cursor, 1000, func(u string, r store.Revoked) {
 				add(u, name, r.Groups...)
 			})
 			if err != nil {
@@ -115,7 +115,7 @@ func (k *Keeper) restoreUser(ctx context.Context, u string, pools map[string][]s
 		if rep.RedisErr != nil {
 			continue
 		}
-		if err := k.opt.Store.CompleteGrant(ctx, pool, u); err != nil {
+		if err := k.records.CompleteGrant(ctx, pool, u); err != nil {
 			rep.RedisErr = err
 			continue
 		}

@@ -45,7 +45,7 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 	}
 	now := k.opt.Clock()
 	// Idle in this pool (DESIGN §2.11): Software work keeps no agent seat.
-	last, err := k.opt.Store.PoolActivity(ctx, rq.Pool, []string{u})
+	last, err := k.activity.PoolActivity(ctx, rq.Pool, []string{u})
 	if err != nil {
 		return fmt.Errorf("revoke %s: fail closed: %w", u, err)
 	}
@@ -73,18 +73,18 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 		return k.observeRevoke(ctx, ev)
 	}
 	in := store.Intent{Op: "revoke", User: u, Pool: rq.Pool, Groups: groups, Reason: rq.Reason, At: now}
-	if err := k.opt.Store.RecordIntent(ctx, in); err != nil {
+	if err := k.intents.RecordIntent(ctx, in); err != nil {
 		return fmt.Errorf("revoke %s: fail closed: %w", u, err)
 	}
 	if rq.Allowed != nil && !rq.Allowed(ctx) {
-		_ = k.opt.Store.DropIntent(ctx, "revoke", rq.Pool, u)
+		_ = k.intents.DropIntent(ctx, "revoke", rq.Pool, u)
 		return fmt.Errorf("revoke %s: no longer allowed (reaper lock lost)", u)
 	}
 	if err := k.removeGroups(ctx, rq.Pool, u, groups); err != nil {
 		// Put back what was removed, so a half-revoked user is not left
 		// behind; the intent stays for reconcile if that fails too.
 		if rerr := k.restore(ctx, u, groups); rerr == nil {
-			_ = k.opt.Store.DropIntent(ctx, "revoke", rq.Pool, u)
+			_ = k.intents.DropIntent(ctx, "revoke", rq.Pool, u)
 		}
 		k.failures.WithLabelValues("revoke").Inc()
 		ev.Error = err.Error()
@@ -96,14 +96,14 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 
 func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Event) error {
 	rec := store.Revoked{Groups: in.Groups, At: in.At, Reason: in.Reason}
-	if err := k.opt.Store.CompleteRevoke(ctx, in.Pool, in.User, rec); err != nil {
+	if err := k.records.CompleteRevoke(ctx, in.Pool, in.User, rec); err != nil {
 		return fmt.Errorf("revoke %s: directory changed, record pending reconcile: %w", in.User, err)
 	}
 	visibleAt := in.At.Add(k.opt.VisibilityMargin)
 	if !k.opt.Immediate {
 		visibleAt = visibleAt.Add(k.opt.SyncInterval)
 	}
-	_ = k.opt.Store.MarkRevoked(ctx, in.Pool, in.User, visibleAt)
+	_ = k.ledger.MarkRevoked(ctx, in.Pool, in.User, visibleAt)
 	k.opt.Members.Removed(in.User, in.Groups...)
 	k.mu.Lock()
 	k.setRevokedLocked(in.User, in.Pool, rec)

@@ -10,14 +10,6 @@ import (
 	"github.com/floatseat/floatseat/internal/store"
 )
 
-// RevokedLog is the part of Redis that keeps the revoked view current
-// without re-reading it: the change log, and a chunked full read.
-type RevokedLog interface {
-	RevokedLogLast(ctx context.Context) (string, error)
-	RevokedChanges(ctx context.Context, after string, count int64) ([]store.RevokedChange, error)
-	ScanRevoked(ctx context.Context, pool string, cursor uint64, count int64, each func(user string, r store.Revoked)) (uint64, error)
-}
-
 // poolRecord is what floatseat must give back to a user in one pool.
 type poolRecord struct {
 	pool string
@@ -108,7 +100,7 @@ func (k *Keeper) loadRevoked(ctx context.Context) error {
 // fullLoad reads every record, a chunk at a time, and notes the log's
 // position first so that changes made meanwhile are applied after.
 func (k *Keeper) fullLoad(ctx context.Context) error {
-	last, err := k.opt.Store.RevokedLogLast(ctx)
+	last, err := k.changes.RevokedLogLast(ctx)
 	if err != nil {
 		return err
 	}
@@ -116,7 +108,7 @@ func (k *Keeper) fullLoad(ctx context.Context) error {
 	for name := range k.pools {
 		cursor := uint64(0)
 		for {
-			cursor, err = k.opt.Store.ScanRevoked(ctx, name, cursor, 1000, func(u string, r store.Revoked) {
+			cursor, err = k.reader.ScanRevoked(ctx, name, cursor, 1000, func(u string, r store.Revoked) {
 				fresh[u] = fresh[u].with(name, k.intern.record(r))
 			})
 			if err != nil {
@@ -138,7 +130,7 @@ func (k *Keeper) fullLoad(ctx context.Context) error {
 func (k *Keeper) catchUp(ctx context.Context) error {
 	start := time.Now()
 	for {
-		cs, err := k.opt.Store.RevokedChanges(ctx, k.logID, 1000)
+		cs, err := k.changes.RevokedChanges(ctx, k.logID, 1000)
 		if err != nil {
 			return err
 		}

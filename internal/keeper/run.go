@@ -83,7 +83,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 	sweep := time.NewTicker(time.Second)
 	defer sweep.Stop()
 	for {
-		events, unsubscribe := k.opt.Store.Subscribe(ctx)
+		events, unsubscribe := k.events.Subscribe(ctx)
 	loop:
 		for {
 			select {
@@ -133,7 +133,7 @@ func (k *Keeper) apply(ctx context.Context, e store.Event) {
 		}
 		k.mu.Unlock()
 	case "revoke":
-		r, ok, err := k.opt.Store.RevokedUser(ctx, pool, u)
+		r, ok, err := k.reader.RevokedUser(ctx, pool, u)
 		if err != nil {
 			return // the next resync catches up
 		}

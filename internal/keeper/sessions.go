@@ -20,7 +20,7 @@ import (
 // until a login or the sync: the app asks for a login instead. Only that
 // session (and any other the user brings back before a login) is dropped:
 // the new one a login creates is forwarded on every replica, and every
-// replica hears of a stale session at once (Store.Announce).
+// replica hears of a stale session at once (Events.Announce).
 //
 // The alternative, ending the user's sessions at revocation (Jira 9.11+
 // DELETE /rest/api/2/user/session/{user}), needs an admin call per
@@ -41,17 +41,10 @@ func (k *Keeper) markStale(ctx context.Context, u, session string, until time.Ti
 	k.mu.Lock()
 	k.addStaleLocked(u, key, until)
 	k.mu.Unlock()
-	if a, ok := k.opt.Store.(announcer); ok {
-		arg := strconv.FormatUint(key, 16) + "@" + strconv.FormatInt(until.UnixMilli(), 10)
-		if err := a.Announce(context.WithoutCancel(ctx), "stale", arg, u); err != nil {
-			k.opt.Log.Warn("stale session not announced; other replicas forward it until the app syncs", "user", u, "err", err)
-		}
+	arg := strconv.FormatUint(key, 16) + "@" + strconv.FormatInt(until.UnixMilli(), 10)
+	if err := k.events.Announce(context.WithoutCancel(ctx), "stale", arg, u); err != nil {
+		k.opt.Log.Warn("stale session not announced; other replicas forward it until the app syncs", "user", u, "err", err)
 	}
-}
-
-// announcer is the store's Announce (optional, so test stores need not have it).
-type announcer interface {
-	Announce(ctx context.Context, op, arg, user string) error
 }
 
 func (k *Keeper) addStaleLocked(u string, key uint64, until time.Time) {
