@@ -34,19 +34,6 @@ type Pool struct {
 	Reserve       int
 }
 
-// Store is the part of Redis the reaper reads.
-type Store interface {
-	TryLock(ctx context.Context, name, owner string, ttl time.Duration) (*store.Lock, bool, error)
-	LastHeartbeat(ctx context.Context) (time.Time, error)
-	ObservedSince(ctx context.Context) (time.Time, error)
-	PoolActivity(ctx context.Context, pool string, users []string) (map[string]time.Time, error)
-	PoolObservedSince(ctx context.Context, pool string) (time.Time, error)
-	PoolState(ctx context.Context, pool string) (seats, used, pending int, unlimited bool, reportedAt time.Time, err error)
-	PendingRevocations(ctx context.Context, pool string) (int, error)
-	SetNextFree(ctx context.Context, pool string, at time.Time, never bool) error
-	AddSample(ctx context.Context, pool string, p store.Sample, keep time.Duration) error
-}
-
 // Virtual is the part of observe mode's virtual revoked set the reaper
 // reads; *store.Store is one.
 type Virtual interface {
@@ -65,6 +52,7 @@ type Keeper interface {
 // Options configure a Reaper.
 type Options struct {
 	Pools []Pool
+	// Store is Redis; the reaper keeps it as its roles (store.go).
 	Store Store
 	// Members is the membership view shared with the keeper and the admin
 	// read model. Without one, the reaper builds its own from Dir and the
@@ -94,7 +82,8 @@ type Options struct {
 
 // Reaper is the revocation loop.
 type Reaper struct {
-	opt Options
+	opt   Options
+	roles // the store, by role: each step uses only its own
 
 	runMu sync.Mutex // one run at a time in this process; guards lock
 	lock  *store.Lock
@@ -145,7 +134,7 @@ func New(opt Options) *Reaper {
 			Exclude:  membership.Exclusions{Groups: opt.ExcludeGroups, Users: opt.ExcludeUsers},
 			Interval: time.Nanosecond, Clock: opt.Clock, Log: opt.Log})
 	}
-	r := &Reaper{opt: opt, last: map[string]PoolReport{}, pressure: map[string]pressureMark{}}
+	r := &Reaper{opt: opt, roles: rolesOf(opt.Store), last: map[string]PoolReport{}, pressure: map[string]pressureMark{}}
 	r.runs = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "floatseat", Name: "reaper_runs_total",
 		Help: "Reaper runs by result: ok, skipped (not the lock holder, or a safety rail), error.",
@@ -231,11 +220,11 @@ func (r *Reaper) RunOnce(ctx context.Context) (err error) {
 	began := time.Now()
 	defer func() { r.duration.Observe(time.Since(began).Seconds()) }()
 	now := r.opt.Clock()
-	hb, err := r.opt.Store.LastHeartbeat(ctx)
+	hb, err := r.beats.LastHeartbeat(ctx)
 	if err != nil {
 		return err
 	}
-	obs, err := r.opt.Store.ObservedSince(ctx)
+	obs, err := r.beats.ObservedSince(ctx)
 	if err != nil {
 		return err
 	}
@@ -283,11 +272,11 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 	// Idleness is per pool (DESIGN §2.11): Software work keeps no agent
 	// seat. A pool whose own records started later (an upgrade) is
 	// measured from then.
-	last, err := r.opt.Store.PoolActivity(ctx, p.Name, names)
+	last, err := r.activity.PoolActivity(ctx, p.Name, names)
 	if err != nil {
 		return PoolReport{}, err
 	}
-	if since, err := r.opt.Store.PoolObservedSince(ctx, p.Name); err != nil {
+	if since, err := r.activity.PoolObservedSince(ctx, p.Name); err != nil {
 		return PoolReport{}, err
 	} else if since.After(obs) {
 		obs = since
@@ -296,11 +285,11 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 	for i, u := range names {
 		users[i] = seats.User{Name: u, LastActive: last[u], Excluded: excluded[u]}
 	}
-	nSeats, used, pending, unlimited, reportedAt, err := r.opt.Store.PoolState(ctx, p.Name)
+	nSeats, used, pending, unlimited, reportedAt, err := r.state.PoolState(ctx, p.Name)
 	if err != nil {
 		return PoolReport{}, err
 	}
-	pendingRev, err := r.opt.Store.PendingRevocations(ctx, p.Name)
+	pendingRev, err := r.state.PendingRevocations(ctx, p.Name)
 	if err != nil {
 		return PoolReport{}, err
 	}
@@ -341,9 +330,9 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 	r.licensed.WithLabelValues(p.Name, "excluded").Set(float64(plan.Counts.Excluded))
 	if plan.Counts.Active+plan.Counts.Idle == 0 && plan.Counts.Excluded > 0 {
 		// Every holder is excluded: no seat frees by itself.
-		_ = r.opt.Store.SetNextFree(ctx, p.Name, time.Time{}, true)
+		_ = r.free.SetNextFree(ctx, p.Name, time.Time{}, true)
 	} else if next := seats.RetryAfter(now, users, prm); next > 0 && plan.Counts.Active+plan.Counts.Idle > 0 {
-		_ = r.opt.Store.SetNextFree(ctx, p.Name, now.Add(next), false)
+		_ = r.free.SetNextFree(ctx, p.Name, now.Add(next), false)
 	}
 	if plan.Skipped != "" {
 		r.opt.Log.Info("reaper revokes nobody", "pool", p.Name, "why", plan.Skipped)
@@ -365,7 +354,7 @@ func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Ti
 	// One chart point a run for the status page (kept 24 h); an unlimited
 	// or not-yet-counted pool has no headroom worth drawing.
 	if !pool.Unlimited {
-		_ = r.opt.Store.AddSample(ctx, p.Name, store.Sample{At: now, Headroom: rep.Headroom, Licensed: rep.Licensed}, 24*time.Hour)
+		_ = r.samples.AddSample(ctx, p.Name, store.Sample{At: now, Headroom: rep.Headroom, Licensed: rep.Licensed}, 24*time.Hour)
 	}
 	if r.opt.OnHeadroom != nil {
 		r.opt.OnHeadroom(p.Name, rep.Headroom)
@@ -418,7 +407,7 @@ func (r *Reaper) holdLock(ctx context.Context) bool {
 		}
 		r.lock = nil
 	}
-	l, ok, err := r.opt.Store.TryLock(ctx, "reaper", r.opt.Replica, r.opt.LockTTL)
+	l, ok, err := r.locker.TryLock(ctx, "reaper", r.opt.Replica, r.opt.LockTTL)
 	if err != nil || !ok {
 		return false
 	}
