@@ -63,35 +63,8 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 		return proxy.Verdict{}
 	}
 	now := k.opt.Clock()
-	k.mu.RLock()
-	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
-	for _, r := range k.revoked[u] {
-		if pools&k.bits[r.pool] != 0 {
-			recs[r.pool] = r.rec
-		}
-	}
-	for _, p := range k.seatless[u] {
-		if _, ok := recs[p]; !ok && pools&k.bits[p] != 0 {
-			recs[p] = store.Revoked{Groups: k.pools[p].DefaultGroups, Reason: "pool-group"}
-		}
-	}
-	k.mu.RUnlock()
-
-	// A password login makes the app re-read groups before its licence
-	// check; otherwise Crowd/LDAP changes show only at the next sync.
-	visibleNow := k.opt.Immediate || id.RefreshesGroups()
-	// The grant stays counted as pending until a licence report taken
-	// after the app can count it: after the directory write and the login
-	// have completed (at most the grant timeout, plus a margin for the
-	// login itself and the app's own seat-count cache), or after the next
-	// directory sync. Counting it twice for a while errs on the safe side;
-	// dropping it too early could push the app over its licence.
-	visibleAt := now.Add(k.opt.GrantTimeout + k.opt.VisibilityMargin)
-	syncAt := visibleAt
-	if !visibleNow {
-		visibleAt = now.Add(k.opt.SyncInterval + k.opt.VisibilityMargin)
-		syncAt = now.Add(k.opt.SyncInterval)
-	}
+	recs := k.toGiveBack(u, pools)
+	vis := k.visibility(now, id)
 	reason := "return"
 	if id.Route != identity.RouteNone || id.Source == identity.SourceBasic {
 		reason = "login"
@@ -104,60 +77,141 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 		if rec.Reason == "pool-group" {
 			reason = "pool-group"
 		}
-		ok, _, err := k.ledger.TakeSeat(ctx, pool, u, now, visibleAt)
-		if err != nil {
-			k.failures.WithLabelValues("grant").Inc()
-			k.opt.Log.Warn("grant skipped: seat accounting unavailable; forwarding unchanged", "user", u, "pool", pool, "err", err)
-			continue
+		granted, deny := k.grantPool(ctx, u, pool, rec, reason, trigger, vis)
+		if deny.Deny {
+			return deny
 		}
-		if !ok {
-			retry, never := k.retryAfter(ctx, pool, now)
-			k.mu.Lock()
-			last := k.denied[u]
-			audited := now.Sub(last) >= time.Minute
-			if audited {
-				k.denied[u] = now
-			}
-			k.mu.Unlock()
-			if audited {
-				k.opt.Audit.Record(ctx, audit.Event{Action: audit.Deny, User: u, Pool: pool, Groups: rec.Groups,
-					Reason: "full", Trigger: trigger})
-			}
-			return proxy.Verdict{Deny: true, Pool: pool, RetryAfter: retry, Never: never}
+		if granted {
+			done.pools[pool] = rec
+			v.Granted = true
 		}
-		if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
-			_ = k.ledger.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
-			k.failures.WithLabelValues("grant").Inc()
-			k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
-				Reason: reason, Trigger: trigger, Error: err.Error()})
-			k.opt.Log.Warn("grant failed; forwarding unchanged (the app decides)", "user", u, "pool", pool, "err", err)
-			continue
-		}
-		k.noteHolder(ctx, pool, now)
-		k.grants.WithLabelValues(pool, reason).Inc()
-		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
-			Reason: reason, Trigger: trigger})
-		done.pools[pool] = rec
-		v.Granted = true
 	}
-	if v.Granted && id.IsClaim() {
+	if !v.Granted {
+		return v
+	}
+	if id.IsClaim() {
 		// Anyone can send a claim: the grant stands only if the app's
 		// answer confirms this user (DESIGN §2.9).
 		v.Ticket = k.newTicket(done)
 	}
-	if v.Granted {
-		k.mu.Lock()
-		if !visibleNow {
-			k.invisible[u] = syncAt
-		}
-		k.mu.Unlock()
-		v.DropRememberMe = !visibleNow && id.RememberMeCookie != ""
-		if !visibleNow && id.Creds.Session != "" {
-			k.markStale(ctx, u, id.Creds.Session, syncAt)
-			v.DropSession = true
+	k.keepFromApp(ctx, u, id, vis, &v)
+	return v
+}
+
+// toGiveBack is what u gets back in each pool of the mask: the revoked
+// record, or a pool-group member's default groups.
+func (k *Keeper) toGiveBack(u string, pools uint64) map[string]store.Revoked {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
+	for _, r := range k.revoked[u] {
+		if pools&k.bits[r.pool] != 0 {
+			recs[r.pool] = r.rec
 		}
 	}
+	for _, p := range k.seatless[u] {
+		if _, ok := recs[p]; !ok && pools&k.bits[p] != 0 {
+			recs[p] = store.Revoked{Groups: k.pools[p].DefaultGroups, Reason: "pool-group"}
+		}
+	}
+	return recs
+}
+
+// visibility is when the app can count a grant made at now.
+type visibility struct {
+	now time.Time
+	// immediate: the app sees the groups at once (an app-REST backend, or
+	// a password login, which makes the app re-read groups before its
+	// licence check); otherwise Crowd/LDAP changes show at the next sync.
+	immediate bool
+	// at: the seat stays counted as pending until a licence report after it.
+	at time.Time
+	// syncAt: until then the app cannot see the grant (not immediate).
+	syncAt time.Time
+}
+
+// visibility is when the app can count a grant made now for id. The grant
+// stays counted as pending until a licence report taken after the app can
+// count it: after the directory write and the login have completed (at
+// most the grant timeout, plus a margin for the login itself and the app's
+// own seat-count cache), or after the next directory sync. Counting it
+// twice for a while errs on the safe side; dropping it too early could
+// push the app over its licence.
+func (k *Keeper) visibility(now time.Time, id identity.Identity) visibility {
+	v := visibility{now: now, immediate: k.opt.Immediate || id.RefreshesGroups()}
+	v.at = now.Add(k.opt.GrantTimeout + k.opt.VisibilityMargin)
+	v.syncAt = v.at
+	if !v.immediate {
+		v.at = now.Add(k.opt.SyncInterval + k.opt.VisibilityMargin)
+		v.syncAt = now.Add(k.opt.SyncInterval)
+	}
 	return v
+}
+
+// grantPool takes a seat of pool for u and gives rec.Groups back. A full
+// pool answers with a denial (deny.Deny); a failure is counted, audited
+// and logged, and the request goes on unchanged (granted false).
+func (k *Keeper) grantPool(ctx context.Context, u, pool string, rec store.Revoked, reason, trigger string,
+	vis visibility) (granted bool, deny proxy.Verdict) {
+	ok, _, err := k.ledger.TakeSeat(ctx, pool, u, vis.now, vis.at)
+	if err != nil {
+		k.failures.WithLabelValues("grant").Inc()
+		k.opt.Log.Warn("grant skipped: seat accounting unavailable; forwarding unchanged", "user", u, "pool", pool, "err", err)
+		return false, proxy.Verdict{}
+	}
+	if !ok {
+		return false, k.denyFull(ctx, u, pool, rec, trigger, vis.now)
+	}
+	if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
+		_ = k.ledger.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
+		k.failures.WithLabelValues("grant").Inc()
+		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
+			Reason: reason, Trigger: trigger, Error: err.Error()})
+		k.opt.Log.Warn("grant failed; forwarding unchanged (the app decides)", "user", u, "pool", pool, "err", err)
+		return false, proxy.Verdict{}
+	}
+	k.noteHolder(ctx, pool, vis.now)
+	k.grants.WithLabelValues(pool, reason).Inc()
+	k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
+		Reason: reason, Trigger: trigger})
+	return true, proxy.Verdict{}
+}
+
+// denyFull is the answer when every seat of pool is in use: when to
+// retry. A user retrying against a full pool is audited once a minute,
+// not once a request.
+func (k *Keeper) denyFull(ctx context.Context, u, pool string, rec store.Revoked, trigger string, now time.Time) proxy.Verdict {
+	retry, never := k.retryAfter(ctx, pool, now)
+	k.mu.Lock()
+	last := k.denied[u]
+	audited := now.Sub(last) >= time.Minute
+	if audited {
+		k.denied[u] = now
+	}
+	k.mu.Unlock()
+	if audited {
+		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Deny, User: u, Pool: pool, Groups: rec.Groups,
+			Reason: "full", Trigger: trigger})
+	}
+	return proxy.Verdict{Deny: true, Pool: pool, RetryAfter: retry, Never: never}
+}
+
+// keepFromApp keeps u's cookie paths from an app that cannot see the
+// grant yet (DESIGN §2.6): the remember-me cookie and the session u came
+// with are dropped until vis.syncAt, so the app asks for a login, which
+// re-reads groups.
+func (k *Keeper) keepFromApp(ctx context.Context, u string, id identity.Identity, vis visibility, v *proxy.Verdict) {
+	if vis.immediate {
+		return
+	}
+	k.mu.Lock()
+	k.invisible[u] = vis.syncAt
+	k.mu.Unlock()
+	v.DropRememberMe = id.RememberMeCookie != ""
+	if id.Creds.Session != "" {
+		k.markStale(ctx, u, id.Creds.Session, vis.syncAt)
+		v.DropSession = true
+	}
 }
 
 // retryAfter is when a seat of the full pool is expected to free: when the
