@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -261,109 +259,6 @@ func (r *Reaper) RunOnce(ctx context.Context) (err error) {
 	return errors.Join(errs...)
 }
 
-func (r *Reaper) runPool(ctx context.Context, now time.Time, p Pool, obs time.Time, alive bool,
-	excluded map[string]bool, fresh bool) (PoolReport, error) {
-	members, _ := r.opt.Members.Members(p.LicenseGroups...)
-	names := make([]string, 0, len(members))
-	for u := range members {
-		names = append(names, u)
-	}
-	sort.Strings(names)
-	// Idleness is per pool (DESIGN §2.11): Software work keeps no agent
-	// seat. A pool whose own records started later (an upgrade) is
-	// measured from then.
-	last, err := r.activity.PoolActivity(ctx, p.Name, names)
-	if err != nil {
-		return PoolReport{}, err
-	}
-	if since, err := r.activity.PoolObservedSince(ctx, p.Name); err != nil {
-		return PoolReport{}, err
-	} else if since.After(obs) {
-		obs = since
-	}
-	users := make([]seats.User, len(names))
-	for i, u := range names {
-		users[i] = seats.User{Name: u, LastActive: last[u], Excluded: excluded[u]}
-	}
-	nSeats, used, pending, unlimited, reportedAt, err := r.state.PoolState(ctx, p.Name)
-	if err != nil {
-		return PoolReport{}, err
-	}
-	pendingRev, err := r.state.PendingRevocations(ctx, p.Name)
-	if err != nil {
-		return PoolReport{}, err
-	}
-	if r.opt.Observe && r.opt.Virtual != nil {
-		// Observe mode simulates: who enforce would have revoked is gone
-		// from the pool, and their seats count as freed, as they would.
-		vr, err := r.opt.Virtual.ObserveRevoked(ctx, p.Name)
-		if err != nil {
-			return PoolReport{}, err
-		}
-		users = slices.DeleteFunc(users, func(u seats.User) bool { _, ok := vr[u.Name]; return ok })
-		pendingRev += len(vr)
-		if !reportedAt.IsZero() && !unlimited {
-			_ = r.opt.Virtual.ObserveNote(ctx, p.Name, "peak_needed", used+pending-len(vr))
-		}
-	}
-	pool := seats.Pool{Name: p.Name, Seats: nSeats, Unlimited: unlimited, Used: used,
-		PendingGrants: pending, PendingRevocations: pendingRev, Reserve: p.Reserve}
-	prm := seats.Params{Floor: r.opt.Floor, Ceiling: r.opt.Ceiling, ObservationStart: obs,
-		MaxRevocations: r.opt.MaxRevocations, HeartbeatAlive: alive, Observe: r.opt.Observe,
-		Interval: r.opt.Interval}
-	if reportedAt.IsZero() {
-		// No seat count from the app yet: pressure cannot be judged, so
-		// only the ceiling applies (reserve 0, seats unlimited).
-		pool.Unlimited = true
-	}
-	plan := seats.Plan(now, pool, users, prm)
-	if !fresh && plan.Skipped == seats.SkippedNoHeartbeat {
-		plan.Skipped = SkippedStaleMembership
-	}
-	rep := PoolReport{Pool: p.Name, Licensed: len(users), Active: plan.Counts.Active, Idle: plan.Counts.Idle,
-		Excluded: plan.Counts.Excluded, Headroom: seats.Headroom(pool), EffectiveWindow: plan.EffectiveWindow,
-		Skipped: plan.Skipped, Users: users, PoolState: pool}
-	rep.EffectiveWindow = r.effectiveWindow(p.Name, now, plan)
-	r.window.WithLabelValues(p.Name).Set(rep.EffectiveWindow.Seconds())
-	r.licensed.WithLabelValues(p.Name, "active").Set(float64(plan.Counts.Active))
-	r.licensed.WithLabelValues(p.Name, "idle").Set(float64(plan.Counts.Idle))
-	r.licensed.WithLabelValues(p.Name, "excluded").Set(float64(plan.Counts.Excluded))
-	if plan.Counts.Active+plan.Counts.Idle == 0 && plan.Counts.Excluded > 0 {
-		// Every holder is excluded: no seat frees by itself.
-		_ = r.free.SetNextFree(ctx, p.Name, time.Time{}, true)
-	} else if next := seats.RetryAfter(now, users, prm); next > 0 && plan.Counts.Active+plan.Counts.Idle > 0 {
-		_ = r.free.SetNextFree(ctx, p.Name, now.Add(next), false)
-	}
-	if plan.Skipped != "" {
-		r.opt.Log.Info("reaper revokes nobody", "pool", p.Name, "why", plan.Skipped)
-	}
-	for _, rv := range plan.Revocations {
-		err := r.opt.Keeper.Revoke(ctx, keeper.RevokeRequest{
-			Pool: p.Name, User: rv.User, Reason: rv.Reason, Trigger: "reaper", Idle: rv.Idle,
-			Allowed: r.stillHeld,
-		})
-		switch {
-		case err == nil:
-			rep.Revoked = append(rep.Revoked, rv.User)
-		case errors.Is(err, keeper.ErrActive), errors.Is(err, keeper.ErrNotLicensed):
-			r.opt.Log.Info("not revoked", "user", rv.User, "pool", p.Name, "why", err)
-		default:
-			return rep, err // fail closed: stop this pool's run
-		}
-	}
-	// One chart point a run for the status page (kept 24 h); an unlimited
-	// or not-yet-counted pool has no headroom worth drawing.
-	if !pool.Unlimited {
-		_ = r.samples.AddSample(ctx, p.Name, store.Sample{At: now, Headroom: rep.Headroom, Licensed: rep.Licensed}, 24*time.Hour)
-	}
-	if r.opt.OnHeadroom != nil {
-		r.opt.OnHeadroom(p.Name, rep.Headroom)
-	}
-	r.opt.Log.Info("reaper run", "pool", p.Name, "licensed", rep.Licensed, "active", rep.Active, "idle", rep.Idle,
-		"excluded", rep.Excluded, "revoked", len(rep.Revoked), "effective_window", plan.EffectiveWindow)
-	return rep, nil
-}
-
 // RefreshExclusions forces the next run to re-read exclusions (reload).
 func (r *Reaper) RefreshExclusions() { r.opt.Members.Invalidate() }
 
@@ -433,41 +328,4 @@ func (r *Reaper) Report() (map[string]PoolReport, time.Time, error) {
 		out[k] = v
 	}
 	return out, r.lastRun, r.lastRunErr
-}
-
-type pressureMark struct {
-	window time.Duration
-	at     time.Time
-}
-
-// effectiveWindow is the window in force (floatseat_effective_idle_window_
-// seconds): the idle time of the most recently active user the last
-// pressure revocation took, held across runs without pressure and growing
-// with the time since (nobody less idle than that has been revoked since),
-// until it reaches the ceiling. A run that revokes under pressure sets it
-// afresh.
-func (r *Reaper) effectiveWindow(pool string, now time.Time, plan seats.Decision) time.Duration {
-	ceiling := max(r.opt.Ceiling, r.opt.Floor)
-	pressured := false
-	for _, rv := range plan.Revocations {
-		if rv.Reason == seats.ReasonPressure {
-			pressured = true
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if pressured {
-		r.pressure[pool] = pressureMark{window: plan.EffectiveWindow, at: now}
-		return plan.EffectiveWindow
-	}
-	m, ok := r.pressure[pool]
-	if !ok {
-		return ceiling
-	}
-	w := m.window + max(now.Sub(m.at), 0)
-	if w >= ceiling {
-		delete(r.pressure, pool)
-		return ceiling
-	}
-	return w
 }
