@@ -385,7 +385,7 @@ func (a *App) heartbeat(ctx context.Context) error {
 
 func (a *App) openStore() error {
 	cfg := a.cfg()
-	st, err := store.Open(cfg.Redis, store.Options{Metrics: store.NewMetrics(a.reg)})
+	st, err := store.Open(cfg.Redis, store.Options{Metrics: store.NewMetrics(a.reg), Log: a.log})
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func Restore(ctx context.Context, cfg *config.Config, log *slog.Logger, users []
 	if err != nil {
 		return keeper.RestoreReport{}, err
 	}
-	st, err := store.Open(cfg.Redis, store.Options{})
+	st, err := store.Open(cfg.Redis, store.Options{Log: log})
 	if err != nil {
 		return keeper.RestoreReport{}, err
 	}

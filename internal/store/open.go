@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -17,6 +18,11 @@ import (
 type Options struct {
 	// Metrics counts the store's Redis errors; nil counts nothing.
 	Metrics *Metrics
+	// Log receives go-redis's own lines (a dial that failed, a Sentinel
+	// failover) at Warn, each kind at most once per 10 s, instead of
+	// go-redis printing them to stderr. go-redis has one logger per
+	// process: the last Open with a Log sets it. Nil leaves it alone.
+	Log *slog.Logger
 }
 
 // Open builds the go-redis client the redis: section describes (one
@@ -28,6 +34,9 @@ func Open(cfg config.Redis, o Options) (*Store, error) {
 	opt, err := universalOptions(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if o.Log != nil {
+		routeClientLog(o.Log, cfg.Password.Reveal())
 	}
 	var mini *Embedded
 	if cfg.Embedded() {
