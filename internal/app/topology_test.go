@@ -81,16 +81,21 @@ func TestE2EOnRedisCluster(t *testing.T) {
 		}
 	}
 	// go-redis learns the new slot map within the store's reload interval
-	// (5 s; its own default of 60 s would outlast this bound).
+	// (5 s; its own default of 60 s would outlast this bound). Every
+	// replica must have learned it before bob logs in: nginx may send his
+	// login to either, and one still writing to the dead master grants
+	// nothing (fail open), so the app would refuse him.
 	deadline = time.Now().Add(30 * time.Second)
-	for w.apps[0].Store().Heartbeat(ctx, "probe", w.clock.Now()) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("floatseat never wrote to the promoted replica")
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+	for i, a := range w.apps {
+		for a.Store().Heartbeat(ctx, "probe", w.clock.Now()) != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d never wrote to the promoted replica", i)
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal(ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 	before := served.Load()
