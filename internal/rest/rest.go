@@ -210,16 +210,30 @@ func (r *Response) Err() error {
 	return ErrUnexpected
 }
 
-// NotJSON reports whether a 200 answer has a body that is not JSON.
-func (r *Response) NotJSON() bool {
-	return r.Status == http.StatusOK && len(r.Body) > 0 && !json.Valid(r.Body)
+// Decode parses the body into v, in one pass. A body that is not JSON at
+// all (a login page, a proxy's error page) wraps ErrNotJSON; JSON of
+// another shape than v, or no body, is encoding/json's error as it is.
+func (r *Response) Decode(v any) error {
+	err := json.Unmarshal(r.Body, v)
+	var syntax *json.SyntaxError
+	if len(r.Body) > 0 && errors.As(err, &syntax) {
+		return fmt.Errorf("%w: %w", ErrNotJSON, err)
+	}
+	return err
 }
 
-// Decode parses the body into v; an answer that is not the JSON expected
-// wraps ErrNotJSON.
-func (r *Response) Decode(v any) error {
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		return fmt.Errorf("%w: %w", ErrNotJSON, err)
+// DecodeOK is Decode for a 200 answer, and nothing for any other status.
+// With v nil it only checks that the body, if there is one, is JSON: a 200
+// that only means "yes" may still be a login page in front of the API.
+// Either way the body is parsed once.
+func (r *Response) DecodeOK(v any) error {
+	switch {
+	case r.Status != http.StatusOK:
+		return nil
+	case v != nil:
+		return r.Decode(v)
+	case len(r.Body) > 0 && !json.Valid(r.Body):
+		return ErrNotJSON
 	}
 	return nil
 }

@@ -93,12 +93,47 @@ func TestDoBoundsTheAnswer(t *testing.T) {
 	if len(r.Body) != 100 {
 		t.Errorf("read %d bytes, want at most MaxBody (100)", len(r.Body))
 	}
-	if !r.NotJSON() {
-		t.Error("a 200 answer of x's: NotJSON got false")
+	if err := r.DecodeOK(nil); !errors.Is(err, ErrNotJSON) {
+		t.Errorf("a 200 answer of x's: DecodeOK(nil) got %v, want ErrNotJSON", err)
 	}
 	var v any
 	if err := r.Decode(&v); !errors.Is(err, ErrNotJSON) {
 		t.Errorf("Decode: got %v, want ErrNotJSON", err)
+	}
+}
+
+// TestDecodeTellsNotJSONFromAnotherShape: Decode parses once and says
+// which of the two went wrong: a body that is not JSON at all (callers
+// answer "is the URL right?") or JSON of another shape. DecodeOK(nil), for
+// answers nobody decodes, finds the same "not JSON".
+func TestDecodeTellsNotJSONFromAnotherShape(t *testing.T) {
+	for _, tc := range []struct {
+		body             string
+		wantErr, notJSON bool
+	}{
+		{`{"n":1}`, false, false},
+		{`<html>log in</html>`, true, true},
+		{`{"n":`, true, true}, // cut short: not JSON either
+		{`{"n":"one"}`, true, false},
+		{``, true, false},
+	} {
+		r := &Response{Status: http.StatusOK, Body: []byte(tc.body)}
+		var v struct {
+			N int `json:"n"`
+		}
+		err := r.Decode(&v)
+		if (err != nil) != tc.wantErr || errors.Is(err, ErrNotJSON) != tc.notJSON {
+			t.Errorf("Decode(%q): got %v, want an error %v, ErrNotJSON %v", tc.body, err, tc.wantErr, tc.notJSON)
+		}
+		if got := r.DecodeOK(nil); errors.Is(got, ErrNotJSON) != tc.notJSON {
+			t.Errorf("DecodeOK(nil) of %q: got %v, want ErrNotJSON %v", tc.body, got, tc.notJSON)
+		}
+		if got := (&Response{Status: http.StatusNotFound, Body: r.Body}).DecodeOK(&v); got != nil {
+			t.Errorf("DecodeOK of a 404 %q: got %v, want nil (not a 200: left alone)", tc.body, got)
+		}
+		if !tc.wantErr && v.N != 1 {
+			t.Errorf("Decode(%q): got %+v", tc.body, v)
+		}
 	}
 }
 

@@ -240,9 +240,11 @@ func (r *response) unexpected() error {
 
 // do sends one request with its own deadline. path is already escaped and
 // query is encoded here. It returns an error for transport failures,
-// timeouts and 5xx (ErrUnavailable) and for 401/403 (ErrPermissionDenied);
-// every other answer goes back to the caller.
-func (c *client) do(ctx context.Context, method, path string, query url.Values, body any) (*response, error) {
+// timeouts and 5xx (ErrUnavailable), for 401/403 (ErrPermissionDenied) and
+// for a 200 answer that is not JSON (a login page or SSO in front of the
+// API); every other answer goes back to the caller. out, if not nil,
+// receives a 200 answer's JSON, parsed once.
+func (c *client) do(ctx context.Context, method, path string, query url.Values, body, out any) (*response, error) {
 	r, err := c.rest.Do(ctx, method, path, query, body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
@@ -268,8 +270,11 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, fmt.Errorf("%s %s: redirected to %q; is the %s URL right, or is SSO in front of the API?",
 			method, path, r.Header.Get("Location"), c.product)
 	}
-	if r.NotJSON() {
+	switch err := r.DecodeOK(out); {
+	case errors.Is(err, rest.ErrNotJSON):
 		return nil, fmt.Errorf("%s %s: answer is not JSON; is the %s URL right?", method, path, c.product)
+	case err != nil:
+		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	return res, nil
 }
@@ -277,16 +282,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 // get sends a GET and decodes a 200 answer into out; other statuses are
 // returned as the response for the caller to interpret.
 func (c *client) get(ctx context.Context, path string, query url.Values, out any) (*response, error) {
-	res, err := c.do(ctx, http.MethodGet, path, query, nil)
-	if err != nil {
-		return nil, err
-	}
-	if res.status == http.StatusOK {
-		if err := json.Unmarshal(res.body, out); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", path, err)
-		}
-	}
-	return res, nil
+	return c.do(ctx, http.MethodGet, path, query, nil, out)
 }
 
 func containsFold(names []string, name string) bool {

@@ -251,7 +251,9 @@ func TestUnavailable(t *testing.T) {
 	}
 }
 
-// TestOddAnswers covers a login page or redirect in front of the API.
+// TestOddAnswers covers a login page or redirect in front of the API, to a
+// read whose body is decoded (Members) and to a write whose 200 only means
+// "done" (RemoveMember).
 func TestOddAnswers(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -263,26 +265,32 @@ func TestOddAnswers(t *testing.T) {
 		{"302", 302, "", "redirected"},
 		{"418", 418, `{"errorMessages":["teapot"]}`, "teapot"},
 	}
+	ops := map[string]func(context.Context, *Dir) error{
+		"members":       func(ctx context.Context, d *Dir) error { _, err := d.Members(ctx, "g", true); return err },
+		"remove member": func(ctx context.Context, d *Dir) error { return d.RemoveMember(ctx, "u", "g") },
+	}
 	for _, product := range products {
 		for _, tc := range tests {
-			t.Run(product+"/"+tc.name, func(t *testing.T) {
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if tc.status == 302 {
-						w.Header().Set("Location", "/login.jsp")
+			for op, call := range ops {
+				t.Run(product+"/"+op+"/"+tc.name, func(t *testing.T) {
+					srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if tc.status == 302 {
+							w.Header().Set("Location", "/login.jsp")
+						}
+						w.WriteHeader(tc.status)
+						fmt.Fprint(w, tc.body)
+					}))
+					t.Cleanup(srv.Close)
+					d := newDir(t, product, srv.URL)
+					err := call(t.Context(), d)
+					if err == nil || !strings.Contains(err.Error(), tc.wantInMsg) {
+						t.Fatalf("got %v, want an error mentioning %q", err, tc.wantInMsg)
 					}
-					w.WriteHeader(tc.status)
-					fmt.Fprint(w, tc.body)
-				}))
-				t.Cleanup(srv.Close)
-				d := newDir(t, product, srv.URL)
-				_, err := d.Members(t.Context(), "g", true)
-				if err == nil || !strings.Contains(err.Error(), tc.wantInMsg) {
-					t.Fatalf("got %v, want an error mentioning %q", err, tc.wantInMsg)
-				}
-				if directory.Retryable(err) || errors.Is(err, directory.ErrGroupNotFound) {
-					t.Errorf("got typed %v, want an untyped error", err)
-				}
-			})
+					if directory.Retryable(err) || errors.Is(err, directory.ErrGroupNotFound) {
+						t.Errorf("got typed %v, want an untyped error", err)
+					}
+				})
+			}
 		}
 	}
 }

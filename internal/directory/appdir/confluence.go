@@ -191,7 +191,7 @@ func (cf *confluence) RemoveMember(ctx context.Context, user, group string) erro
 // write PUTs or DELETEs a membership. Both are idempotent in Confluence; a
 // 404 means the user or the group is missing, and which one is looked up.
 func (cf *confluence) write(ctx context.Context, method, user, group string) error {
-	res, err := cf.c.do(ctx, method, membershipPath(user, group), nil, nil)
+	res, err := cf.c.do(ctx, method, membershipPath(user, group), nil, nil, nil)
 	if err != nil {
 		return err
 	}

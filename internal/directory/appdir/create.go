@@ -43,7 +43,7 @@ func (cf *confluence) CreateGroup(ctx context.Context, group string) error {
 }
 
 func createGroup(ctx context.Context, c *client, path, group string, exists func(context.Context, string) (bool, error)) error {
-	res, err := c.do(ctx, http.MethodPost, path, nil, map[string]string{"name": group})
+	res, err := c.do(ctx, http.MethodPost, path, nil, map[string]string{"name": group}, nil)
 	if err != nil {
 		return err
 	}

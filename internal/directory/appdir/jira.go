@@ -158,7 +158,7 @@ func (j *jira) membersPage(ctx context.Context, group string, start int) (names 
 // is settled by looking at the user and the group.
 func (j *jira) AddMember(ctx context.Context, user, group string) error {
 	res, err := j.c.do(ctx, http.MethodPost, "/rest/api/2/group/user",
-		url.Values{"groupname": {group}}, map[string]string{"name": user})
+		url.Values{"groupname": {group}}, map[string]string{"name": user}, nil)
 	if err == nil {
 		switch res.status {
 		case http.StatusCreated, http.StatusOK, http.StatusNoContent:
@@ -186,7 +186,7 @@ func (j *jira) AddMember(ctx context.Context, user, group string) error {
 // RemoveMember deletes the membership; "not a member" is success.
 func (j *jira) RemoveMember(ctx context.Context, user, group string) error {
 	res, err := j.c.do(ctx, http.MethodDelete, "/rest/api/2/group/user",
-		url.Values{"groupname": {group}, "username": {user}}, nil)
+		url.Values{"groupname": {group}, "username": {user}}, nil, nil)
 	if err == nil {
 		switch res.status {
 		case http.StatusOK, http.StatusNoContent:

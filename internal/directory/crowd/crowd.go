@@ -11,7 +11,6 @@ package crowd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -160,7 +159,7 @@ func (c *Client) IsMember(ctx context.Context, user, group string, nested bool) 
 
 func (c *Client) isMember(ctx context.Context, user, group string, nested bool) (bool, error) {
 	res, err := c.do(ctx, http.MethodGet, "/group/user/"+scope(nested),
-		url.Values{"groupname": {group}, "username": {user}}, nil)
+		url.Values{"groupname": {group}, "username": {user}}, nil, nil)
 	switch {
 	case err != nil:
 		return false, err
@@ -185,7 +184,7 @@ func (c *Client) isMember(ctx context.Context, user, group string, nested bool) 
 // exists returns nil when GET resource answers 200, and notFound when it
 // answers 404 with reason.
 func (c *Client) exists(ctx context.Context, resource string, q url.Values, reason string, notFound error) error {
-	res, err := c.do(ctx, http.MethodGet, resource, q, nil)
+	res, err := c.do(ctx, http.MethodGet, resource, q, nil, nil)
 	switch {
 	case err != nil:
 		return err
@@ -199,22 +198,7 @@ func (c *Client) exists(ctx context.Context, resource string, q url.Values, reas
 
 // UserGroups lists user's groups; nested adds the groups those are in.
 func (c *Client) UserGroups(ctx context.Context, user string, nested bool) ([]string, error) {
-	var out []string
-	err := c.list(ctx, "/user/group/"+scope(nested), url.Values{"username": {user}},
-		func(raw json.RawMessage) (int, error) {
-			var page struct {
-				Groups []struct {
-					Name string `json:"name"`
-				} `json:"groups"`
-			}
-			if err := json.Unmarshal(raw, &page); err != nil {
-				return 0, err
-			}
-			for _, g := range page.Groups {
-				out = append(out, g.Name)
-			}
-			return len(page.Groups), nil
-		},
+	out, err := c.list(ctx, "/user/group/"+scope(nested), url.Values{"username": {user}},
 		func(res *response) error {
 			if res.status == http.StatusNotFound && res.reason == reasonUserNotFound {
 				return directory.ErrUserNotFound
@@ -229,9 +213,7 @@ func (c *Client) UserGroups(ctx context.Context, user string, nested bool) ([]st
 
 // Members lists group's users; nested includes members of its subgroups.
 func (c *Client) Members(ctx context.Context, group string, nested bool) ([]string, error) {
-	var out []string
-	err := c.list(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}},
-		membersDecoder(&out), membersError)
+	out, err := c.list(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}}, membersError)
 	if err != nil {
 		return nil, fmt.Errorf("crowd members of %s: %w", group, err)
 	}
@@ -250,9 +232,7 @@ func (c *Client) MembersPage(ctx context.Context, group string, nested bool, cur
 		}
 		start = n
 	}
-	var out []string
-	next, done, err := c.listPage(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}}, start,
-		membersDecoder(&out), membersError)
+	out, next, done, err := c.listPage(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}}, start, membersError)
 	if err != nil {
 		return nil, "", fmt.Errorf("crowd members of %s: %w", group, err)
 	}
@@ -260,23 +240,6 @@ func (c *Client) MembersPage(ctx context.Context, group string, nested bool, cur
 		return out, "", nil
 	}
 	return out, strconv.Itoa(next), nil
-}
-
-func membersDecoder(out *[]string) func(json.RawMessage) (int, error) {
-	return func(raw json.RawMessage) (int, error) {
-		var page struct {
-			Users []struct {
-				Name string `json:"name"`
-			} `json:"users"`
-		}
-		if err := json.Unmarshal(raw, &page); err != nil {
-			return 0, err
-		}
-		for _, u := range page.Users {
-			*out = append(*out, u.Name)
-		}
-		return len(page.Users), nil
-	}
 }
 
 func membersError(res *response) error {
@@ -290,7 +253,7 @@ func membersError(res *response) error {
 // success: the state floatseat wanted is the state it has.
 func (c *Client) AddMember(ctx context.Context, user, group string) error {
 	res, err := c.do(ctx, http.MethodPost, "/group/user/direct",
-		url.Values{"groupname": {group}}, map[string]string{"name": user})
+		url.Values{"groupname": {group}}, map[string]string{"name": user}, nil)
 	if err == nil {
 		switch {
 		case res.status == http.StatusCreated, res.status == http.StatusNoContent, res.status == http.StatusOK:
@@ -316,7 +279,7 @@ func (c *Client) CreateGroup(ctx context.Context, group string) error {
 	res, err := c.do(ctx, http.MethodPost, "/group", nil, map[string]any{
 		"name": group, "type": "GROUP", "active": true,
 		"description": "floatseat: users whose licence groups floatseat removed",
-	})
+	}, nil)
 	if err == nil {
 		switch {
 		case res.status == http.StatusCreated, res.status == http.StatusOK, res.status == http.StatusNoContent:
@@ -339,7 +302,7 @@ func (c *Client) CreateGroup(ctx context.Context, group string) error {
 // RemoveMember removes a direct membership. MEMBERSHIP_NOT_FOUND is success.
 func (c *Client) RemoveMember(ctx context.Context, user, group string) error {
 	res, err := c.do(ctx, http.MethodDelete, "/group/user/direct",
-		url.Values{"groupname": {group}, "username": {user}}, nil)
+		url.Values{"groupname": {group}, "username": {user}}, nil, nil)
 	if err == nil {
 		switch {
 		case res.status == http.StatusNoContent, res.status == http.StatusOK:
@@ -363,7 +326,7 @@ func (c *Client) RemoveMember(ctx context.Context, user, group string) error {
 // with the reason in the message.
 func (c *Client) VerifyPassword(ctx context.Context, user, password string) error {
 	res, err := c.do(ctx, http.MethodPost, "/authentication",
-		url.Values{"username": {user}}, map[string]string{"value": password})
+		url.Values{"username": {user}}, map[string]string{"value": password}, nil)
 	if err == nil {
 		switch {
 		case res.status == http.StatusOK:

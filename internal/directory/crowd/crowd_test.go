@@ -289,7 +289,8 @@ func TestUnavailable(t *testing.T) {
 }
 
 // TestOddAnswers covers answers the fake never gives but a proxy or a
-// misconfigured URL might.
+// misconfigured URL might, to a read whose body is decoded (Members) and
+// to one whose 200 only means "yes" (IsMember).
 func TestOddAnswers(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -306,35 +307,44 @@ func TestOddAnswers(t *testing.T) {
 		{"200 html", 200, `<html>login</html>`, nil, "not JSON"},
 		{"302", 302, ``, nil, "redirected"},
 	}
+	ops := map[string]func(context.Context, *Client) error{
+		"members": func(ctx context.Context, c *Client) error { _, err := c.Members(ctx, "g", false); return err },
+		"is member": func(ctx context.Context, c *Client) error {
+			_, err := c.IsMember(ctx, "u", "g", false)
+			return err
+		},
+	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if tc.status == 302 {
-					w.Header().Set("Location", "/login")
+		for op, call := range ops {
+			t.Run(op+"/"+tc.name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if tc.status == 302 {
+						w.Header().Set("Location", "/login")
+					}
+					w.WriteHeader(tc.status)
+					fmt.Fprint(w, tc.body)
+				}))
+				t.Cleanup(srv.Close)
+				c := newClient(t, srv.URL)
+				err := call(t.Context(), c)
+				if err == nil {
+					t.Fatal("got success, want an error")
 				}
-				w.WriteHeader(tc.status)
-				fmt.Fprint(w, tc.body)
-			}))
-			t.Cleanup(srv.Close)
-			c := newClient(t, srv.URL)
-			_, err := c.Members(t.Context(), "g", false)
-			if err == nil {
-				t.Fatal("got success, want an error")
-			}
-			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Errorf("got %v, want %v", err, tc.wantErr)
-			}
-			if tc.wantErr == nil {
-				for _, typed := range []error{directory.ErrGroupNotFound, directory.ErrUserNotFound, directory.ErrUnavailable, directory.ErrPermissionDenied} {
-					if errors.Is(err, typed) {
-						t.Errorf("got %v, want an untyped error", err)
+				if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+					t.Errorf("got %v, want %v", err, tc.wantErr)
+				}
+				if tc.wantErr == nil {
+					for _, typed := range []error{directory.ErrGroupNotFound, directory.ErrUserNotFound, directory.ErrUnavailable, directory.ErrPermissionDenied} {
+						if errors.Is(err, typed) {
+							t.Errorf("got %v, want an untyped error", err)
+						}
 					}
 				}
-			}
-			if !strings.Contains(err.Error(), tc.wantInMsg) {
-				t.Errorf("got %q, want it to mention %q", err, tc.wantInMsg)
-			}
-		})
+				if !strings.Contains(err.Error(), tc.wantInMsg) {
+					t.Errorf("got %q, want it to mention %q", err, tc.wantInMsg)
+				}
+			})
+		}
 	}
 }
 

@@ -42,50 +42,76 @@ func (r *response) unexpected() error {
 	return fmt.Errorf("unexpected answer to %s %s: %d %s", r.method, r.resource, r.status, http.StatusText(r.status))
 }
 
-// list reads every page of a list resource. decode parses one page and
-// returns its length; onErr turns a non-200 answer into an error.
-func (c *Client) list(ctx context.Context, resource string, q url.Values,
-	decode func(json.RawMessage) (int, error), onErr func(*response) error) error {
+// namesPage is one page of a Crowd list resource, of users or of groups:
+// the names are all floatseat reads of either.
+type namesPage struct {
+	Users  []named `json:"users"`
+	Groups []named `json:"groups"`
+}
+
+type named struct {
+	Name string `json:"name"`
+}
+
+func (p *namesPage) names() []string {
+	out := make([]string, 0, len(p.Users)+len(p.Groups))
+	for _, n := range p.Users {
+		out = append(out, n.Name)
+	}
+	for _, n := range p.Groups {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// list reads every page of a list resource; onErr turns a non-200 answer
+// into an error.
+func (c *Client) list(ctx context.Context, resource string, q url.Values, onErr func(*response) error) ([]string, error) {
+	var out []string
 	start := 0
 	for range maxPages {
-		next, done, err := c.listPage(ctx, resource, q, start, decode, onErr)
-		if err != nil || done {
-			return err
+		names, next, done, err := c.listPage(ctx, resource, q, start, onErr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, names...)
+		if done {
+			return out, nil
 		}
 		start = next
 	}
-	return fmt.Errorf("%s: more than %d pages; giving up", resource, maxPages)
+	return nil, fmt.Errorf("%s: more than %d pages; giving up", resource, maxPages)
 }
 
 // listPage reads the page of resource at start.
 func (c *Client) listPage(ctx context.Context, resource string, q url.Values, start int,
-	decode func(json.RawMessage) (int, error), onErr func(*response) error) (next int, done bool, err error) {
+	onErr func(*response) error) (names []string, next int, done bool, err error) {
 	pq := url.Values{}
 	for k, v := range q {
 		pq[k] = v
 	}
 	pq.Set("start-index", fmt.Sprint(start))
 	pq.Set("max-results", fmt.Sprint(c.pageSize))
-	res, err := c.do(ctx, http.MethodGet, resource, pq, nil)
+	var page namesPage
+	res, err := c.do(ctx, http.MethodGet, resource, pq, nil, &page)
 	if err != nil {
-		return 0, false, err
+		return nil, 0, false, err
 	}
 	if res.status != http.StatusOK {
-		return 0, false, onErr(res)
+		return nil, 0, false, onErr(res)
 	}
-	n, err := decode(res.body)
-	if err != nil {
-		return 0, false, fmt.Errorf("decode %s page at %d: %w", resource, start, err)
-	}
+	names = page.names()
 	// Crowd has no "is last" flag: a short page is the last one.
-	return start + n, n < c.pageSize, nil
+	return names, start + len(names), len(names) < c.pageSize, nil
 }
 
 // do sends one request with its own deadline. It returns an error for
-// transport failures, timeouts, 5xx (ErrUnavailable) and for Crowd refusing
-// the application itself (ErrPermissionDenied); every other answer is
-// returned for the caller to interpret.
-func (c *Client) do(ctx context.Context, method, resource string, q url.Values, body any) (*response, error) {
+// transport failures, timeouts, 5xx (ErrUnavailable), for Crowd refusing
+// the application itself (ErrPermissionDenied) and for a 200 answer that is
+// not JSON (a login page in front of Crowd); every other answer is returned
+// for the caller to interpret. out, if not nil, receives a 200 answer's
+// JSON, parsed once.
+func (c *Client) do(ctx context.Context, method, resource string, q url.Values, body, out any) (*response, error) {
 	r, err := c.rest.Do(ctx, method, resource, q, body)
 	if err != nil {
 		// The *url.Error names the URL (no credentials: New refuses them)
@@ -127,8 +153,11 @@ func (c *Client) do(ctx context.Context, method, resource string, q url.Values, 
 		return nil, fmt.Errorf("%s %s: redirected to %q; is the crowd URL right?",
 			method, resource, r.Header.Get("Location"))
 	}
-	if r.NotJSON() {
+	switch err := r.DecodeOK(out); {
+	case errors.Is(err, rest.ErrNotJSON):
 		return nil, fmt.Errorf("%s %s: answer is not JSON; is the crowd URL right?", method, resource)
+	case err != nil:
+		return nil, fmt.Errorf("decode %s %s: %w", method, resource, err)
 	}
 	return res, nil
 }
