@@ -116,12 +116,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 			_ = a.cleanups.run()
 		}
 	}()
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "floatseat", Name: "build_info", Help: "Always 1; labels say what runs.",
-		ConstLabels: prometheus.Labels{"version": Version, "product": cfg.Product, "mode": cfg.Mode},
-	}, func() float64 { return 1 }))
-
+	a.registerProcessMetrics(cfg)
 	if err := a.openStore(); err != nil {
 		return nil, err
 	}
@@ -129,14 +124,54 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
-	if a.noise, err = newNoiseFilter(cfg, a.reg); err != nil {
+	if err := a.buildRequestParts(cfg); err != nil {
 		return nil, err
 	}
-	if a.who, err = newWho(cfg, a.store, a.reg, log, a.clock); err != nil {
+	a.audit = audit.New(a.store, log, 100000, a.replica, cfg.Mode).WithClock(a.clock)
+	if a.seats, err = a.buildSeats(a.audit); err != nil {
 		return nil, err
+	}
+	a.configureSAML(cfg)
+	a.proxy = a.buildProxy(cfg, upstream)
+	a.admin = admin.New(admin.Options{
+		Gatherer: a.reg,
+		Checks: map[string]admin.Check{
+			"redis":    a.store.Ping,
+			"upstream": admin.DialCheck(upstream),
+		},
+		ReadProtected: cfg.Admin.BeyondLoopback(),
+		ReadToken:     cfg.Admin.ReadToken.Reveal(),
+		AdminToken:    cfg.Admin.Token.Reveal(),
+	})
+	a.mountAPI()
+	if err := a.listen(cfg); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// registerProcessMetrics adds the Go runtime, the process and build_info
+// to the App's registry.
+func (a *App) registerProcessMetrics(cfg *config.Config) {
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "floatseat", Name: "build_info", Help: "Always 1; labels say what runs.",
+		ConstLabels: prometheus.Labels{"version": Version, "product": cfg.Product, "mode": cfg.Mode},
+	}, func() float64 { return 1 }))
+}
+
+// buildRequestParts builds what the request path consults besides the
+// seats: the noise rules, who a request is, which pools it is the work
+// of, and the activity recorder.
+func (a *App) buildRequestParts(cfg *config.Config) (err error) {
+	if a.noise, err = newNoiseFilter(cfg, a.reg); err != nil {
+		return err
+	}
+	if a.who, err = newWho(cfg, a.store, a.reg, a.log, a.clock); err != nil {
+		return err
 	}
 	if a.work, err = newPoolWork(cfg, a.reg); err != nil {
-		return nil, err
+		return err
 	}
 	a.recorder = activity.New(a.store, activity.Options{
 		Resolution:    cfg.Activity.Resolution,
@@ -145,26 +180,32 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 		WriteTimeout:  4 * cfg.Redis.Timeout,
 		Clock:         a.clock,
 		PoolNames:     a.work.Names,
-	}, a.reg, log)
+	}, a.reg, a.log)
+	return nil
+}
 
-	a.audit = audit.New(a.store, log, 100000, a.replica, cfg.Mode).WithClock(a.clock)
-	if a.seats, err = a.buildSeats(a.audit); err != nil {
-		return nil, err
+// configureSAML sets the SAML attribute that names the user, and, with
+// sso.saml_username_is_email, maps an e-mail to the username through the
+// directory where the backend can look users up by e-mail.
+func (a *App) configureSAML(cfg *config.Config) {
+	a.who.SAML.UsernameAttribute = cfg.SSO.SAMLUsernameAttribute
+	if !cfg.SSO.SAMLUsernameIsEmail {
+		return
 	}
+	if el, ok := directory.AsEmailLookup(a.seatsDir()); ok {
+		a.who.SAML.Emails = identity.NewEmailMapper(el, cfg.Directory.Timeout, a.log)
+	} else {
+		a.log.Warn("sso.saml_username_is_email is set but the directory backend cannot look users up by e-mail: SAML logins are learned from the app's answer only",
+			"directory", cfg.Directory.Type)
+	}
+}
+
+// buildProxy builds the request path over the parts New built.
+func (a *App) buildProxy(cfg *config.Config, upstream *url.URL) *proxy.Proxy {
 	var seats proxy.Seats // a nil *keeper.Keeper must stay a nil interface
 	if a.seats != nil {
 		seats = a.seats.keeper
 	}
-	a.who.SAML.UsernameAttribute = cfg.SSO.SAMLUsernameAttribute
-	if cfg.SSO.SAMLUsernameIsEmail {
-		if el, ok := directory.AsEmailLookup(a.seatsDir()); ok {
-			a.who.SAML.Emails = identity.NewEmailMapper(el, cfg.Directory.Timeout, log)
-		} else {
-			log.Warn("sso.saml_username_is_email is set but the directory backend cannot look users up by e-mail: SAML logins are learned from the app's answer only",
-				"directory", cfg.Directory.Type)
-		}
-	}
-
 	trusted := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
 	for _, s := range cfg.TrustedProxies {
 		p, _ := config.ParsePrefix(s) // validated by config
@@ -179,7 +220,7 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 	if hints != nil && cfg.SSO.SeatPageEnabled() {
 		seatPage = &proxy.SeatPage{LoginPath: cfg.SSO.LoginPath}
 	}
-	a.proxy = proxy.New(proxy.Options{
+	return proxy.New(proxy.Options{
 		Upstream:       upstream,
 		TrustedProxies: trusted,
 		Transport:      proxy.Transport(cfg.Proxy.ResponseHeaderTimeout, cfg.Proxy.MaxIdleConnsPerHost),
@@ -192,32 +233,25 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 		Hints:          hints,
 		SeatPage:       seatPage,
 		Metrics:        proxy.NewMetrics(a.reg),
-		Log:            log,
+		Log:            a.log,
 
 		Product:          cfg.Product,
 		LoginBodyTimeout: cfg.Proxy.LoginBodyTimeout,
 	})
-	a.admin = admin.New(admin.Options{
-		Gatherer: a.reg,
-		Checks: map[string]admin.Check{
-			"redis":    a.store.Ping,
-			"upstream": admin.DialCheck(upstream),
-		},
-		ReadProtected: cfg.Admin.BeyondLoopback(),
-		ReadToken:     cfg.Admin.ReadToken.Reveal(),
-		AdminToken:    cfg.Admin.Token.Reveal(),
-	})
-	a.mountAPI()
+}
 
+// listen binds both listeners, so that ":0" works in tests and addresses
+// are known before Run; the App closes them at the end.
+func (a *App) listen(cfg *config.Config) (err error) {
 	if a.proxyLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	a.cleanups.push(a.proxyLn.Close)
 	if a.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-		return nil, fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
+		return fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
 	}
 	a.cleanups.push(a.adminLn.Close)
-	return a, nil
+	return nil
 }
 
 // seatsDir is the seat engine's directory, nil without one.

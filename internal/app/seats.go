@@ -31,49 +31,93 @@ type seatParts struct {
 // errNoBackend: a directory type whose backend this build cannot open.
 var errNoBackend = errors.New("directory backend not available")
 
+// buildSeats builds the seat engine: the directory, the one membership
+// view, the keeper and the reaper over them, and the licence poller. Before
+// traffic, it readies the directory and the keeper's view and reads the
+// seat counts once.
 func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 	cfg := a.cfg()
 	if cfg.Directory.Type == "" {
 		a.log.Warn("no directory configured: floatseat records activity but manages no seats")
 		return nil, nil
 	}
-	dir, immediate, err := a.directory, a.immediate, error(nil)
-	if dir == nil {
-		dir, immediate, err = openDirectory(cfg, a.log, a.reg)
-		if err != nil {
-			return nil, fmt.Errorf("directory: %w", err)
-		}
-		a.cleanups.pushCloser(dir)
-	}
-	observe := cfg.Mode == config.ModeObserve
-	var kp []keeper.Pool
-	var rp []reaper.Pool
-	for _, p := range cfg.Pools {
-		kp = append(kp, keeper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, DefaultGroups: p.DefaultGroups, PoolGroups: p.PoolGroups})
-		rp = append(rp, reaper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, Reserve: p.Reserve})
+	dir, immediate, err := a.seatDirectory(cfg)
+	if err != nil {
+		return nil, err
 	}
 	s := &seatParts{dir: dir, metrics: license.NewMetrics(a.reg), members: newMembers(cfg, dir, a.clock, a.log)}
-	s.keeper = keeper.New(keeper.Options{
-		Pools: kp, Dir: dir, Members: s.members, ReconcileBatch: cfg.Reaper.ReconcileBatch, Store: a.store, Audit: auditLog, Observe: observe, Immediate: immediate,
+	s.keeper = a.newKeeper(cfg, s, immediate, auditLog)
+	s.reaper = a.newReaper(cfg, s)
+	a.readySeats(cfg, s)
+	s.poller = a.newPoller(cfg, s)
+	// Like the keeper, read the seat counts once before taking traffic: a
+	// grant without a licence report is refused, and the request then
+	// reaches the app unlicensed.
+	pctx, cancel := context.WithTimeout(context.Background(), cfg.App.Timeout)
+	if err := s.poller.PollOnce(pctx); err != nil {
+		a.log.Warn("first licence read failed; grants wait for the next one", "err", err)
+	}
+	cancel()
+	return s, nil
+}
+
+// seatDirectory is WithDirectory's directory, or directory.type's backend,
+// which the App then closes at the end.
+func (a *App) seatDirectory(cfg *config.Config) (directory.Directory, bool, error) {
+	if a.directory != nil {
+		return a.directory, a.immediate, nil
+	}
+	dir, immediate, err := openDirectory(cfg, a.log, a.reg)
+	if err != nil {
+		return nil, false, fmt.Errorf("directory: %w", err)
+	}
+	a.cleanups.pushCloser(dir)
+	return dir, immediate, nil
+}
+
+func (a *App) newKeeper(cfg *config.Config, s *seatParts, immediate bool, auditLog *audit.Log) *keeper.Keeper {
+	var pools []keeper.Pool
+	for _, p := range cfg.Pools {
+		pools = append(pools, keeper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, DefaultGroups: p.DefaultGroups, PoolGroups: p.PoolGroups})
+	}
+	return keeper.New(keeper.Options{
+		Pools: pools, Dir: s.dir, Members: s.members, ReconcileBatch: cfg.Reaper.ReconcileBatch, Store: a.store, Audit: auditLog,
+		Observe: cfg.Mode == config.ModeObserve, Immediate: immediate,
 		SyncInterval: cfg.Directory.SyncInterval, VisibilityMargin: cfg.Directory.VisibilityMargin,
 		GrantTimeout: cfg.Proxy.GrantTimeout, ConfirmWait: cfg.Proxy.SSOConfirmWait, Floor: cfg.SessionTimeout,
 		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval, Virtual: a.store,
-		Verifier: passwordVerifier(cfg, dir), ClaimLimits: claimLimits(cfg),
+		Verifier: passwordVerifier(cfg, s.dir), ClaimLimits: claimLimits(cfg),
 		ParkingPrefix: cfg.Directory.ParkingPrefix, EndSessions: endSessions(cfg, a.log),
 		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
-	s.reaper = reaper.New(reaper.Options{
-		Pools: rp, Store: a.store, Members: s.members, Keeper: s.keeper, Replica: a.replica,
+}
+
+func (a *App) newReaper(cfg *config.Config, s *seatParts) *reaper.Reaper {
+	var pools []reaper.Pool
+	for _, p := range cfg.Pools {
+		pools = append(pools, reaper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, Reserve: p.Reserve})
+	}
+	return reaper.New(reaper.Options{
+		Pools: pools, Store: a.store, Members: s.members, Keeper: s.keeper, Replica: a.replica,
 		Interval: cfg.Reaper.Interval, LockTTL: cfg.Reaper.LockTTL, HeartbeatMaxAge: cfg.Reaper.HeartbeatMaxAge,
 		Floor: cfg.SessionTimeout, Ceiling: cfg.MaxIdle, MaxRevocations: cfg.Reaper.MaxRevocationsPerRun,
-		Observe: observe, Virtual: a.store, Clock: a.clock, Log: a.log, Reg: a.reg, OnHeadroom: s.metrics.SetHeadroom,
+		Observe: cfg.Mode == config.ModeObserve, Virtual: a.store, Clock: a.clock, Log: a.log, Reg: a.reg,
+		OnHeadroom: s.metrics.SetHeadroom,
 	})
+}
+
+// readySeats prepares what the seat engine needs before traffic: in
+// enforce mode the parking groups, and a clean slate of what observe mode
+// simulated; then the keeper's view of revoked and seatless users.
+func (a *App) readySeats(cfg *config.Config, s *seatParts) {
+	observe := cfg.Mode == config.ModeObserve
 	if !observe { // observe mode changes nothing in the directory
 		pctx, cancel := context.WithTimeout(context.Background(), 2*cfg.Directory.Timeout)
-		prepareParking(pctx, dir, cfg, a.log)
+		prepareParking(pctx, s.dir, cfg, a.log)
 		cancel()
 	}
 	pctx, cancel := context.WithTimeout(context.Background(), 2*cfg.Directory.Timeout)
+	defer cancel()
 	if !observe {
 		// Enforce mode starts clean: what observe mode simulated is gone.
 		var names []string
@@ -85,7 +129,12 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		}
 	}
 	s.keeper.Prime(pctx)
-	cancel()
+}
+
+// newPoller reads each pool's seat counts from its source (a fixed count
+// over the membership view, a Jira application role, Confluence's licence)
+// into Redis, at the shortest refresh interval of the pools.
+func (a *App) newPoller(cfg *config.Config, s *seatParts) *license.Poller {
 	sources := map[string]license.Source{}
 	interval := time.Duration(0)
 	for _, p := range cfg.Pools {
@@ -106,7 +155,7 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 				Timeout: cfg.App.Timeout}
 		}
 	}
-	s.poller = &license.Poller{
+	return &license.Poller{
 		Sources: sources, Interval: interval, Timeout: cfg.App.Timeout, Metrics: s.metrics, Logger: a.log,
 		Clock: license.NowClock(a.clock),
 		Sink: func(ctx context.Context, pool string, c license.Count, at time.Time) error {
@@ -120,15 +169,6 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 			return nil
 		},
 	}
-	// Like the keeper, read the seat counts once before taking traffic: a
-	// grant without a licence report is refused, and the request then
-	// reaches the app unlicensed.
-	pctx, cancel = context.WithTimeout(context.Background(), cfg.App.Timeout)
-	if err := s.poller.PollOnce(pctx); err != nil {
-		a.log.Warn("first licence read failed; grants wait for the next one", "err", err)
-	}
-	cancel()
-	return s, nil
 }
 
 // passwordVerifier is the backend's own password check, when it has one
