@@ -96,8 +96,37 @@ func runDemo(ctx context.Context, listen, adminListen, self string, out io.Write
 		return err
 	}
 	defer mr.Close()
+	appAddr, stopApp, err := startDemoJira(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopApp()
+	cfg, err := demoConfig(freeOr(listen), appAddr, freeOr(adminListen), mr.Addr())
+	if err != nil {
+		return err
+	}
+	// The directory is the simulated Jira's own, changed through its REST
+	// group API (directory.type: jira), as floatseat does in front of a real
+	// Jira with an internal or read/write directory: the app sees a change
+	// at once.
+	a, err := app.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
 
-	// The app: the Jira simulator with four Jira Software seats.
+	proxyURL, adminURL := "http://"+a.ProxyAddr(), "http://"+a.AdminAddr()
+	go demoTraffic(ctx, proxyURL)
+
+	printDemoGuide(out, proxyURL, adminURL, self)
+	return <-done
+}
+
+// startDemoJira serves the Jira simulator with five seats in each of Jira
+// Software and JSM, and the demo's users and groups, on a free loopback
+// port; stop closes it.
+func startDemoJira(ctx context.Context) (addr net.Addr, stop func() error, err error) {
 	sim := appsim.New(appsim.Config{
 		Product: "jira", SessionTimeout: 2 * time.Minute, UpdateGroupsAtLogin: appsim.UpdateEvery,
 		SyncInterval: 30 * time.Second, AdminUsers: []string{"svc", "admin"}, UnlicensedSessionForbidden: true,
@@ -119,17 +148,22 @@ func runDemo(ctx context.Context, listen, adminListen, self string, out io.Write
 		}
 	}
 	if err := sim.SyncNow(ctx); err != nil {
-		return err
+		return nil, nil, err
 	}
 	appLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	appSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	go appSrv.Serve(appLn)
-	defer appSrv.Close()
 	go sim.Run(ctx)
+	return appLn.Addr(), appSrv.Close, nil
+}
 
+// demoConfig is the demo's floatseat: enforce mode in front of the
+// simulated Jira at appAddr, with short windows so a seat floats in
+// minutes.
+func demoConfig(listen string, appAddr net.Addr, adminListen, redisAddr string) (*config.Config, error) {
 	yaml := fmt.Sprintf(`
 product: jira
 listen: %q
@@ -147,27 +181,18 @@ pools:
 exclude: {groups: [jira-administrators]}
 directory: {type: jira, visibility_margin: 5s}
 reaper: {interval: 15s, heartbeat_max_age: 30s}
-`, freeOr(listen), appLn.Addr(), freeOr(adminListen), mr.Addr())
+`, listen, appAddr, adminListen, redisAddr)
 	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string {
 		return map[string]string{"FLOATSEAT_APP_PASSWORD": "svc", "FLOATSEAT_ADMIN_TOKEN": "demo"}[k]
 	})
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
-	// The directory is the simulated Jira's own, changed through its REST
-	// group API (directory.type: jira), as floatseat does in front of a real
-	// Jira with an internal or read/write directory: the app sees a change
-	// at once.
-	a, err := app.New(cfg, log)
-	if err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	return cfg, nil
+}
 
-	proxyURL, adminURL := "http://"+a.ProxyAddr(), "http://"+a.AdminAddr()
-	go demoTraffic(ctx, proxyURL)
-
+// printDemoGuide tells who the demo's users are and what to try.
+func printDemoGuide(out io.Writer, proxyURL, adminURL, self string) {
 	fmt.Fprintf(out, `
 floatseat demo — seats float between seven people and five Jira Software seats.
 
@@ -202,7 +227,6 @@ Three things to try:
 
 Ctrl-C stops everything; nothing is left behind.
 `, proxyURL, adminURL, self)
-	return <-done
 }
 
 // demoTraffic plays alice (working) and bob (a polling JSM tab).

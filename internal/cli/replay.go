@@ -24,6 +24,61 @@ const replayUsage = `usage: floatseat replay --config FILE [--log-format auto|ji
 
 // cmdReplay is `floatseat replay`: the configured policy over access logs.
 func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fl, ok := parseReplayFlags(args, stderr)
+	if !ok {
+		return 2
+	}
+	cfg := loadConfig(fl.config, stderr)
+	if cfg == nil {
+		return 1
+	}
+	opt, err := replayOptions(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "floatseat replay:", err)
+		return 1
+	}
+	opt.From, opt.To, opt.Seats = fl.from, fl.to, fl.seats
+	if fl.directory {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		member, excluded, err := app.ReplayMembership(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		cancel()
+		if err != nil {
+			fmt.Fprintln(stderr, "floatseat replay: --directory:", err)
+			return 1
+		}
+		opt.Member, opt.Excluded = member, excluded
+	}
+	res, err := replaySized(opt, fl.files, fl.logFormat, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "floatseat replay:", err)
+		return 1
+	}
+	if err := fl.write(stdout, res); err != nil {
+		fmt.Fprintln(stderr, "floatseat replay:", err)
+		return 1
+	}
+	for _, f := range res.Files {
+		if f.Format == "auto" && f.Lines > 0 {
+			fmt.Fprintf(stderr, "floatseat replay: %s: no line in a known format (give --log-format?)\n", f.Name)
+		}
+	}
+	return 0
+}
+
+// replayFlags are `floatseat replay`'s arguments, checked.
+type replayFlags struct {
+	config    string
+	files     []string
+	logFormat accesslog.Format
+	write     func(io.Writer, *replay.Result) error
+	seats     []int
+	from, to  time.Time
+	directory bool
+}
+
+// parseReplayFlags reads the arguments; a problem is told on stderr and
+// ok is false (exit status 2).
+func parseReplayFlags(args []string, stderr io.Writer) (fl replayFlags, ok bool) {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, replayUsage); fs.PrintDefaults() }
@@ -36,69 +91,64 @@ func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	useDir := fs.Bool("directory", false, "read the pools' members and exclude.groups from the configured directory (read-only); without it every named user is a member of the pools whose work they did")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return 2
+		return fl, false
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "floatseat replay: no log files (give '-' for stdin)")
 		fmt.Fprintln(stderr, replayUsage)
-		return 2
+		return fl, false
 	}
-	lf, err := accesslog.ParseFormat(*logFormat)
-	if err != nil {
+	fl.config, fl.files, fl.directory = *path, files, *useDir
+	if fl.logFormat, err = accesslog.ParseFormat(*logFormat); err != nil {
 		fmt.Fprintln(stderr, "floatseat replay: --log-format:", err)
-		return 2
+		return fl, false
 	}
-	write, ok := map[string]func(io.Writer, *replay.Result) error{
+	if fl.write, ok = map[string]func(io.Writer, *replay.Result) error{
 		"table": replay.WriteTable, "csv": replay.WriteCSV, "json": replay.WriteJSON, "html": replay.WriteHTML,
-	}[*format]
-	if !ok {
+	}[*format]; !ok {
 		fmt.Fprintf(stderr, "floatseat replay: --format %q: want table, csv, json or html\n", *format)
-		return 2
+		return fl, false
 	}
-	var counts []int
-	for _, s := range strings.Split(*seatsS, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			fmt.Fprintf(stderr, "floatseat replay: --seats: %q is not a positive number\n", s)
-			return 2
-		}
-		counts = append(counts, n)
+	if fl.seats, err = parseSeatCounts(*seatsS); err != nil {
+		fmt.Fprintln(stderr, "floatseat replay: --seats:", err)
+		return fl, false
 	}
 	from, err1 := parseWhen(*fromS)
 	to, err2 := parseWhen(*toS)
 	if err := errors.Join(err1, err2); err != nil {
 		fmt.Fprintln(stderr, "floatseat replay:", err)
-		return 2
+		return fl, false
 	}
-	cfg := loadConfig(*path, stderr)
-	if cfg == nil {
-		return 1
-	}
-	opt, err := replayOptions(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "floatseat replay:", err)
-		return 1
-	}
-	opt.From, opt.To, opt.Seats = from, to, counts
-	if *useDir {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		member, excluded, err := app.ReplayMembership(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-		cancel()
-		if err != nil {
-			fmt.Fprintln(stderr, "floatseat replay: --directory:", err)
-			return 1
-		}
-		opt.Member, opt.Excluded = member, excluded
-	}
+	fl.from, fl.to = from, to
+	return fl, true
+}
 
+// parseSeatCounts reads --seats: positive numbers, comma-separated.
+func parseSeatCounts(list string) ([]int, error) {
+	var counts []int
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", s)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}
+
+// replaySized replays the files. Without --seats (and unless a file is
+// stdin, which cannot be read twice) it sizes the pools: a first pass
+// finds what the policy holds with no limit, a second sweeps seat counts
+// around the peaks the first found.
+func replaySized(opt replay.Options, files []string, lf accesslog.Format, stdin io.Reader) (*replay.Result, error) {
 	stdinUsed := false
 	for _, f := range files {
 		stdinUsed = stdinUsed || f == "-"
 	}
-	sweep := len(counts) == 0 && !stdinUsed
+	sweep := len(opt.Seats) == 0 && !stdinUsed
 	if sweep {
 		for i := range opt.Pools {
 			opt.Pools[i].Sweep = []int{0} // what the policy holds with no limit
@@ -112,20 +162,7 @@ func cmdReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		res, err = replayFiles(opt, files, lf, stdin)
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "floatseat replay:", err)
-		return 1
-	}
-	if err := write(stdout, res); err != nil {
-		fmt.Fprintln(stderr, "floatseat replay:", err)
-		return 1
-	}
-	for _, f := range res.Files {
-		if f.Format == "auto" && f.Lines > 0 {
-			fmt.Fprintf(stderr, "floatseat replay: %s: no line in a known format (give --log-format?)\n", f.Name)
-		}
-	}
-	return 0
+	return res, err
 }
 
 // replayOptions maps the configuration onto a replay: the window, the
