@@ -201,63 +201,16 @@ func (c *Config) validatePools(v *validator) {
 			v.errf("%s: duplicate pool name", at)
 		}
 		seen[p.Name] = true
-		if len(p.LicenseGroups) == 0 {
-			v.errf("%s: license_groups is empty", at)
-		}
-		for _, g := range p.LicenseGroups {
-			lg := strings.ToLower(g)
-			if other, ok := group[lg]; ok && other != p.Name {
-				v.warn("%s: licence group %q also belongs to pool %s; a revocation from one pool removes a seat of both", at, g, other)
-			}
-			group[lg] = p.Name
-		}
-		for _, g := range p.DefaultGroups {
-			if !containsFold(p.LicenseGroups, g) {
-				v.errf("%s: default group %q is not one of its license_groups", at, g)
-			}
-		}
-		switch {
-		case p.ApplicationRole != "" && p.Seats != nil:
-			v.errf("%s: set application_role or seats, not both", at)
-		case p.ApplicationRole != "":
-			if c.Product != ProductJira {
-				v.errf("%s: application_role is a Jira setting; Confluence seats are read from its licence API (or set seats)", at)
-			}
+		validatePoolGroups(v, at, p, group)
+		if c.validatePoolSeats(v, at, p) {
 			needsApp = true
-		case p.Seats != nil:
-			if *p.Seats < 0 {
-				v.errf("%s: seats %d is negative", at, *p.Seats)
-			}
-		case c.Product == ProductJira:
-			v.errf("%s: set application_role (jira-software, jira-servicedesk, jira-core) or seats", at)
-		default:
-			needsApp = true // Confluence licence API
-		}
-		if p.Reserve < 0 {
-			v.errf("%s: reserve %d is negative", at, p.Reserve)
-		}
-		if p.Seats != nil && p.Reserve >= *p.Seats && *p.Seats > 0 {
-			v.errf("%s: reserve %d leaves no seat to use out of %d", at, p.Reserve, *p.Seats)
 		}
 		positive(v, at+".refresh_interval", p.RefreshInterval, time.Second)
 		if p.Main {
 			mains++
 		}
-		if p.Activity != nil {
-			for _, re := range p.Activity.Paths {
-				if _, err := regexp.Compile(re); err != nil {
-					v.errf("%s: activity.paths: %v", at, err)
-				}
-			}
-			if len(p.Activity.ProjectTypes) > 0 {
-				typed = true
-				if c.Product != ProductJira {
-					v.errf("%s: activity.project_types is a Jira setting", at)
-				}
-			}
-		}
-		if i > 0 && !p.Main && (p.Activity == nil || len(p.Activity.Paths)+len(p.Activity.ProjectTypes) == 0) {
-			v.warn("%s: no activity rules and not the main pool: no request counts as its work, so its users keep it only until max_idle", at)
+		if c.validatePoolActivity(v, at, i, p) {
+			typed = true
 		}
 	}
 	if mains > 1 {
@@ -273,6 +226,77 @@ func (c *Config) validatePools(v *validator) {
 	if needsApp && (c.App.User == "" || c.App.Password == "") && !c.Redis.Embedded() {
 		v.errf("app.user and app.password_file (or FLOATSEAT_APP_PASSWORD) are needed to read seat counts from the app")
 	}
+}
+
+// validatePoolGroups checks a pool's licence and default groups; group
+// maps each licence group (lower-cased) to the pool that named it first.
+func validatePoolGroups(v *validator, at string, p Pool, group map[string]string) {
+	if len(p.LicenseGroups) == 0 {
+		v.errf("%s: license_groups is empty", at)
+	}
+	for _, g := range p.LicenseGroups {
+		lg := strings.ToLower(g)
+		if other, ok := group[lg]; ok && other != p.Name {
+			v.warn("%s: licence group %q also belongs to pool %s; a revocation from one pool removes a seat of both", at, g, other)
+		}
+		group[lg] = p.Name
+	}
+	for _, g := range p.DefaultGroups {
+		if !containsFold(p.LicenseGroups, g) {
+			v.errf("%s: default group %q is not one of its license_groups", at, g)
+		}
+	}
+}
+
+// validatePoolSeats checks where a pool's seat count comes from, and its
+// reserve; it reports whether the count is read from the app.
+func (c *Config) validatePoolSeats(v *validator, at string, p Pool) (needsApp bool) {
+	switch {
+	case p.ApplicationRole != "" && p.Seats != nil:
+		v.errf("%s: set application_role or seats, not both", at)
+	case p.ApplicationRole != "":
+		if c.Product != ProductJira {
+			v.errf("%s: application_role is a Jira setting; Confluence seats are read from its licence API (or set seats)", at)
+		}
+		needsApp = true
+	case p.Seats != nil:
+		if *p.Seats < 0 {
+			v.errf("%s: seats %d is negative", at, *p.Seats)
+		}
+	case c.Product == ProductJira:
+		v.errf("%s: set application_role (jira-software, jira-servicedesk, jira-core) or seats", at)
+	default:
+		needsApp = true // Confluence licence API
+	}
+	if p.Reserve < 0 {
+		v.errf("%s: reserve %d is negative", at, p.Reserve)
+	}
+	if p.Seats != nil && p.Reserve >= *p.Seats && *p.Seats > 0 {
+		v.errf("%s: reserve %d leaves no seat to use out of %d", at, p.Reserve, *p.Seats)
+	}
+	return needsApp
+}
+
+// validatePoolActivity checks which requests count as the pool's work
+// (the i-th pool); it reports whether the pool names Jira project types.
+func (c *Config) validatePoolActivity(v *validator, at string, i int, p Pool) (typed bool) {
+	if p.Activity != nil {
+		for _, re := range p.Activity.Paths {
+			if _, err := regexp.Compile(re); err != nil {
+				v.errf("%s: activity.paths: %v", at, err)
+			}
+		}
+		if len(p.Activity.ProjectTypes) > 0 {
+			typed = true
+			if c.Product != ProductJira {
+				v.errf("%s: activity.project_types is a Jira setting", at)
+			}
+		}
+	}
+	if i > 0 && !p.Main && (p.Activity == nil || len(p.Activity.Paths)+len(p.Activity.ProjectTypes) == 0) {
+		v.warn("%s: no activity rules and not the main pool: no request counts as its work, so its users keep it only until max_idle", at)
+	}
+	return typed
 }
 
 func (c *Config) validateDirectory(v *validator) {
