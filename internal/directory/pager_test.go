@@ -2,7 +2,9 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,5 +70,51 @@ func TestListingPagesUnderTheirOwnDeadlineAndResumes(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.requests.WithLabelValues("test", "members", "ok")); got != 1 {
 		t.Errorf("members: %v, want one listing", got)
+	}
+}
+
+// TestAllPages: the one paging loop reads pages in order until the last,
+// returns a page's error as it is, and stops a listing whose cursor does
+// not advance or that never ends.
+func TestAllPages(t *testing.T) {
+	pages := func(n int) PageFunc {
+		return func(_ context.Context, cursor string) ([]string, string, error) {
+			i, err := Offset(cursor)
+			if err != nil {
+				return nil, "", err
+			}
+			return []string{"u" + strconv.Itoa(i)}, NextOffset(i, 1, i == n-1), nil
+		}
+	}
+	got, err := AllPages(t.Context(), "g", pages(3))
+	if err != nil || len(got) != 3 || got[0] != "u0" || got[2] != "u2" {
+		t.Errorf("three pages: got %v %v, want u0 u1 u2", got, err)
+	}
+	failed := errors.New("page 1 failed")
+	_, err = AllPages(t.Context(), "g", func(ctx context.Context, cursor string) ([]string, string, error) {
+		if cursor == "1" {
+			return nil, "", failed
+		}
+		return pages(3)(ctx, cursor)
+	})
+	if err != failed {
+		t.Errorf("a failed page: got %v, want its error as it is", err)
+	}
+	_, err = AllPages(t.Context(), "g", func(context.Context, string) ([]string, string, error) {
+		return []string{"u"}, "7", nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "does not advance") {
+		t.Errorf("a cursor that does not advance: got %v", err)
+	}
+	calls := 0
+	_, err = AllPages(t.Context(), "g", func(context.Context, string) ([]string, string, error) {
+		calls++
+		return nil, strconv.Itoa(calls), nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "giving up") || calls != MaxPages {
+		t.Errorf("a listing that never ends: got %v after %d pages, want giving up after %d", err, calls, MaxPages)
+	}
+	if _, err := Offset("-1"); err == nil {
+		t.Error(`Offset("-1"): no error`)
 	}
 }

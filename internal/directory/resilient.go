@@ -202,33 +202,14 @@ func (r *resilient) Members(ctx context.Context, group string, nested bool) (us 
 	}
 	start := r.o.Clock()
 	defer func() { r.observe("members", start, err) }()
-	cursor := ""
-	for pages := 0; ; pages++ {
-		if pages >= maxListPages {
-			return nil, fmt.Errorf("%s members of %s: more than %d pages; giving up", r.backend, group, maxListPages)
-		}
-		var page []string
-		next := ""
+	return AllPages(ctx, r.backend+" members of "+group, func(ctx context.Context, cursor string) (page []string, next string, err error) {
 		err = r.do(ctx, "members_page", func(ctx context.Context) (e error) {
 			page, next, e = p.MembersPage(ctx, group, nested, cursor)
 			return
 		})
-		if err != nil {
-			return nil, err
-		}
-		us = append(us, page...)
-		if next == "" {
-			return us, nil
-		}
-		if next == cursor {
-			return nil, fmt.Errorf("%s members of %s: the listing does not advance past %q", r.backend, group, cursor)
-		}
-		cursor = next
-	}
+		return
+	})
 }
-
-// maxListPages stops a misbehaving server from keeping a listing going.
-const maxListPages = 100000
 
 // observe counts one call of op that began at start.
 func (r *resilient) observe(op string, start time.Time, err error) {

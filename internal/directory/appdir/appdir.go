@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,16 +57,21 @@ func (c Config) LogValue() slog.Value {
 
 const (
 	defaultTimeout = 10 * time.Second
-	// maxPages stops a misbehaving server from keeping a list going forever.
-	maxPages = 100000
-	maxBody  = 8 << 20
+	maxBody        = 8 << 20
 )
 
 // Dir is a Directory backed by one Jira or Confluence. It is safe for
 // concurrent use.
 type Dir struct {
-	impl directory.Directory
+	impl product
 	c    *client
+}
+
+// product is one app's group API: the Directory, and the page of a group's
+// members at a cursor (each product pages its own way).
+type product interface {
+	directory.Directory
+	membersPage(ctx context.Context, group, cursor string) ([]string, string, error)
 }
 
 var _ directory.Directory = (*Dir)(nil)
@@ -162,29 +166,7 @@ func (d *Dir) AddMember(ctx context.Context, user, group string) error {
 // last). Instrument gives each page its own deadline and retries a failed
 // page where the listing stopped.
 func (d *Dir) MembersPage(ctx context.Context, group string, _ bool, cursor string) ([]string, string, error) {
-	start := 0
-	if cursor != "" {
-		n, err := strconv.Atoi(cursor)
-		if err != nil || n < 0 {
-			return nil, "", fmt.Errorf("members of %s: bad page cursor %q", group, cursor)
-		}
-		start = n
-	}
-	p, ok := d.impl.(interface {
-		membersPage(ctx context.Context, group string, start int) ([]string, int, bool, error)
-	})
-	if !ok {
-		if start > 0 {
-			return nil, "", fmt.Errorf("members of %s: this backend does not page", group)
-		}
-		ms, err := d.impl.Members(ctx, group, true)
-		return ms, "", err
-	}
-	names, next, done, err := p.membersPage(ctx, group, start)
-	if err != nil || done {
-		return names, "", err
-	}
-	return names, strconv.Itoa(next), nil
+	return d.impl.membersPage(ctx, group, cursor)
 }
 
 // RemoveMember implements directory.Directory.

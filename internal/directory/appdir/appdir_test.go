@@ -299,16 +299,21 @@ func TestPaging(t *testing.T) {
 	tests := []struct {
 		product   string
 		n         int
+		maxLimit  int // Confluence's cap on limit= (0: 200, what floatseat asks)
 		path      string
 		wantPages int
 	}{
-		{Jira, 120, "GET /rest/api/2/group/member", 3},         // 50 + 50 + 20
-		{Confluence, 450, "GET /rest/api/group/big/member", 3}, // 200 + 200 + 50
-		{Confluence, 400, "GET /rest/api/group/big/member", 2}, // next link absent on the last full page
+		{Jira, 120, 0, "GET /rest/api/2/group/member", 3},         // 50 + 50 + 20
+		{Confluence, 450, 0, "GET /rest/api/group/big/member", 3}, // 200 + 200 + 50
+		{Confluence, 400, 0, "GET /rest/api/group/big/member", 2}, // next link absent on the last full page
+		// A Confluence that caps limit below what floatseat asks: its
+		// answer's limit says so, and a page of that many is not the last.
+		{Confluence, 250, 100, "GET /rest/api/group/big/member", 3}, // 100 + 100 + 50
 	}
 	for _, tc := range tests {
-		t.Run(fmt.Sprintf("%s/%d", tc.product, tc.n), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%d/limit%d", tc.product, tc.n, tc.maxLimit), func(t *testing.T) {
 			f, d := fixture(t, tc.product)
+			f.maxLimit = tc.maxLimit
 			f.addGroup("big")
 			var want []string
 			for i := range tc.n {

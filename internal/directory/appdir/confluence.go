@@ -23,7 +23,7 @@ type confluence struct {
 	pageSize int
 }
 
-var _ directory.Directory = (*confluence)(nil)
+var _ product = (*confluence)(nil)
 
 func membershipPath(user, group string) string {
 	return "/rest/api/user/" + url.PathEscape(user) + "/group/" + url.PathEscape(group)
@@ -40,60 +40,62 @@ type pageOf[T any] struct {
 	} `json:"_links"`
 }
 
-// list reads every page of path. notFound is the error for a 404.
-func list[T any](ctx context.Context, cf *confluence, path string, q url.Values, notFound error, each func(T)) error {
-	start := 0
-	for range maxPages {
-		items, next, done, err := listPage[T](ctx, cf, path, q, notFound, start)
+// pages reads a Confluence list resource a page at a time
+// (directory.PageFunc): the cursor is start, and each page asks for limit
+// pageSize. The answer's own limit is the page size Confluence applied
+// (it may cap what was asked), so a page of fewer results than that
+// limit, an empty page, or one without a next link is the last. name is
+// what floatseat reads of an item; notFound is the error for a 404; what
+// ("confluence members of g"), unless empty, prefixes every error.
+func pages[T any](cf *confluence, what, path string, q url.Values, notFound error, name func(T) string) directory.PageFunc {
+	return func(ctx context.Context, cursor string) ([]string, string, error) {
+		start, err := directory.Offset(cursor)
+		var page pageOf[T]
+		var res *response
+		if err == nil {
+			pq := url.Values{}
+			for k, v := range q {
+				pq[k] = v
+			}
+			pq.Set("start", strconv.Itoa(start))
+			pq.Set("limit", strconv.Itoa(cf.pageSize))
+			res, err = cf.c.get(ctx, path, pq, &page)
+		}
+		switch {
+		case err != nil:
+		case res.status == http.StatusNotFound:
+			err = notFound
+		case res.status != http.StatusOK:
+			err = res.unexpected()
+		}
 		if err != nil {
-			return err
+			if what != "" {
+				err = fmt.Errorf("%s: %w", what, err)
+			}
+			return nil, "", err
 		}
-		for _, r := range items {
-			each(r)
+		names := make([]string, len(page.Results))
+		for i, r := range page.Results {
+			names[i] = name(r)
 		}
-		if done {
-			return nil
+		limit := page.Limit
+		if limit <= 0 {
+			limit = cf.pageSize
 		}
-		start = next
+		last := page.Links.Next == "" || len(names) == 0 || len(names) < limit
+		return names, directory.NextOffset(start, len(names), last), nil
 	}
-	return fmt.Errorf("%s: more than %d pages; giving up", path, maxPages)
 }
 
-// listPage reads the page of path that starts at start.
-func listPage[T any](ctx context.Context, cf *confluence, path string, q url.Values, notFound error, start int) (items []T, next int, done bool, err error) {
-	pq := url.Values{}
-	for k, v := range q {
-		pq[k] = v
-	}
-	pq.Set("start", strconv.Itoa(start))
-	pq.Set("limit", strconv.Itoa(cf.pageSize))
-	var page pageOf[T]
-	res, err := cf.c.get(ctx, path, pq, &page)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	switch res.status {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, 0, false, notFound
-	default:
-		return nil, 0, false, res.unexpected()
-	}
-	// Confluence links the next page while there is one; a short or
-	// empty page also ends the list, whatever the links say.
-	done = page.Links.Next == "" || len(page.Results) == 0 || len(page.Results) < cf.pageSize
-	return page.Results, start + len(page.Results), done, nil
-}
-
+// userGroups lists user's groups; the callers say what for in errors.
 func (cf *confluence) userGroups(ctx context.Context, user string) ([]string, error) {
-	var out []string
-	err := list(ctx, cf, "/rest/api/user/memberof", url.Values{"username": {user}}, directory.ErrUserNotFound,
-		func(g struct {
-			Name string `json:"name"`
-		}) {
-			out = append(out, g.Name)
-		})
-	return out, err
+	return directory.AllPages(ctx, "confluence groups of "+user,
+		pages(cf, "", "/rest/api/user/memberof", url.Values{"username": {user}}, directory.ErrUserNotFound,
+			func(g struct {
+				Name string `json:"name"`
+			}) string {
+				return g.Name
+			}))
 }
 
 // exists reports whether GET path answers 200 (404: false).
@@ -144,32 +146,21 @@ func (cf *confluence) UserGroups(ctx context.Context, user string, _ bool) ([]st
 }
 
 func (cf *confluence) Members(ctx context.Context, group string, _ bool) ([]string, error) {
-	var out []string
-	err := list(ctx, cf, "/rest/api/group/"+url.PathEscape(group)+"/member", nil, directory.ErrGroupNotFound,
-		func(u struct {
-			Username string `json:"username"`
-		}) {
-			out = append(out, u.Username)
-		})
-	if err != nil {
-		return nil, fmt.Errorf("confluence members of %s: %w", group, err)
-	}
-	return out, nil
+	return directory.AllPages(ctx, "confluence members of "+group, cf.members(group))
 }
 
-// membersPage reads the page of group's members that starts at start.
-func (cf *confluence) membersPage(ctx context.Context, group string, start int) ([]string, int, bool, error) {
-	us, next, done, err := listPage[struct {
-		Username string `json:"username"`
-	}](ctx, cf, "/rest/api/group/"+url.PathEscape(group)+"/member", nil, directory.ErrGroupNotFound, start)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("confluence members of %s: %w", group, err)
-	}
-	names := make([]string, len(us))
-	for i, u := range us {
-		names[i] = u.Username
-	}
-	return names, next, done, nil
+// membersPage reads the page of group's members at cursor.
+func (cf *confluence) membersPage(ctx context.Context, group, cursor string) ([]string, string, error) {
+	return cf.members(group)(ctx, cursor)
+}
+
+func (cf *confluence) members(group string) directory.PageFunc {
+	return pages(cf, "confluence members of "+group, "/rest/api/group/"+url.PathEscape(group)+"/member", nil, directory.ErrGroupNotFound,
+		func(u struct {
+			Username string `json:"username"`
+		}) string {
+			return u.Username
+		})
 }
 
 func (cf *confluence) AddMember(ctx context.Context, user, group string) error {

@@ -28,6 +28,7 @@ type appFake struct {
 	children map[string]map[string]struct{} // group → subgroups (lower)
 	forbid   bool                           // answer 403 as for a non-admin
 	fail503  int                            // answer 503 to the next n requests
+	maxLimit int                            // Confluence's cap on limit= (0: 200)
 	requests map[string]int                 // "METHOD /path" without query
 }
 
@@ -294,7 +295,11 @@ func (f *appFake) serveConfluence(w http.ResponseWriter, r *http.Request) {
 	for i, s := range segs {
 		segs[i], _ = url.PathUnescape(s)
 	}
-	start, limit := atoiOr(q.Get("start"), 0), min(atoiOr(q.Get("limit"), 200), 200)
+	maxLimit := 200
+	if f.maxLimit > 0 {
+		maxLimit = f.maxLimit
+	}
+	start, limit := atoiOr(q.Get("start"), 0), min(atoiOr(q.Get("limit"), maxLimit), maxLimit)
 	page := func(all []map[string]any, path string) map[string]any {
 		res := window(all, start, limit)
 		out := map[string]any{"results": res, "start": start, "limit": limit, "size": len(res),

@@ -23,7 +23,7 @@ type jira struct {
 	pageSize int
 }
 
-var _ directory.Directory = (*jira)(nil)
+var _ product = (*jira)(nil)
 
 // lookupUser returns user's groups; found is false when Jira does not know
 // the user.
@@ -104,36 +104,32 @@ func (j *jira) UserGroups(ctx context.Context, user string, _ bool) ([]string, e
 }
 
 func (j *jira) Members(ctx context.Context, group string, _ bool) ([]string, error) {
-	var out []string
-	start := 0
-	for range maxPages {
-		names, next, done, err := j.membersPage(ctx, group, start)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, names...)
-		if done {
-			return out, nil
-		}
-		start = next
-	}
-	return nil, fmt.Errorf("jira members of %s: more than %d pages; giving up", group, maxPages)
+	return directory.AllPages(ctx, "jira members of "+group, func(ctx context.Context, cursor string) ([]string, string, error) {
+		return j.membersPage(ctx, group, cursor)
+	})
 }
 
-// membersPage reads the page of group's members that starts at start.
-func (j *jira) membersPage(ctx context.Context, group string, start int) (names []string, next int, done bool, err error) {
+// membersPage reads the page of group's members at cursor (startAt).
+// Jira gives at most 50 a page (REFERENCE §3) and says which page is the
+// last (isLast); an empty page also ends the list, so that a server that
+// never sets isLast cannot loop us forever.
+func (j *jira) membersPage(ctx context.Context, group, cursor string) ([]string, string, error) {
+	start, err := directory.Offset(cursor)
 	var page struct {
 		IsLast bool `json:"isLast"`
 		Values []struct {
 			Name string `json:"name"`
 		} `json:"values"`
 	}
-	res, err := j.c.get(ctx, "/rest/api/2/group/member", url.Values{
-		"groupname":            {group},
-		"includeInactiveUsers": {"false"},
-		"startAt":              {strconv.Itoa(start)},
-		"maxResults":           {strconv.Itoa(j.pageSize)},
-	}, &page)
+	var res *response
+	if err == nil {
+		res, err = j.c.get(ctx, "/rest/api/2/group/member", url.Values{
+			"groupname":            {group},
+			"includeInactiveUsers": {"false"},
+			"startAt":              {strconv.Itoa(start)},
+			"maxResults":           {strconv.Itoa(j.pageSize)},
+		}, &page)
+	}
 	switch {
 	case err != nil:
 	case res.status == http.StatusNotFound:
@@ -142,15 +138,13 @@ func (j *jira) membersPage(ctx context.Context, group string, start int) (names 
 		err = res.unexpected()
 	}
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("jira members of %s: %w", group, err)
+		return nil, "", fmt.Errorf("jira members of %s: %w", group, err)
 	}
-	names = make([]string, 0, len(page.Values))
+	names := make([]string, 0, len(page.Values))
 	for _, v := range page.Values {
 		names = append(names, v.Name)
 	}
-	// isLast is authoritative; an empty page also ends the list so a
-	// server that never sets it cannot loop us forever.
-	return names, start + len(page.Values), page.IsLast || len(page.Values) == 0, nil
+	return names, directory.NextOffset(start, len(names), page.IsLast || len(names) == 0), nil
 }
 
 // AddMember posts the membership. Jira answers 400 both when the user is

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -48,10 +47,9 @@ func (c Config) LogValue() slog.Value {
 
 const (
 	defaultTimeout = 10 * time.Second
-	// pageSize is Crowd's largest page; fewer round trips for big groups.
+	// defaultPageSize is Crowd's default and largest max-results; fewer
+	// round trips for big groups. (directory.MaxPages bounds a listing.)
 	defaultPageSize = 1000
-	// maxPages stops a misbehaving server from keeping a list going forever.
-	maxPages = 10000
 	// maxBody bounds how much of an answer is read: a 1000-entry page is
 	// well under 1 MiB.
 	maxBody = 8 << 20
@@ -198,48 +196,30 @@ func (c *Client) exists(ctx context.Context, resource string, q url.Values, reas
 
 // UserGroups lists user's groups; nested adds the groups those are in.
 func (c *Client) UserGroups(ctx context.Context, user string, nested bool) ([]string, error) {
-	out, err := c.list(ctx, "/user/group/"+scope(nested), url.Values{"username": {user}},
+	what := "crowd groups of " + user
+	return directory.AllPages(ctx, what, c.pages(what, "/user/group/"+scope(nested), url.Values{"username": {user}},
 		func(res *response) error {
 			if res.status == http.StatusNotFound && res.reason == reasonUserNotFound {
 				return directory.ErrUserNotFound
 			}
 			return res.unexpected()
-		})
-	if err != nil {
-		return nil, fmt.Errorf("crowd groups of %s: %w", user, err)
-	}
-	return out, nil
+		}))
 }
 
 // Members lists group's users; nested includes members of its subgroups.
 func (c *Client) Members(ctx context.Context, group string, nested bool) ([]string, error) {
-	out, err := c.list(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}}, membersError)
-	if err != nil {
-		return nil, fmt.Errorf("crowd members of %s: %w", group, err)
-	}
-	return out, nil
+	return directory.AllPages(ctx, "crowd members of "+group, c.members(group, nested))
 }
 
 // MembersPage implements directory.Pager: the page of group's members at
 // cursor (a start index; "" for the first) and the next cursor ("" after
 // the last), so that each page gets its own deadline and retry.
 func (c *Client) MembersPage(ctx context.Context, group string, nested bool, cursor string) ([]string, string, error) {
-	start := 0
-	if cursor != "" {
-		n, err := strconv.Atoi(cursor)
-		if err != nil || n < 0 {
-			return nil, "", fmt.Errorf("crowd members of %s: bad page cursor %q", group, cursor)
-		}
-		start = n
-	}
-	out, next, done, err := c.listPage(ctx, "/group/user/"+scope(nested), url.Values{"groupname": {group}}, start, membersError)
-	if err != nil {
-		return nil, "", fmt.Errorf("crowd members of %s: %w", group, err)
-	}
-	if done {
-		return out, "", nil
-	}
-	return out, strconv.Itoa(next), nil
+	return c.members(group, nested)(ctx, cursor)
+}
+
+func (c *Client) members(group string, nested bool) directory.PageFunc {
+	return c.pages("crowd members of "+group, "/group/user/"+scope(nested), url.Values{"groupname": {group}}, membersError)
 }
 
 func membersError(res *response) error {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/floatseat/floatseat/internal/directory"
@@ -64,45 +65,34 @@ func (p *namesPage) names() []string {
 	return out
 }
 
-// list reads every page of a list resource; onErr turns a non-200 answer
-// into an error.
-func (c *Client) list(ctx context.Context, resource string, q url.Values, onErr func(*response) error) ([]string, error) {
-	var out []string
-	start := 0
-	for range maxPages {
-		names, next, done, err := c.listPage(ctx, resource, q, start, onErr)
+// pages reads a Crowd list resource a page at a time (directory.PageFunc):
+// the cursor is the start-index, each page asks for max-results pageSize
+// (Crowd's default and largest, 1000), and a shorter page is the last, for
+// Crowd has no "is last" flag. onErr turns a non-200 answer into an error;
+// what ("crowd members of g") prefixes every error.
+func (c *Client) pages(what, resource string, q url.Values, onErr func(*response) error) directory.PageFunc {
+	return func(ctx context.Context, cursor string) ([]string, string, error) {
+		start, err := directory.Offset(cursor)
 		if err != nil {
-			return nil, err
+			return nil, "", fmt.Errorf("%s: %w", what, err)
 		}
-		out = append(out, names...)
-		if done {
-			return out, nil
+		pq := url.Values{}
+		for k, v := range q {
+			pq[k] = v
 		}
-		start = next
+		pq.Set("start-index", strconv.Itoa(start))
+		pq.Set("max-results", strconv.Itoa(c.pageSize))
+		var page namesPage
+		res, err := c.do(ctx, http.MethodGet, resource, pq, nil, &page)
+		if err == nil && res.status != http.StatusOK {
+			err = onErr(res)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", what, err)
+		}
+		names := page.names()
+		return names, directory.NextOffset(start, len(names), len(names) < c.pageSize), nil
 	}
-	return nil, fmt.Errorf("%s: more than %d pages; giving up", resource, maxPages)
-}
-
-// listPage reads the page of resource at start.
-func (c *Client) listPage(ctx context.Context, resource string, q url.Values, start int,
-	onErr func(*response) error) (names []string, next int, done bool, err error) {
-	pq := url.Values{}
-	for k, v := range q {
-		pq[k] = v
-	}
-	pq.Set("start-index", fmt.Sprint(start))
-	pq.Set("max-results", fmt.Sprint(c.pageSize))
-	var page namesPage
-	res, err := c.do(ctx, http.MethodGet, resource, pq, nil, &page)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	if res.status != http.StatusOK {
-		return nil, 0, false, onErr(res)
-	}
-	names = page.names()
-	// Crowd has no "is last" flag: a short page is the last one.
-	return names, start + len(names), len(names) < c.pageSize, nil
 }
 
 // do sends one request with its own deadline. It returns an error for
