@@ -187,35 +187,6 @@ func TestReaderCountsSkippedAndReadsGzipAndStdin(t *testing.T) {
 	}
 }
 
-func TestMergeOrdersFilesByTime(t *testing.T) {
-	line := func(user, ts string) string {
-		return `10.0.0.1 1x1x1 ` + user + ` [` + ts + `] "GET /browse/A-1 HTTP/1.1" 200 1 1 "-" "-" "-"` + "\n"
-	}
-	// Day 2 given before day 1, and a second node's file with another zone.
-	day2 := line("b", "02/Mar/2026:09:00:00 +0000") + line("b", "02/Mar/2026:10:00:00 +0000")
-	day1 := line("a", "01/Mar/2026:09:00:00 +0000") + line("a", "01/Mar/2026:17:00:00 +0000")
-	node2 := line("c", "01/Mar/2026:12:00:00 +0100") + line("c", "02/Mar/2026:10:30:00 +0100")
-	var rs []*Reader
-	for i, s := range []string{day2, day1, node2} {
-		rs = append(rs, NewReader(string(rune('x'+i)), strings.NewReader(s), Auto))
-	}
-	m := NewMerge(rs)
-	var got []string
-	last := int64(0)
-	for m.Next() {
-		e := m.Entry()
-		if e.At < last {
-			t.Fatalf("out of order: %d after %d", e.At, last)
-		}
-		last = e.At
-		got = append(got, string(e.User))
-	}
-	// a 09:00Z, c 11:00Z, a 17:00Z on day 1; b 09:00Z, c 09:30Z, b 10:00Z on day 2.
-	if strings.Join(got, "") != "acabcb" {
-		t.Fatalf("merged order %v, want a c a b c b", got)
-	}
-}
-
 func TestParseLineAllocatesNothing(t *testing.T) {
 	for f, line := range samples {
 		b := []byte(line)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"container/heap"
 	"errors"
 	"fmt"
 	"io"
@@ -159,65 +158,3 @@ func (r *Reader) Skipped() int64 { return r.skipped }
 
 // Err is the read error that ended the stream, if any (not io.EOF).
 func (r *Reader) Err() error { return r.err }
-
-// Merge yields the entries of several readers in time order: a k-way merge
-// over streams that are each in time order (files of one server, given in
-// any order, or the logs of several nodes). Within one file, entries a
-// little out of order (Tomcat logs a request when it ends, with the time it
-// started) come out as the file has them.
-type Merge struct {
-	h       readerHeap
-	started bool
-	cur     *Reader
-}
-
-// NewMerge merges rs.
-func NewMerge(rs []*Reader) *Merge {
-	return &Merge{h: readerHeap(append([]*Reader(nil), rs...))}
-}
-
-// Next advances to the earliest pending entry.
-func (m *Merge) Next() bool {
-	if !m.started {
-		m.started = true
-		live := m.h[:0]
-		for _, r := range m.h {
-			if r.Next() {
-				live = append(live, r)
-			}
-		}
-		m.h = live
-		heap.Init(&m.h)
-	} else if m.cur != nil {
-		if m.cur.Next() {
-			heap.Fix(&m.h, 0)
-		} else {
-			heap.Pop(&m.h)
-		}
-	}
-	if len(m.h) == 0 {
-		m.cur = nil
-		return false
-	}
-	m.cur = m.h[0]
-	return true
-}
-
-// Entry is the current entry; valid until the next call to Next.
-func (m *Merge) Entry() *Entry { return m.cur.Entry() }
-
-// Reader is the reader the current entry came from.
-func (m *Merge) Reader() *Reader { return m.cur }
-
-type readerHeap []*Reader
-
-func (h readerHeap) Len() int           { return len(h) }
-func (h readerHeap) Less(i, j int) bool { return h[i].entry.At < h[j].entry.At }
-func (h readerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *readerHeap) Push(x any)        { *h = append(*h, x.(*Reader)) }
-func (h *readerHeap) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return r
-}
