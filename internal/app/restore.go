@@ -39,10 +39,13 @@ func Restore(ctx context.Context, cfg *config.Config, log *slog.Logger, users []
 		pools = append(pools, keeper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, DefaultGroups: p.DefaultGroups, PoolGroups: p.PoolGroups})
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	k := keeper.New(keeper.Options{
+	k, err := keeper.New(keeper.Options{
 		Pools: pools, Dir: dir, Store: st, Audit: audit.New(st, quiet, 100000, replicaID(), cfg.Mode),
 		Members: newMembers(cfg, dir, time.Now, quiet), ParkingPrefix: cfg.Directory.ParkingPrefix, Log: log,
 	})
+	if err != nil {
+		return keeper.RestoreReport{}, err
+	}
 	return k.Restore(ctx, users, all, dryRun)
 }
 

@@ -46,8 +46,12 @@ func (a *App) buildSeats(auditLog *audit.Log) (*seatParts, error) {
 		return nil, err
 	}
 	s := &seatParts{dir: dir, metrics: license.NewMetrics(a.reg), members: newMembers(cfg, dir, a.clock, a.log)}
-	s.keeper = a.newKeeper(cfg, s, immediate, auditLog)
-	s.reaper = a.newReaper(cfg, s)
+	if s.keeper, err = a.newKeeper(cfg, s, immediate, auditLog); err != nil {
+		return nil, err
+	}
+	if s.reaper, err = a.newReaper(cfg, s); err != nil {
+		return nil, err
+	}
 	a.readySeats(cfg, s)
 	s.poller = a.newPoller(cfg, s)
 	// Like the keeper, read the seat counts once before taking traffic: a
@@ -75,7 +79,7 @@ func (a *App) seatDirectory(cfg *config.Config) (directory.Directory, bool, erro
 	return dir, immediate, nil
 }
 
-func (a *App) newKeeper(cfg *config.Config, s *seatParts, immediate bool, auditLog *audit.Log) *keeper.Keeper {
+func (a *App) newKeeper(cfg *config.Config, s *seatParts, immediate bool, auditLog *audit.Log) (*keeper.Keeper, error) {
 	var pools []keeper.Pool
 	for _, p := range cfg.Pools {
 		pools = append(pools, keeper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, DefaultGroups: p.DefaultGroups, PoolGroups: p.PoolGroups})
@@ -92,7 +96,7 @@ func (a *App) newKeeper(cfg *config.Config, s *seatParts, immediate bool, auditL
 	})
 }
 
-func (a *App) newReaper(cfg *config.Config, s *seatParts) *reaper.Reaper {
+func (a *App) newReaper(cfg *config.Config, s *seatParts) (*reaper.Reaper, error) {
 	var pools []reaper.Pool
 	for _, p := range cfg.Pools {
 		pools = append(pools, reaper.Pool{Name: p.Name, LicenseGroups: p.LicenseGroups, Reserve: p.Reserve})

@@ -68,7 +68,7 @@ func twoGroupEnv(t *testing.T) (*Keeper, *appsim.InternalDirectory, *faultyDir, 
 	fd := &faultyDir{Directory: dir}
 	fs := &flakyStore{Store: st}
 	now := time.Now()
-	k := New(Options{
+	k := newKeeper(t, Options{
 		Pools: []Pool{{Name: "jira-software", LicenseGroups: groups, DefaultGroups: groups[:1]}},
 		Dir:   fd, Store: fs, Audit: audit.New(st, quiet, 1000, "test", "enforce"), Immediate: true,
 		GrantTimeout: time.Second, Floor: time.Hour, Clock: func() time.Time { return now }, Log: quiet,

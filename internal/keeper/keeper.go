@@ -55,9 +55,8 @@ type Options struct {
 	Pools []Pool
 	Dir   directory.Directory
 	// Members is the membership view shared with the reaper and the admin
-	// read model; the keeper tells it about every change it makes. Without
-	// one, the keeper builds its own over the pools' groups, read in full
-	// every SeatlessRefresh.
+	// read model (required); the keeper tells it about every change it
+	// makes, and reads the pool groups from it every SeatlessRefresh.
 	Members *membership.View
 	// ReconcileBatch bounds the directory reads of one Reconcile pass over
 	// the revoked records (default 50): the full sweep is spread over runs.
@@ -179,8 +178,16 @@ type call struct {
 
 var _ proxy.Seats = (*Keeper)(nil)
 
+// ErrNoMembers: Options.Members is nil. The keeper reads pool groups and
+// tells membership changes only through the view shared with the reaper
+// and the admin read model; a view of its own would drift from theirs.
+var ErrNoMembers = errors.New("keeper: Options.Members (the shared membership view) is required")
+
 // New returns a Keeper; call Run to keep its view of revoked users current.
-func New(opt Options) *Keeper {
+func New(opt Options) (*Keeper, error) {
+	if opt.Members == nil {
+		return nil, ErrNoMembers
+	}
 	if opt.Clock == nil {
 		opt.Clock = time.Now
 	}
@@ -195,15 +202,6 @@ func New(opt Options) *Keeper {
 	}
 	if opt.ReconcileBatch <= 0 {
 		opt.ReconcileBatch = 50
-	}
-	if opt.Members == nil {
-		var groups []string
-		for _, p := range opt.Pools {
-			groups = append(groups, p.LicenseGroups...)
-			groups = append(groups, p.PoolGroups...)
-		}
-		opt.Members = membership.New(membership.Options{Dir: opt.Dir, Groups: groups,
-			Interval: time.Nanosecond, Clock: opt.Clock, Log: opt.Log})
 	}
 	if opt.ConfirmWait <= 0 {
 		opt.ConfirmWait = 2 * time.Minute
@@ -256,7 +254,7 @@ func New(opt Options) *Keeper {
 		Namespace: "floatseat", Name: "state_rebuilds_total",
 		Help: "Times the revoked view was rebuilt from the parking groups because Redis had no epoch (first start, restart without persistence, failover to an empty replica).",
 	})
-	return k
+	return k, nil
 }
 
 // Ensure runs before a non-noise request of a known user is forwarded. A

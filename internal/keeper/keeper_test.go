@@ -2,6 +2,7 @@ package keeper
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/identity"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/store"
 	"github.com/floatseat/floatseat/internal/store/storetest"
 	"github.com/floatseat/floatseat/proxy"
@@ -36,6 +38,34 @@ func (e *env) advance(d time.Duration) {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// newKeeper is New for a test: without a membership view in opt it gives
+// the keeper one over opt's pool groups, as app does, read in full
+// whenever asked (tests change the directory between steps).
+func newKeeper(t *testing.T, opt Options) *Keeper {
+	t.Helper()
+	if opt.Members == nil {
+		var groups []string
+		for _, p := range opt.Pools {
+			groups = append(groups, p.LicenseGroups...)
+			groups = append(groups, p.PoolGroups...)
+		}
+		opt.Members = membership.New(membership.Options{Dir: opt.Dir, Groups: groups,
+			Interval: time.Nanosecond, Clock: opt.Clock, Log: quiet})
+	}
+	k, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestNewNeedsMembers: the view is shared, never built on the side.
+func TestNewNeedsMembers(t *testing.T) {
+	if _, err := New(Options{}); !errors.Is(err, ErrNoMembers) {
+		t.Errorf("New without Members: got %v, want ErrNoMembers", err)
+	}
+}
+
 func newEnv(t *testing.T, seats int, immediate bool) *env {
 	t.Helper()
 	st, _ := storetest.New(t, "floatseat:test")
@@ -54,7 +84,7 @@ func newEnv(t *testing.T, seats int, immediate bool) *env {
 	_ = dir.AddMember(ctx, "dave", "contractors")
 	e := &env{st: st, dir: dir, now: time.Now().Truncate(time.Millisecond)}
 	e.audit = audit.New(st, quiet, 1000, "test", "enforce")
-	e.k = New(Options{
+	e.k = newKeeper(t, Options{
 		Pools: []Pool{
 			{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}, DefaultGroups: []string{"jira-software-users"}, PoolGroups: []string{"contractors"}},
 			{Name: "jsm", LicenseGroups: []string{"jira-servicedesk-users"}, DefaultGroups: []string{"jira-servicedesk-users"}},

@@ -27,7 +27,7 @@ func TestObserveReturnWouldGrantOrWouldDeny(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, c.seats, true)
 			ctx := t.Context()
-			k := New(Options{Pools: []Pool{{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}}},
+			k := newKeeper(t, Options{Pools: []Pool{{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}}},
 				Dir: e.dir, Store: e.st, Audit: e.audit, Observe: true, Virtual: e.st, Immediate: true,
 				GrantTimeout: time.Second, Floor: 5 * time.Hour, Clock: e.clock, Log: quiet, Reg: prometheus.NewRegistry()})
 			_ = e.st.RecordActivity(ctx, []store.Activity{{User: "alice", At: e.now.Add(-9 * time.Hour), Pools: []string{"jira-software"}}})

@@ -52,7 +52,7 @@ func newParkEnv(t *testing.T, users int) *parkEnv {
 		Dir: dir, Store: st, Audit: e.audit, Immediate: true, GrantTimeout: 5 * time.Second, Floor: time.Hour,
 		ParkingPrefix: prefix, Clock: e.clock, Log: quiet, Reg: prometheus.NewRegistry(),
 	}
-	e.k = New(e.opt)
+	e.k = newKeeper(t, e.opt)
 	e.k.Prime(ctx)
 	e.license(t)
 	return e
@@ -71,7 +71,7 @@ func (e *parkEnv) license(t *testing.T) {
 func (e *parkEnv) restart(t *testing.T) {
 	o := e.opt
 	o.Reg = prometheus.NewRegistry()
-	e.k = New(o)
+	e.k = newKeeper(t, o)
 	e.k.Prime(t.Context())
 }
 
@@ -112,7 +112,7 @@ func TestRevokeWithoutAParkingGroupFailsClosed(t *testing.T) {
 	o := e.opt
 	o.Reg = prometheus.NewRegistry()
 	o.Pools = []Pool{{Name: "solo", LicenseGroups: []string{"solo-users"}, DefaultGroups: []string{"solo-users"}}}
-	e.k = New(o)
+	e.k = newKeeper(t, o)
 	err := e.k.Revoke(t.Context(), RevokeRequest{Pool: "solo", User: "solo", Reason: "ceiling", Trigger: "test"})
 	if err == nil || !e.member(t, "solo", "solo-users") {
 		t.Fatalf("revoke with no parking group: %v, still licensed %v; want a refusal and the group kept", err, e.member(t, "solo", "solo-users"))

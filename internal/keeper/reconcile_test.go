@@ -47,7 +47,7 @@ func reconcileEnv(t *testing.T, n, batch int) (*Keeper, *appsim.InternalDirector
 	if err := view.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	k := New(Options{
+	k := newKeeper(t, Options{
 		Pools: []Pool{{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}, DefaultGroups: []string{"jira-software-users"}}},
 		Dir:   cd, Members: view, ReconcileBatch: batch, Store: st, Audit: audit.New(st, quiet, 1000, "test", "enforce"),
 		Immediate: true, GrantTimeout: time.Second, Floor: time.Hour, Clock: func() time.Time { return now },

@@ -31,7 +31,7 @@ func TestRevokedViewFollowsTheLog(t *testing.T) {
 	e := newEnv(t, 10, true)
 	ctx := t.Context()
 	other := &scanCounter{Store: e.st}
-	b := New(Options{Pools: e.k.opt.Pools, Dir: e.dir, Store: other, Audit: e.audit, Immediate: true,
+	b := newKeeper(t, Options{Pools: e.k.opt.Pools, Dir: e.dir, Store: other, Audit: e.audit, Immediate: true,
 		GrantTimeout: 2 * time.Second, Floor: 5 * time.Hour, Clock: e.clock, Log: quiet, Reg: prometheus.NewRegistry()})
 	revoke(t, e, "jira-software", "alice")
 	b.Prime(ctx)

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/keeper"
 	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/seats"
@@ -53,10 +52,8 @@ type Options struct {
 	// Store is Redis; the reaper keeps it as its roles (store.go).
 	Store Store
 	// Members is the membership view shared with the keeper and the admin
-	// read model. Without one, the reaper builds its own from Dir and the
-	// exclusions, read in full on every run.
+	// read model (required): the pools' members and the one exclusion set.
 	Members         *membership.View
-	Dir             directory.Directory
 	Keeper          Keeper
 	Replica         string
 	Interval        time.Duration
@@ -67,13 +64,10 @@ type Options struct {
 	Observe         bool
 	// Virtual is observe mode's virtual revoked set (keeper.Virtual):
 	// with it, observe mode plans as if its would-revokes had happened.
-	Virtual        Virtual
-	ExcludeUsers   []string
-	ExcludeGroups  []string
-	ExcludeRefresh time.Duration
-	Clock          func() time.Time
-	Log            *slog.Logger
-	Reg            prometheus.Registerer
+	Virtual Virtual
+	Clock   func() time.Time
+	Log     *slog.Logger
+	Reg     prometheus.Registerer
 	// OnHeadroom reports a pool's headroom after each run (a gauge).
 	OnHeadroom func(pool string, headroom int)
 }
@@ -117,21 +111,20 @@ type PoolReport struct {
 	PoolState       seats.Pool    `json:"-"`
 }
 
+// ErrNoMembers: Options.Members is nil. Who holds a seat and who is
+// excluded come only from the view shared with the keeper and the admin
+// read model; a view of its own would drift from theirs.
+var ErrNoMembers = errors.New("reaper: Options.Members (the shared membership view) is required")
+
 // New returns a Reaper.
-func New(opt Options) *Reaper {
+func New(opt Options) (*Reaper, error) {
+	if opt.Members == nil {
+		return nil, ErrNoMembers
+	}
 	if opt.Clock == nil {
 		opt.Clock = time.Now
 	}
 	f := promauto.With(opt.Reg)
-	if opt.Members == nil {
-		var groups []string
-		for _, p := range opt.Pools {
-			groups = append(groups, p.LicenseGroups...)
-		}
-		opt.Members = membership.New(membership.Options{Dir: opt.Dir, Groups: groups,
-			Exclude:  membership.Exclusions{Groups: opt.ExcludeGroups, Users: opt.ExcludeUsers},
-			Interval: time.Nanosecond, Clock: opt.Clock, Log: opt.Log})
-	}
 	r := &Reaper{opt: opt, roles: rolesOf(opt.Store), last: map[string]PoolReport{}, pressure: map[string]pressureMark{}}
 	r.runs = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "floatseat", Name: "reaper_runs_total",
@@ -158,7 +151,7 @@ func New(opt Options) *Reaper {
 		Help:    "How long a reaper run took (lock held: reconcile, membership, policy and revocations).",
 		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 	})
-	return r
+	return r, nil
 }
 
 // Run runs the reaper every Interval until ctx ends.

@@ -2,6 +2,7 @@ package reaper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,7 +48,8 @@ func newEnv(t *testing.T, seats int, observe bool) *env {
 }
 
 // newEnvWith: as newEnv, the reaper and keeper sharing the membership view
-// that view builds over the directory (nil: each builds its own).
+// that view builds over the directory (nil: one over the licence group,
+// admins excluded, read in full on every run).
 func newEnvWith(t *testing.T, seats int, observe bool, view func(directory.Directory, func() time.Time) *membership.View) *env {
 	t.Helper()
 	st, _ := storetest.New(t, "fs")
@@ -65,21 +67,44 @@ func newEnvWith(t *testing.T, seats int, observe bool, view func(directory.Direc
 	_ = e.st.Heartbeat(ctx, "live", e.now)
 	_ = e.st.SetLicense(ctx, "jira-software", store.LicenseCount{Seats: seats, Used: 11}, e.now)
 	log := audit.New(e.st, quiet, 1000, "test", "enforce")
-	var members *membership.View
-	if view != nil {
-		members = view(e.dir, e.clock)
+	if view == nil {
+		view = func(d directory.Directory, clock func() time.Time) *membership.View {
+			return membership.New(membership.Options{Dir: d, Groups: []string{"jira-software-users"},
+				Exclude:  membership.Exclusions{Groups: []string{"jira-administrators"}},
+				Interval: time.Nanosecond, Clock: clock, Log: quiet})
+		}
 	}
+	members := view(e.dir, e.clock)
 	pools := []keeper.Pool{{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}, DefaultGroups: []string{"jira-software-users"}}}
-	e.k = keeper.New(keeper.Options{Pools: pools, Dir: e.dir, Members: members, Store: e.st, Audit: log, Immediate: true,
+	var err error
+	e.k, err = keeper.New(keeper.Options{Pools: pools, Dir: e.dir, Members: members, Store: e.st, Audit: log, Immediate: true,
 		GrantTimeout: time.Second, Floor: floor, Clock: e.clock, Log: quiet, Reg: prometheus.NewRegistry(), Observe: observe})
-	e.r = New(Options{
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.r = mustNew(t, Options{
 		Pools: []Pool{{Name: "jira-software", LicenseGroups: []string{"jira-software-users"}, Reserve: 2}},
-		Store: e.st, Dir: e.dir, Members: members, Keeper: e.k, Replica: "test", Interval: time.Minute, LockTTL: time.Minute,
+		Store: e.st, Members: members, Keeper: e.k, Replica: "test", Interval: time.Minute, LockTTL: time.Minute,
 		HeartbeatMaxAge: time.Minute, Floor: floor, Ceiling: 168 * time.Hour, MaxRevocations: 50, Observe: observe,
-		ExcludeGroups: []string{"jira-administrators"}, ExcludeRefresh: time.Minute, Clock: e.clock, Log: quiet,
-		Reg: prometheus.NewRegistry(),
+		Clock: e.clock, Log: quiet, Reg: prometheus.NewRegistry(),
 	})
 	return e
+}
+
+func mustNew(t *testing.T, opt Options) *Reaper {
+	t.Helper()
+	r, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestNewNeedsMembers: the view is shared, never built on the side.
+func TestNewNeedsMembers(t *testing.T) {
+	if _, err := New(Options{}); !errors.Is(err, ErrNoMembers) {
+		t.Errorf("New without Members: got %v, want ErrNoMembers", err)
+	}
 }
 
 func (e *env) activeAgo(t *testing.T, user string, d time.Duration) {
@@ -164,7 +189,7 @@ func TestObserveRevokesNobody(t *testing.T) {
 
 func TestOneReaperAtATime(t *testing.T) {
 	e := newEnv(t, 1000, false)
-	other := New(Options{Pools: e.r.opt.Pools, Store: e.st, Dir: e.dir, Keeper: e.k, Replica: "other",
+	other := mustNew(t, Options{Pools: e.r.opt.Pools, Store: e.st, Members: e.r.opt.Members, Keeper: e.k, Replica: "other",
 		Interval: time.Minute, LockTTL: time.Minute, HeartbeatMaxAge: time.Minute, Floor: floor,
 		Ceiling: 168 * time.Hour, MaxRevocations: 50, Clock: e.clock, Log: quiet, Reg: prometheus.NewRegistry()})
 	if err := e.r.RunOnce(t.Context()); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/seats"
 )
 
@@ -13,7 +14,7 @@ import (
 // runs without pressure hold it, growing with the time since, until it
 // reaches the ceiling; the next pressure revocation sets it afresh.
 func TestEffectiveWindowHoldsAndDecays(t *testing.T) {
-	r := New(Options{Floor: time.Hour, Ceiling: 10 * time.Hour, Reg: prometheus.NewRegistry()})
+	r := mustNew(t, Options{Members: membership.New(membership.Options{}), Floor: time.Hour, Ceiling: 10 * time.Hour, Reg: prometheus.NewRegistry()})
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	quiet := seats.Decision{EffectiveWindow: 10 * time.Hour}
 	pressure := func(w time.Duration) seats.Decision {

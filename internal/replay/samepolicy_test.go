@@ -16,6 +16,7 @@ import (
 	"github.com/floatseat/floatseat/internal/appsim"
 	"github.com/floatseat/floatseat/internal/audit"
 	"github.com/floatseat/floatseat/internal/keeper"
+	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/reaper"
 	"github.com/floatseat/floatseat/internal/replay"
 	"github.com/floatseat/floatseat/internal/store"
@@ -64,13 +65,22 @@ func TestReplayAndReaperDecideAlike(t *testing.T) {
 	clock := func() time.Time { return now }
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	_ = st.Heartbeat(ctx, "proxy", now)
-	k := keeper.New(keeper.Options{Pools: []keeper.Pool{{Name: pool, LicenseGroups: []string{group}, DefaultGroups: []string{group}}},
-		Dir: dir, Store: st, Audit: audit.New(st, quiet, 1000, "test", "enforce"), Immediate: true,
+	// The one membership view of app's wiring, read in full on every run.
+	view := membership.New(membership.Options{Dir: dir, Groups: []string{group},
+		Exclude: membership.Exclusions{Users: []string{"svc-ci"}}, Interval: time.Nanosecond, Clock: clock, Log: quiet})
+	k, err := keeper.New(keeper.Options{Pools: []keeper.Pool{{Name: pool, LicenseGroups: []string{group}, DefaultGroups: []string{group}}},
+		Dir: dir, Members: view, Store: st, Audit: audit.New(st, quiet, 1000, "test", "enforce"), Immediate: true,
 		GrantTimeout: time.Second, Floor: floor, Clock: clock, Log: quiet, Reg: prometheus.NewRegistry()})
-	r := reaper.New(reaper.Options{Pools: []reaper.Pool{{Name: pool, LicenseGroups: []string{group}, Reserve: reserve}},
-		Store: st, Dir: dir, Keeper: k, Replica: "test", Interval: time.Minute, LockTTL: time.Hour,
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reaper.New(reaper.Options{Pools: []reaper.Pool{{Name: pool, LicenseGroups: []string{group}, Reserve: reserve}},
+		Store: st, Members: view, Keeper: k, Replica: "test", Interval: time.Minute, LockTTL: time.Hour,
 		HeartbeatMaxAge: time.Hour, Floor: floor, Ceiling: ceiling, MaxRevocations: 50,
-		ExcludeUsers: []string{"svc-ci"}, ExcludeRefresh: time.Nanosecond, Clock: clock, Log: quiet, Reg: prometheus.NewRegistry()})
+		Clock: clock, Log: quiet, Reg: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var reaperSaw []string
 	var lines []string

@@ -138,17 +138,23 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	view := membership.New(membership.Options{Dir: dir, Groups: []string{group},
 		Exclude:  membership.Exclusions{Groups: []string{admins}, ServiceAccount: "svc"},
 		Interval: time.Hour, Log: quiet})
-	kp := keeper.New(keeper.Options{
+	kp, err := keeper.New(keeper.Options{
 		Pools: []keeper.Pool{{Name: pool, LicenseGroups: []string{group}, DefaultGroups: []string{group}}},
 		Dir:   dir, Members: view, Store: st, Audit: audit.New(st, quiet, 1000, "scale", "enforce"),
 		Immediate: true, GrantTimeout: 3 * time.Second, Floor: 5 * time.Hour, Log: quiet, Reg: reg,
 	})
-	rp := reaper.New(reaper.Options{
+	if err != nil {
+		return res, err
+	}
+	rp, err := reaper.New(reaper.Options{
 		Pools: []reaper.Pool{{Name: pool, LicenseGroups: []string{group}, Reserve: 5}},
 		Store: st, Members: view, Keeper: kp, Replica: "scale", Interval: time.Minute, LockTTL: 2 * time.Minute,
 		HeartbeatMaxAge: time.Hour, Floor: 5 * time.Hour, Ceiling: 168 * time.Hour, MaxRevocations: 50,
 		Log: quiet, Reg: reg,
 	})
+	if err != nil {
+		return res, err
+	}
 
 	// Fresh: the first run lists every group.
 	if err := rp.RunOnce(ctx); err != nil {
