@@ -151,6 +151,9 @@ type Keeper struct {
 	vset    VirtualSet
 	tally   VirtualTally
 
+	// unmarked: revocations whose freed seat is not counted yet (remark).
+	unmarked unmarkedSeats
+
 	// sweep is where the next reconcile pass resumes its sweep.
 	sweepMu sync.Mutex
 	sweep   recordRef
@@ -239,7 +242,7 @@ func New(opt Options) (*Keeper, error) {
 	}, []string{"pool", "reason"})
 	k.failures = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "floatseat", Name: "seat_errors_total",
-		Help: "Grants or revocations that failed (the request was forwarded unchanged), by operation.",
+		Help: "Seat changes that failed, by operation (grant and revoke: nothing changed, the request was forwarded unchanged; rollback; mark_revoked: revoked, the freed seat not counted yet; end_sessions).",
 	}, []string{"op"})
 	k.ratelimited = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "floatseat", Name: "grant_ratelimited_total",

@@ -28,6 +28,7 @@ func (k *Keeper) Reconcile(ctx context.Context, allowed func(context.Context) bo
 	if err := k.ensureEpoch(ctx); err != nil {
 		return err
 	}
+	k.remark(ctx)
 	ins, err := k.intents.Intents(ctx)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/floatseat/floatseat/internal/audit"
@@ -103,7 +104,15 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 	if !k.opt.Immediate {
 		visibleAt = visibleAt.Add(k.opt.SyncInterval)
 	}
-	_ = k.ledger.MarkRevoked(ctx, in.Pool, in.User, visibleAt)
+	if err := k.ledger.MarkRevoked(ctx, in.Pool, in.User, visibleAt); err != nil {
+		// The revocation itself is complete; only the seat it freed is
+		// not counted as pending yet, so the reaper may judge the pool
+		// fuller than it is. Retried by remark until it would be wrong.
+		k.failures.WithLabelValues("mark_revoked").Inc()
+		k.opt.Log.Warn("revoked, but the freed seat is not counted yet; retried until the app can see the revocation",
+			"user", in.User, "pool", in.Pool, "err", err)
+		k.unmarked.add(seatKey{pool: in.Pool, user: in.User}, unmarked{at: in.At, visibleAt: visibleAt}, true)
+	}
 	k.opt.Members.Removed(in.User, in.Groups...)
 	k.mu.Lock()
 	k.setRevokedLocked(in.User, in.Pool, rec)
@@ -120,6 +129,72 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 		}
 	}
 	return nil
+}
+
+// seatKey is one user's seat of one pool.
+type seatKey struct{ pool, user string }
+
+// unmarked is a revocation whose freed seat MarkRevoked did not record.
+type unmarked struct{ at, visibleAt time.Time }
+
+// unmarkedSeats are the revocations remark retries. A revocation stays
+// at most until its visibleAt, so the set stays small.
+type unmarkedSeats struct {
+	mu sync.Mutex
+	m  map[seatKey]unmarked
+}
+
+// add records u under key; replace false keeps a newer entry already there.
+func (s *unmarkedSeats) add(key seatKey, u unmarked, replace bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[seatKey]unmarked{}
+	}
+	if _, ok := s.m[key]; ok && !replace {
+		return
+	}
+	s.m[key] = u
+}
+
+// take empties the set and returns what it held.
+func (s *unmarkedSeats) take() map[seatKey]unmarked {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.m
+	s.m = nil
+	return m
+}
+
+// remark retries the marks finishRevoke could not make: a pending
+// revocation is what lets the reaper count the freed seat before the app
+// does, and lets the user come back to their own seat while the app
+// still counts it. A mark is dropped rather than made once it would be
+// wrong: when the app can see the revocation by now (past visibleAt, a
+// mark could outlast the licence report that already reflects it and let
+// the user back into a full pool), or when the revoked record is no
+// longer this revocation (the user has the seat back). Reconcile (each
+// reaper run, before the pools are judged) and the resync (every replica)
+// call it.
+func (k *Keeper) remark(ctx context.Context) {
+	now := k.opt.Clock()
+	for key, m := range k.unmarked.take() {
+		if !now.Before(m.visibleAt) {
+			continue
+		}
+		rec, ok, err := k.reader.RevokedUser(ctx, key.pool, key.user)
+		if err == nil && (!ok || !rec.At.Equal(m.at)) {
+			continue
+		}
+		if err == nil {
+			err = k.ledger.MarkRevoked(ctx, key.pool, key.user, m.visibleAt)
+		}
+		if err != nil {
+			k.unmarked.add(key, m, false) // a newer revocation's entry wins
+			continue
+		}
+		k.opt.Log.Info("the seat freed by an earlier revocation is counted now", "user", key.user, "pool", key.pool)
+	}
 }
 
 // restore adds groups back, then unparks u once all of them are held.

@@ -159,6 +159,7 @@ func (k *Keeper) resync(ctx context.Context) {
 	if err := k.loadRevoked(ctx); err != nil {
 		k.opt.Log.Warn("cannot read revoked users; keeping the last view", "err", err)
 	}
+	k.remark(ctx)
 	now := k.opt.Clock()
 	k.mu.Lock()
 	// Bounded bookkeeping: drop what can no longer matter.
