@@ -1,32 +1,15 @@
 package proxy
 
-// Forwarding to the app: the upstream transport, the client address behind
+// Forwarding to the app (upstream.go has the client): the client address behind
 // trusted proxies, the rewrite of the outgoing request, the 502 page.
 
 import (
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"strings"
 	"time"
 )
-
-// Transport returns the upstream transport floatseat recommends: keep-alive
-// pools sized for a busy Jira node, a bound on waiting for response headers,
-// and no transparent compression so bodies pass through untouched.
-func Transport(responseHeaderTimeout time.Duration, maxIdlePerHost int) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 4 * maxIdlePerHost
-	t.MaxIdleConnsPerHost = maxIdlePerHost
-	t.IdleConnTimeout = 90 * time.Second
-	t.ResponseHeaderTimeout = responseHeaderTimeout
-	t.ExpectContinueTimeout = time.Second
-	t.DisableCompression = true
-	t.ForceAttemptHTTP2 = false
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return t
-}
 
 // clientAddr is the client's address as trusted_proxies resolves it: the
 // peer, or, behind trusted proxies, the nearest X-Forwarded-For entry that

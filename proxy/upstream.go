@@ -1,0 +1,373 @@
+package proxy
+
+// The upstream client. Nearly every request floatseat forwards is a GET
+// with no body to a plain-HTTP app on the same host; net/http's Transport
+// serves each of them through two goroutines per connection (a reader and
+// a writer) and hands the request and the response between them and the
+// handler, and on two cores those hand-offs (scheduler wake-ups) cost more
+// CPU than floatseat's own work. upstream writes such a request and reads
+// the response head in the handler's own goroutine over a pool of
+// keep-alive connections. Everything else (a body, an upgrade, a method
+// that may not be retried, TLS) goes to the stdlib Transport unchanged.
+// docs/benchmarks.md has the numbers.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Transport returns the upstream transport floatseat recommends: keep-alive
+// pools sized for a busy Jira node, a bound on waiting for response headers,
+// and no transparent compression so bodies pass through untouched. The
+// common request is served in the caller's goroutine; the rest by
+// StdlibTransport.
+func Transport(responseHeaderTimeout time.Duration, maxIdlePerHost int) http.RoundTripper {
+	return &upstream{
+		fallback:      StdlibTransport(responseHeaderTimeout, maxIdlePerHost),
+		dial:          dialer.DialContext,
+		headerTimeout: responseHeaderTimeout,
+		maxIdle:       maxIdlePerHost,
+		idle:          map[string][]*upConn{},
+		open:          map[*upConn]struct{}{},
+	}
+}
+
+var dialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+// StdlibTransport is the same transport built on net/http alone: what
+// Transport falls back to, and the benchmark's reference row.
+func StdlibTransport(responseHeaderTimeout time.Duration, maxIdlePerHost int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * maxIdlePerHost
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	t.IdleConnTimeout = idleConnTimeout
+	t.ResponseHeaderTimeout = responseHeaderTimeout
+	t.ExpectContinueTimeout = time.Second
+	t.DisableCompression = true
+	t.ForceAttemptHTTP2 = false
+	t.DialContext = dialer.DialContext
+	return t
+}
+
+const (
+	idleConnTimeout = 90 * time.Second
+	// maxResponseHeader bounds a response head, as the stdlib's default.
+	maxResponseHeader = 1 << 20
+	// max1xx bounds the informational responses skipped before the final
+	// one (103 Early Hints), as the stdlib does.
+	max1xx = 5
+)
+
+// upstream is an http.RoundTripper: the fast path for what it can serve
+// alone, fallback for the rest.
+type upstream struct {
+	fallback      *http.Transport
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	headerTimeout time.Duration
+	maxIdle       int
+
+	mu       sync.Mutex
+	idle     map[string][]*upConn // per host:port, most recently used last
+	open     map[*upConn]struct{} // every connection, idle or busy
+	watching bool                 // the watchdog runs (while open is not empty)
+
+	fast, slow atomic.Uint64 // requests served by each path (tests)
+}
+
+// upConn is one keep-alive connection to the app.
+type upConn struct {
+	conn   net.Conn
+	lr     io.LimitedReader // conn, bounded while a head is read
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	key    string
+	idleAt time.Time // under upstream.mu
+
+	// What the watchdog reads: the request in flight (nil when idle) and
+	// since when its head is awaited (0 once it has arrived).
+	req       atomic.Pointer[http.Request]
+	waitSince atomic.Int64
+	aborted   atomic.Int32
+}
+
+// fastPath reports whether the request can be served in the caller's
+// goroutine: no body to stream (and no 100-continue to wait for), a method
+// that may be sent again if a pooled connection turns out to be closed,
+// plain HTTP, and not a protocol upgrade (101 needs the stdlib's
+// read-write body).
+func fastPath(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		return false
+	}
+	return r.URL.Scheme == "http" &&
+		(r.Body == nil || r.Body == http.NoBody) && r.ContentLength == 0 &&
+		len(r.TransferEncoding) == 0 && len(r.Trailer) == 0 &&
+		r.Header["Upgrade"] == nil && r.Header["Expect"] == nil
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !fastPath(r) {
+		t.slow.Add(1)
+		return t.fallback.RoundTrip(r)
+	}
+	t.fast.Add(1)
+	key := r.URL.Host
+	if _, _, err := net.SplitHostPort(key); err != nil {
+		key = net.JoinHostPort(key, "80")
+	}
+	for attempt := 0; ; attempt++ {
+		c, reused, err := t.get(r.Context(), key)
+		if err != nil {
+			return nil, err
+		}
+		resp, sent, err := t.exchange(c, r)
+		if err == nil {
+			return resp, nil
+		}
+		t.close(c)
+		if ctxErr := r.Context().Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		// A pooled connection the app closed while it sat idle fails
+		// before any byte of an answer: the request is sent again, once,
+		// on a new connection (the method is one that may be).
+		if reused && !sent && attempt == 0 {
+			continue
+		}
+		return nil, err
+	}
+}
+
+// errNoAnswer marks a connection that gave no byte of a response.
+var errNoAnswer = errors.New("upstream closed the connection before answering")
+
+// exchange writes r on c and reads the response head. sent reports whether
+// any byte of a response arrived (the request cannot be retried then).
+func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, sent bool, err error) {
+	// The watchdog aborts the I/O of a request whose client went away (or
+	// whose head is late): one store here instead of a context
+	// registration and two deadline changes per request.
+	c.req.Store(r)
+	fail := func(e error) (*http.Response, bool, error) {
+		c.req.Store(nil)
+		c.waitSince.Store(0)
+		return nil, sent, e
+	}
+	if err := r.Write(c.bw); err != nil {
+		return fail(err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	c.waitSince.Store(time.Now().UnixNano())
+	c.lr.N = maxResponseHeader
+	if _, err := c.br.Peek(1); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errNoAnswer
+		}
+		return fail(err)
+	}
+	sent = true
+	for n := 0; ; n++ {
+		resp, err = http.ReadResponse(c.br, r)
+		if err != nil {
+			return fail(fmt.Errorf("reading the app's response: %w", err))
+		}
+		code := resp.StatusCode
+		if code >= 200 || code == http.StatusSwitchingProtocols {
+			break
+		}
+		if n == max1xx {
+			return fail(errors.New("too many informational responses from the app"))
+		}
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return fail(errors.New("the app switched protocols on a request that asked for no upgrade"))
+	}
+	c.waitSince.Store(0)
+	c.lr.N = math.MaxInt64
+	keep := !resp.Close && !r.Close && resp.ProtoAtLeast(1, 1)
+	resp.Body = &upBody{rc: resp.Body, c: c, t: t, keep: keep}
+	return resp, true, nil
+}
+
+// upBody gives the connection back to the pool once the body has been read
+// to its end, and closes it if the body is closed before: a body is never
+// drained on close, since a client gone mid-download would otherwise make
+// floatseat read the rest of the file.
+type upBody struct {
+	rc   io.ReadCloser
+	c    *upConn
+	t    *upstream
+	keep bool
+	done atomic.Bool
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.finish(true)
+	}
+	return n, err
+}
+
+func (b *upBody) Close() error {
+	b.finish(false)
+	return nil
+}
+
+func (b *upBody) finish(eof bool) {
+	if !b.done.CompareAndSwap(false, true) {
+		return
+	}
+	b.c.req.Store(nil)
+	// A connection the watchdog aborted has its deadline in the past: it
+	// is not reused.
+	if eof && b.keep && b.c.br.Buffered() == 0 && b.c.aborted.Load() == 0 {
+		b.t.put(b.c)
+		return
+	}
+	b.t.close(b.c)
+}
+
+// get pops the most recently used idle connection to key, or dials one.
+func (t *upstream) get(ctx context.Context, key string) (*upConn, bool, error) {
+	now := time.Now()
+	t.mu.Lock()
+	for l := t.idle[key]; len(l) > 0; l = t.idle[key] {
+		c := l[len(l)-1]
+		l[len(l)-1] = nil
+		t.idle[key] = l[:len(l)-1]
+		if now.Sub(c.idleAt) < idleConnTimeout && c.aborted.Load() == 0 {
+			t.mu.Unlock()
+			return c, true, nil
+		}
+		t.closeLocked(c)
+	}
+	t.mu.Unlock()
+	conn, err := t.dial(ctx, "tcp", key)
+	if err != nil {
+		return nil, false, err
+	}
+	c := &upConn{conn: conn, key: key}
+	c.lr = io.LimitedReader{R: conn, N: math.MaxInt64}
+	c.br = bufio.NewReaderSize(&c.lr, 4<<10)
+	c.bw = bufio.NewWriterSize(conn, 4<<10)
+	t.mu.Lock()
+	t.open[c] = struct{}{}
+	if !t.watching {
+		t.watching = true
+		go t.watch()
+	}
+	t.mu.Unlock()
+	return c, false, nil
+}
+
+func (t *upstream) close(c *upConn) {
+	t.mu.Lock()
+	t.closeLocked(c)
+	t.mu.Unlock()
+}
+
+func (t *upstream) closeLocked(c *upConn) {
+	delete(t.open, c)
+	c.conn.Close()
+}
+
+// watch aborts the I/O of connections whose request's client went away or
+// whose response head is later than the header timeout, and closes idle
+// connections past the idle timeout. It runs while any connection is open.
+func (t *upstream) watch() {
+	tick := 250 * time.Millisecond
+	if t.headerTimeout > 0 && t.headerTimeout/4 < tick {
+		tick = max(t.headerTimeout/4, time.Millisecond)
+	}
+	tk := time.NewTicker(tick)
+	defer tk.Stop()
+	var busy []*upConn
+	for now := range tk.C {
+		t.mu.Lock()
+		if len(t.open) == 0 {
+			t.watching = false
+			t.mu.Unlock()
+			return
+		}
+		for k, l := range t.idle {
+			for len(l) > 0 && now.Sub(l[0].idleAt) >= idleConnTimeout {
+				t.closeLocked(l[0])
+				l[0] = nil
+				l = l[1:]
+			}
+			t.idle[k] = l
+		}
+		busy = busy[:0]
+		for c := range t.open {
+			busy = append(busy, c)
+		}
+		t.mu.Unlock()
+		for _, c := range busy {
+			r := c.req.Load()
+			if r == nil {
+				continue
+			}
+			late := false
+			if w := c.waitSince.Load(); w != 0 && t.headerTimeout > 0 {
+				late = now.UnixNano()-w > int64(t.headerTimeout)
+			}
+			if late || r.Context().Err() != nil {
+				c.aborted.Store(1)
+				_ = c.conn.SetDeadline(aLongTimeAgo)
+			}
+		}
+	}
+}
+
+// put returns c to the pool, closing it if the pool is full; connections
+// idle past the timeout at the cold end are closed on the way.
+func (t *upstream) put(c *upConn) {
+	now := time.Now()
+	c.idleAt = now
+	t.mu.Lock()
+	l := t.idle[c.key]
+	for len(l) > 0 && now.Sub(l[0].idleAt) >= idleConnTimeout {
+		t.closeLocked(l[0])
+		l[0] = nil
+		l = l[1:]
+	}
+	if len(l) >= t.maxIdle {
+		t.idle[c.key] = l
+		t.closeLocked(c)
+		t.mu.Unlock()
+		return
+	}
+	t.idle[c.key] = append(l, c)
+	t.mu.Unlock()
+}
+
+// CloseIdleConnections closes every idle connection, of both paths.
+func (t *upstream) CloseIdleConnections() {
+	t.mu.Lock()
+	for k, l := range t.idle {
+		for _, c := range l {
+			t.closeLocked(c)
+		}
+		delete(t.idle, k)
+	}
+	t.mu.Unlock()
+	t.fallback.CloseIdleConnections()
+}
+
+// aLongTimeAgo is a deadline that has passed: it makes blocked I/O return.
+var aLongTimeAgo = time.Unix(1, 0)

@@ -1,0 +1,323 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// connCounter counts the connections an httptest server accepts.
+func connCounter(s *httptest.Server) *atomic.Int32 {
+	var n atomic.Int32
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			n.Add(1)
+		}
+	}
+	return &n
+}
+
+func roundTrip(t *testing.T, tr http.RoundTripper, method, target string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, target, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s %s body: %v", method, target, err)
+	}
+	return resp, string(b)
+}
+
+func TestUpstreamReusesConnectionsAndReadsEveryFraming(t *testing.T) {
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			w.Write([]byte("part one, "))
+			w.(http.Flusher).Flush()
+			w.Write([]byte("part two"))
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/cached":
+			w.WriteHeader(http.StatusNotModified)
+		case "/trailer":
+			w.Header().Set("Trailer", "X-Checksum")
+			w.Write([]byte("body"))
+			w.Header().Set("X-Checksum", "abc")
+		case "/early-hints":
+			w.Header().Set("Link", "</app.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Write([]byte("after hints"))
+		default:
+			w.Header().Set("X-Path", r.URL.RequestURI())
+			w.Write([]byte("hello " + r.Host))
+		}
+	}))
+	conns := connCounter(s)
+	s.Start()
+	defer s.Close()
+	tr := Transport(time.Minute, 4).(*upstream)
+
+	for _, path := range []string{"/a?x=1", "/chunked", "/empty", "/cached", "/trailer", "/early-hints", "/b"} {
+		resp, body := roundTrip(t, tr, http.MethodGet, s.URL+path)
+		switch path {
+		case "/a?x=1":
+			if resp.Header.Get("X-Path") != "/a?x=1" || !strings.HasPrefix(body, "hello 127.0.0.1:") {
+				t.Errorf("%s: %q %v", path, body, resp.Header)
+			}
+		case "/chunked":
+			if body != "part one, part two" {
+				t.Errorf("%s: %q", path, body)
+			}
+		case "/empty", "/cached":
+			if body != "" || resp.StatusCode/100 == 2 && resp.StatusCode != 204 {
+				t.Errorf("%s: %d %q", path, resp.StatusCode, body)
+			}
+		case "/trailer":
+			if body != "body" || resp.Trailer.Get("X-Checksum") != "abc" {
+				t.Errorf("%s: %q trailer %v", path, body, resp.Trailer)
+			}
+		case "/early-hints":
+			if resp.StatusCode != 200 || body != "after hints" {
+				t.Errorf("%s: %d %q", path, resp.StatusCode, body)
+			}
+		}
+	}
+	resp, body := roundTrip(t, tr, http.MethodHead, s.URL+"/a")
+	if resp.StatusCode != 200 || body != "" {
+		t.Errorf("HEAD: %d %q", resp.StatusCode, body)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("eight requests in turn opened %d connections, want 1 (keep-alive)", n)
+	}
+	if tr.fast.Load() != 8 || tr.slow.Load() != 0 {
+		t.Errorf("fast %d slow %d, want every bodyless GET/HEAD on the fast path", tr.fast.Load(), tr.slow.Load())
+	}
+}
+
+func TestUpstreamSendsTheRestToTheStdlib(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write([]byte(r.Method + ":" + string(b)))
+	}))
+	defer s.Close()
+	tr := Transport(time.Minute, 4).(*upstream)
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(m, s.URL+"/x", strings.NewReader("payload"))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != m+":payload" {
+			t.Errorf("%s: %q", m, b)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/ws", nil)
+	req.Header.Set("Upgrade", "websocket")
+	if fastPath(req) {
+		t.Error("an upgrade took the fast path: 101 needs the stdlib's read-write body")
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://app.internal/", nil)
+	if fastPath(req) {
+		t.Error("TLS took the fast path")
+	}
+	if tr.slow.Load() != 3 || tr.fast.Load() != 0 {
+		t.Errorf("fast %d slow %d, want 0 and 3", tr.fast.Load(), tr.slow.Load())
+	}
+}
+
+// rawServer answers each request on a connection with handle; it is for
+// what httptest cannot do (close a kept-alive connection, never answer).
+func rawServer(t *testing.T, handle func(c net.Conn, r *http.Request, n int) bool) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 0; ; n++ {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if !handle(c, r, n) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), &accepted
+}
+
+func TestUpstreamRetriesOnceWhenTheAppClosedAnIdleConnection(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	target, accepted := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		closed <- struct{}{} // as Tomcat does at its keep-alive timeout: answer, then close while idle
+		return false
+	})
+	tr := Transport(time.Minute, 4).(*upstream)
+	for i := 0; i < 3; i++ {
+		if _, body := roundTrip(t, tr, http.MethodGet, target+"/"); body != "ok" {
+			t.Fatalf("request %d: %q", i, body)
+		}
+		<-closed
+	}
+	if n := accepted.Load(); n != 3 {
+		t.Errorf("%d connections, want 3 (each retry on a new one)", n)
+	}
+}
+
+func TestUpstreamDoesNotRetryAfterAnAnswerStarted(t *testing.T) {
+	target, accepted := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Le") // cut mid-head
+		return false
+	})
+	tr := Transport(time.Minute, 4)
+	req, _ := http.NewRequest(http.MethodGet, target+"/", nil)
+	if _, err := tr.RoundTrip(req); err == nil {
+		t.Fatal("a head cut short was taken as a response")
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want 1: an answer had begun", n)
+	}
+}
+
+func TestUpstreamClosesABodyClosedEarlyInsteadOfDrainingIt(t *testing.T) {
+	target, accepted := rawServer(t, func(c net.Conn, r *http.Request, n int) bool {
+		if r.URL.Path != "/big" {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return true
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n")
+		chunk := make([]byte, 32<<10)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return false // the proxy hung up: what the test waits for
+			}
+		}
+	})
+	tr := Transport(time.Minute, 4).(*upstream)
+	defer tr.CloseIdleConnections() // else the server's handler waits on the kept connection
+	req, _ := http.NewRequest(http.MethodGet, target+"/big", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // a client gone mid-download; returns without reading 100 MB
+	if _, body := roundTrip(t, tr, http.MethodGet, target+"/small"); body != "ok" {
+		t.Errorf("after an early close: %q", body)
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: a half-read connection is never reused", n)
+	}
+}
+
+func TestUpstreamAbortsWhenTheClientGoesAway(t *testing.T) {
+	release := make(chan struct{})
+	target, _ := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		<-release // never answers while the test waits
+		return false
+	})
+	defer close(release)
+	tr := Transport(time.Hour, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target+"/slow", nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.RoundTrip(req)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+}
+
+func TestUpstreamBoundsTheWaitForAHead(t *testing.T) {
+	release := make(chan struct{})
+	target, _ := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		<-release
+		return false
+	})
+	defer close(release)
+	tr := Transport(20*time.Millisecond, 4)
+	req, _ := http.NewRequest(http.MethodGet, target+"/slow", nil)
+	_, err := tr.RoundTrip(req)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("err %v, want a timeout", err)
+	}
+}
+
+func TestUpstreamHonoursConnectionCloseAndThePoolBound(t *testing.T) {
+	target, accepted := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+		return true // keeps reading: only the client's close ends it
+	})
+	tr := Transport(time.Minute, 4).(*upstream)
+	roundTrip(t, tr, http.MethodGet, target+"/")
+	roundTrip(t, tr, http.MethodGet, target+"/")
+	if n := accepted.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: Connection: close is honoured", n)
+	}
+
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) }))
+	defer s.Close()
+	tr = Transport(time.Minute, 2).(*upstream)
+	var resps []*http.Response
+	for i := 0; i < 5; i++ { // five at once: five connections
+		req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resps = append(resps, resp)
+	}
+	for _, r := range resps {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	u, _ := url.Parse(s.URL)
+	tr.mu.Lock()
+	idle := len(tr.idle[u.Host])
+	tr.mu.Unlock()
+	if idle != 2 {
+		t.Errorf("%d idle connections kept, want the bound, 2", idle)
+	}
+}
