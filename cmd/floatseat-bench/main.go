@@ -33,11 +33,15 @@ func main() {
 	flag.IntVar(&o.Users, "users", 200, "distinct users (sessions) in the load")
 	flag.IntVar(&o.ScaleUsers, "scale-users", 100000, "distinct sessions sent once each for the RSS figure (0 skips)")
 	bin := flag.String("floatseat", "bin/floatseat", "the floatseat binary to measure (`make bench` builds it)")
-	bare := flag.String("serve-bare", "", "LISTEN,UPSTREAM: run only the bare ReverseProxy (the benchmark starts itself this way)")
+	bare := flag.String("serve-bare", "", "LISTEN,UPSTREAM[,stdlib]: run only the bare ReverseProxy (the benchmark starts itself this way)")
 	flag.Parse()
 	if *bare != "" {
-		listen, upstream, _ := strings.Cut(*bare, ",")
-		if err := bench.ServeBare(listen, upstream); err != nil {
+		parts := strings.Split(*bare, ",")
+		if len(parts) < 2 {
+			fmt.Fprintln(os.Stderr, "floatseat-bench: -serve-bare wants LISTEN,UPSTREAM[,stdlib]")
+			os.Exit(2)
+		}
+		if err := bench.ServeBare(parts[0], parts[1], len(parts) > 2 && parts[2] == "stdlib"); err != nil {
 			fmt.Fprintln(os.Stderr, "floatseat-bench:", err)
 			os.Exit(1)
 		}
@@ -48,8 +52,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "floatseat-bench:", err)
 		os.Exit(1)
 	}
-	o.Bare = func(listen, upstream string) *exec.Cmd {
-		return exec.Command(self, "-serve-bare", listen+","+upstream)
+	o.Bare = func(listen, upstream string, stdlib bool) *exec.Cmd {
+		arg := listen + "," + upstream
+		if stdlib {
+			arg += ",stdlib"
+		}
+		return exec.Command(self, "-serve-bare", arg)
 	}
 	if abs, err := filepath.Abs(*bin); err == nil {
 		*bin = abs

@@ -40,9 +40,9 @@ type Options struct {
 	// Floatseat returns the command that runs floatseat with args
 	// ("serve --config FILE"): the shipped binary in `make bench`.
 	Floatseat func(args ...string) *exec.Cmd
-	// Bare returns the command that runs ServeBare(listen, upstream) in
+	// Bare returns the command that runs ServeBare(listen, upstream, stdlib) in
 	// its own process, so its CPU is measured like floatseat's.
-	Bare func(listen, upstream string) *exec.Cmd
+	Bare func(listen, upstream string, stdlib bool) *exec.Cmd
 	// Scale measures the reaper and directory figures of the scale line
 	// (nil: not measured, printed as n/a).
 	Scale func(tb testenv.TB, users int) (Scale, error)
@@ -111,7 +111,12 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		return Summary{}, err
 	}
 	bareAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
-	bare, err := startChild(tb, o.Bare(bareAddr, upURL.String()), bareAddr)
+	bare, err := startChild(tb, o.Bare(bareAddr, upURL.String(), false), bareAddr)
+	if err != nil {
+		return Summary{}, err
+	}
+	stdAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
+	bareStd, err := startChild(tb, o.Bare(stdAddr, upURL.String(), true), stdAddr)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -129,6 +134,7 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		{name: "floatseat", base: "http://" + fs.proxy, proc: fs.child},
 		{name: "nginx", base: "http://" + ngDirect.Addr, nginx: ngDirect},
 		{name: "nginx+floatseat", base: "http://" + ngFS.Addr, nginx: ngFS, proc: fs.child},
+		{name: "bare-stdlib-transport", base: "http://" + stdAddr, proc: bareStd},
 	}
 	tool := "go"
 	if o.Wrk != "" {
@@ -188,7 +194,7 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 
 	fmt.Fprintf(out, "\nfloatseat benchmark: %d users, %v per run, %d connections (%s), %d req/s (moderate load; p99@rate is the median of 10 rounds' p99); floatseat in observe mode on a real redis-server\n\n",
 		o.Users, o.Duration, o.Conns, tool, o.Rate)
-	fmt.Fprintf(out, "%-18s %10s %9s %9s %9s %10s %10s %14s %14s\n", "target", "req/s", "errors", "p50", "p99", "p50@rate", "p99@rate", "Go proxy µs/req", "nginx µs/req")
+	fmt.Fprintf(out, "%-21s %10s %9s %9s %9s %10s %10s %14s %14s\n", "target", "req/s", "errors", "p50", "p99", "p50@rate", "p99@rate", "Go proxy µs/req", "nginx µs/req")
 	for _, r := range rows {
 		fsc, ngc := "-", "-"
 		if r.proc != nil {
@@ -197,10 +203,10 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		if r.nginx != nil {
 			ngc = fmt.Sprintf("%.1f", r.perReq(r.ngCPU))
 		}
-		fmt.Fprintf(out, "%-18s %10.0f %9d %9v %9v %10v %10v %14s %14s\n", r.name, r.load.rps, r.load.errors,
+		fmt.Fprintf(out, "%-21s %10.0f %9d %9v %9v %10v %10v %14s %14s\n", r.name, r.load.rps, r.load.errors,
 			r.load.p50.Round(time.Microsecond), r.load.p99.Round(time.Microsecond), r.mp50.Round(time.Microsecond), r.mp99.Round(time.Microsecond), fsc, ngc)
 	}
-	direct, bareRow, fsRow, ng, chain := rows[0], rows[1], rows[2], rows[3], rows[4]
+	direct, bareRow, fsRow, ng, chain, stdRow := rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
 	s := Summary{
 		DirectRPS:        ng.load.rps,
 		FloatseatRPS:     chain.load.rps,
@@ -219,6 +225,11 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 	fmt.Fprintf(out, "  floatseat CPU per proxied request   %6.1f µs   (target ≤ 25 µs)\n", s.CPUUsPerReq)
 	fmt.Fprintf(out, "  nginx CPU per proxied request       %6.1f µs\n", s.NginxCPUUsPerReq)
 	fmt.Fprintf(out, "  floatseat CPU / nginx CPU           %6.2f      (target ≤ 2)\n", cpuRatio)
+	if c := chain.perReq(chain.ngCPU); c > 0 {
+		// The same two processes over the same requests and seconds: the
+		// contention of the shared cores falls on both alike.
+		fmt.Fprintf(out, "  same ratio, both in the chain run   %6.2f      (nginx %.1f µs/req in front of floatseat)\n", s.CPUUsPerReq/c, c)
+	}
 	fmt.Fprintf(out, "  p99 added at %d req/s             %6.3f ms   (target ≤ 0.3 ms)\n", o.Rate, s.AddedP99MS)
 	fmt.Fprintf(out, "  throughput ratio                    %6.3f      (2 shared cores: a third process shares the CPUs; printed, not chased)\n", s.Ratio)
 	fmt.Fprintf(out, "without nginx:\n")
@@ -229,6 +240,9 @@ func Run(tb testenv.TB, o Options, out io.Writer) (Summary, error) {
 		fmt.Fprintf(out, "  CPU per request floatseat/bare ReverseProxy = %.2f (%.1f µs of it is net/http's own proxying)\n", fsRow.perReq(fsRow.procCPU)/b, b)
 	}
 	fmt.Fprintf(out, "  p99 added vs bare at %d req/s = %.3f ms\n", o.Rate, float64(fsRow.mp99-bareRow.mp99)/float64(time.Millisecond))
+	if b, sd := bareRow.perReq(bareRow.procCPU), stdRow.perReq(stdRow.procCPU); b > 0 && sd > 0 {
+		fmt.Fprintf(out, "  floatseat's upstream client against net/http's Transport (bare proxies): %.1f against %.1f µs/req (%.2f)\n", b, sd, b/sd)
+	}
 
 	s.Scale = Scale{Users: o.ScaleUsers, ReaperPassMS: -1, RSSMB: -1, DirectoryCalls: -1}
 	if o.ScaleUsers > 0 {
@@ -300,15 +314,21 @@ func startUpstream(tb testenv.TB) (*url.URL, error) {
 
 // ServeBare runs a stdlib ReverseProxy on listen in front of upstream
 // with floatseat's transport and buffer pool: the cost of proxying in Go,
-// without floatseat's work. The benchmark runs it as its own process.
-func ServeBare(listen, upstream string) error {
+// without floatseat's work. With stdlib, the transport is net/http's own
+// (proxy.StdlibTransport), configured alike. The benchmark runs it as its
+// own process.
+func ServeBare(listen, upstream string, stdlib bool) error {
 	up, err := url.Parse(upstream)
 	if err != nil {
 		return err
 	}
+	tr := proxy.Transport(5*time.Minute, 256)
+	if stdlib {
+		tr = proxy.StdlibTransport(5*time.Minute, 256)
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.SetXForwarded() },
-		Transport:  proxy.Transport(5*time.Minute, 256),
+		Transport:  tr,
 		BufferPool: proxy.NewBufferPool(256),
 		ErrorLog:   log.New(io.Discard, "", 0), // wrk closing connections at the end is not news
 	}

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 	case "floatseat":
 		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 	case "bare":
-		if err := ServeBare(os.Args[1], os.Args[2]); err != nil {
+		if err := ServeBare(os.Args[1], os.Args[2], len(os.Args) > 3 && os.Args[3] == "stdlib"); err != nil {
 			os.Exit(1)
 		}
 	}
@@ -43,8 +43,11 @@ func TestBenchRuns(t *testing.T) {
 			c.Env = append(os.Environ(), "FLOATSEAT_BENCH_CHILD=floatseat")
 			return c
 		},
-		Bare: func(listen, upstream string) *exec.Cmd {
+		Bare: func(listen, upstream string, stdlib bool) *exec.Cmd {
 			c := exec.Command(self, listen, upstream)
+			if stdlib {
+				c.Args = append(c.Args, "stdlib")
+			}
 			c.Env = append(os.Environ(), "FLOATSEAT_BENCH_CHILD=bare")
 			return c
 		},
@@ -56,7 +59,7 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Log(out.String())
-	for _, name := range []string{"direct", "bare-reverseproxy", "floatseat", "nginx", "nginx+floatseat"} {
+	for _, name := range []string{"direct", "bare-reverseproxy", "floatseat", "nginx", "nginx+floatseat", "bare-stdlib-transport"} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\s+[1-9]\d*\s+0\s`).MatchString(out.String()) {
 			t.Errorf("row %s: want requests served and 0 errors", name)
 		}
