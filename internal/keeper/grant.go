@@ -73,16 +73,16 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 
 	var v proxy.Verdict
 	done := &provisional{user: u, trigger: trigger, at: now, client: id.Client, pools: map[string]store.Revoked{}}
-	for pool, rec := range recs {
-		if rec.Reason == "pool-group" {
+	for _, r := range recs {
+		if r.rec.Reason == "pool-group" {
 			reason = "pool-group"
 		}
-		granted, deny := k.grantPool(ctx, u, pool, rec, reason, trigger, vis)
+		granted, deny := k.grantPool(ctx, u, r.pool, r.rec, reason, trigger, vis)
 		if deny.Deny {
-			return deny
+			return k.deniedPartway(ctx, u, id, done, vis, deny)
 		}
 		if granted {
-			done.pools[pool] = rec
+			done.pools[r.pool] = r.rec
 			v.Granted = true
 		}
 	}
@@ -98,20 +98,56 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 	return v
 }
 
-// toGiveBack is what u gets back in each pool of the mask: the revoked
-// record, or a pool-group member's default groups.
-func (k *Keeper) toGiveBack(u string, pools uint64) map[string]store.Revoked {
+// deniedPartway ends a grant that a full pool stopped, after the pools
+// before it (done.pools) were granted. A claim's grants are rolled back at
+// once, audited with the pool that was full: the request is answered with
+// the full page and never reaches the app, so nothing can ever confirm
+// them (DESIGN §2.9), and a claim must not leave a seat behind. Like any
+// unconfirmed claim this takes a token from the claim limits, which bound
+// the directory writes of a client that keeps retrying. A confirmed
+// identity (a session, remember-me cookie or token the app taught
+// floatseat) keeps what it was given, as any of its grants: the app
+// vouched for the user, the seat is one any request of theirs that needs
+// only that pool would take, and undoing it on every denied request would
+// write the directory twice a request with no limit to bound it. What it
+// keeps is then handled like any grant, the cookie paths the app cannot
+// see yet kept from it (keepFromApp).
+func (k *Keeper) deniedPartway(ctx context.Context, u string, id identity.Identity, done *provisional,
+	vis visibility, deny proxy.Verdict) proxy.Verdict {
+	if len(done.pools) == 0 {
+		return deny
+	}
+	if id.IsClaim() {
+		k.gate.failed(u, id.Client, k.opt.Clock())
+		k.undo(done, WhyDeniedFull+deny.Pool)
+		return deny
+	}
+	var kept proxy.Verdict // the request is not forwarded: only the state matters
+	k.keepFromApp(ctx, u, id, vis, &kept)
+	return deny
+}
+
+// WhyDeniedFull, followed by the full pool's name, is the audit reason of
+// a claim's grant rolled back because another pool it needed was full.
+const WhyDeniedFull = "denied-full:"
+
+// toGiveBack is what u gets back in each pool of the mask, in the order
+// of the configuration: the revoked record, or a pool-group member's
+// default groups. The order makes a grant over several pools repeatable
+// (which pool it meets full first).
+func (k *Keeper) toGiveBack(u string, pools uint64) []poolRecord {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	recs := make(map[string]store.Revoked, len(k.revoked[u])+len(k.seatless[u]))
-	for _, r := range k.revoked[u] {
-		if pools&k.bits[r.pool] != 0 {
-			recs[r.pool] = r.rec
+	var recs []poolRecord
+	for i := range k.opt.Pools {
+		name := k.opt.Pools[i].Name
+		if pools&k.bits[name] == 0 {
+			continue
 		}
-	}
-	for _, p := range k.seatless[u] {
-		if _, ok := recs[p]; !ok && pools&k.bits[p] != 0 {
-			recs[p] = store.Revoked{Groups: k.pools[p].DefaultGroups, Reason: "pool-group"}
+		if rec, ok := k.revoked[u].get(name); ok {
+			recs = append(recs, poolRecord{pool: name, rec: rec})
+		} else if contains(k.seatless[u], name) {
+			recs = append(recs, poolRecord{pool: name, rec: store.Revoked{Groups: k.pools[name].DefaultGroups, Reason: "pool-group"}})
 		}
 	}
 	return recs

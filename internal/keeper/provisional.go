@@ -179,6 +179,11 @@ func (k *Keeper) sweepTickets() {
 func (k *Keeper) rollback(p *provisional, why string) {
 	k.gate.release(p.client)
 	k.gate.failed(p.user, p.client, k.opt.Clock())
+	k.undo(p, why)
+}
+
+// undo takes back every pool of p, each audited as a rollback with why.
+func (k *Keeper) undo(p *provisional, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*k.opt.GrantTimeout)
 	defer cancel()
 	for pool, prev := range p.pools {
