@@ -227,3 +227,73 @@ func (k *Keeper) parked(ctx context.Context, p *Pool, now time.Time) (map[string
 	}
 	return recs, nil
 }
+
+// ParkingGroups lists the parking group of each licence group, once each
+// (names compare case-insensitively, as the directories do).
+func ParkingGroups(prefix string, licenceGroups []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range licenceGroups {
+		pg := ParkingGroup(prefix, g)
+		if k := username.Normalize(pg); !seen[k] {
+			seen[k] = true
+			out = append(out, pg)
+		}
+	}
+	return out
+}
+
+// ParkingState is what a check found of one parking group.
+type ParkingState struct {
+	Group    string
+	Exists   bool
+	Created  bool
+	Writable string // "yes", or why it is not known / not so
+	Err      error  // a problem: revocations of its pool are refused
+}
+
+// EnsureParking makes sure every parking group exists, creating it where
+// the backend can, and probes that it can be written: removing probe (a
+// user who is no member, the service account) is a write the directory
+// checks rights for and that changes nothing. An empty probe skips that.
+func EnsureParking(ctx context.Context, dir directory.Directory, groups []string, probe string) []ParkingState {
+	var out []ParkingState
+	for _, g := range groups {
+		st := ParkingState{Group: g, Writable: "not checked"}
+		_, err := dir.Members(ctx, g, false)
+		if errors.Is(err, directory.ErrGroupNotFound) {
+			err = directory.CreateGroup(ctx, dir, g)
+			switch {
+			case errors.Is(err, directory.ErrNotSupported):
+				err = fmt.Errorf("parking group %s is missing and this directory cannot create it: create it by hand (an empty group next to the licence group); until then revocations of its pool are refused", g)
+			case err != nil:
+				err = fmt.Errorf("parking group %s is missing and could not be created: %w", g, err)
+			default:
+				st.Created = true
+			}
+		} else if err != nil {
+			err = fmt.Errorf("parking group %s cannot be read: %w", g, err)
+		}
+		if err != nil {
+			st.Err = err
+			out = append(out, st)
+			continue
+		}
+		st.Exists = true
+		if probe == "" {
+			st.Writable = "not checked (no app.user to probe with)"
+			out = append(out, st)
+			continue
+		}
+		switch err := dir.RemoveMember(ctx, probe, g); {
+		case err == nil:
+			st.Writable = "yes"
+		case errors.Is(err, directory.ErrUserNotFound):
+			st.Writable = fmt.Sprintf("not checked (the probe user %s is not in this directory)", probe)
+		default:
+			st.Err = fmt.Errorf("parking group %s cannot be written: %w", g, err)
+		}
+		out = append(out, st)
+	}
+	return out
+}

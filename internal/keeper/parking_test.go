@@ -1,6 +1,7 @@
 package keeper
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -192,5 +193,49 @@ func TestRebuildOfAThousandParkedUsers(t *testing.T) {
 	recs, err := e.st.RevokedUsers(ctx, "jira-software")
 	if err != nil || len(recs) != 1000 {
 		t.Fatalf("rebuilt records: %d %v, want 1000", len(recs), err)
+	}
+}
+
+// removeCounter counts the writes a parking check makes.
+type removeCounter struct {
+	*appsim.InternalDirectory
+	removes int
+}
+
+func (d *removeCounter) RemoveMember(ctx context.Context, u, g string) error {
+	d.removes++
+	return d.InternalDirectory.RemoveMember(ctx, u, g)
+}
+
+// EnsureParking creates what is missing and probes writes with the service
+// account; without one it writes nothing at all.
+func TestEnsureParkingCreatesAndProbes(t *testing.T) {
+	in := appsim.NewInternalDirectory()
+	in.AddUser("svc", "pw")
+	in.AddGroup(prefix + "jira-software-users")
+	dir := &removeCounter{InternalDirectory: in}
+	groups := ParkingGroups(prefix, []string{"jira-software-users", "jira-servicedesk-users", "JIRA-SOFTWARE-USERS"})
+	if len(groups) != 2 {
+		t.Fatalf("parking groups %v, want one per licence group, case-insensitively", groups)
+	}
+	got := EnsureParking(t.Context(), dir, groups, "")
+	if dir.removes != 0 {
+		t.Errorf("%d directory writes without a probe user, want none", dir.removes)
+	}
+	if !got[0].Exists || got[0].Created || !got[1].Created || got[1].Err != nil {
+		t.Errorf("states %+v: want the first found and the second created", got)
+	}
+	if _, err := in.Members(t.Context(), prefix+"jira-servicedesk-users", false); err != nil {
+		t.Errorf("the missing parking group was not created: %v", err)
+	}
+	for _, c := range []struct{ probe, want string }{
+		{"svc", "yes"},
+		{"ghost", "not checked (the probe user ghost is not in this directory)"},
+	} {
+		for _, st := range EnsureParking(t.Context(), dir, groups, c.probe) {
+			if st.Writable != c.want || st.Err != nil {
+				t.Errorf("probe %s: %s writable %q err %v, want %q", c.probe, st.Group, st.Writable, st.Err, c.want)
+			}
+		}
 	}
 }
