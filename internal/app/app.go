@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -358,38 +357,26 @@ func (a *App) ReapNow(ctx context.Context) error {
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur := a.cfg()
-	changed, restart := config.Changes(cur, cfg)
-	if len(restart) > 0 {
-		return fmt.Errorf("reload refused, nothing changed: %s need a restart (a reload applies %s)",
-			strings.Join(restart, ", "), strings.Join(config.ReloadableKeys(), ", "))
+	next, changed, err := config.Reloaded(a.cfg(), cfg)
+	if err != nil {
+		return err
 	}
-	if err := a.noise.reload(cfg); err != nil {
+	if err := a.noise.reload(next); err != nil {
 		return err
 	}
 	if a.seats != nil {
-		a.seats.members.SetExclusions(membership.Exclusions{Groups: cfg.Exclude.Groups, Users: cfg.Exclude.Users,
-			ServiceAccount: cfg.App.User})
-		a.seats.reaper.SetWindow(cfg.SessionTimeout, cfg.MaxIdle)
-		a.seats.keeper.SetFloor(cfg.SessionTimeout)
-		a.seats.keeper.SetClaimLimits(claimLimits(cfg))
-		for _, p := range cfg.Pools {
+		a.seats.members.SetExclusions(membership.Exclusions{Groups: next.Exclude.Groups, Users: next.Exclude.Users,
+			ServiceAccount: next.App.User})
+		a.seats.reaper.SetWindow(next.SessionTimeout, next.MaxIdle)
+		a.seats.keeper.SetFloor(next.SessionTimeout)
+		a.seats.keeper.SetClaimLimits(claimLimits(next))
+		for _, p := range next.Pools {
 			a.seats.reaper.SetReserve(p.Name, p.Reserve)
 		}
 		a.seats.reaper.RefreshExclusions()
 	}
-	// The running configuration says what is in force (status page, API,
-	// Run's loops): the restart-only keys of the one in force with the
-	// reloadable keys of the file, published as a new copy.
-	next := *cur
-	next.Noise, next.Exclude = cfg.Noise, cfg.Exclude
-	next.SessionTimeout, next.MaxIdle = cfg.SessionTimeout, cfg.MaxIdle
-	next.Proxy.Claims = cfg.Proxy.Claims
-	next.Pools = slices.Clone(cur.Pools)
-	for i := range cfg.Pools {
-		next.Pools[i].Reserve = cfg.Pools[i].Reserve
-	}
-	a.running.p.Store(&next)
+	// What is in force (status page, API, Run's loops) is the new copy.
+	a.running.p.Store(next)
 	a.log.Info("configuration reloaded", "changed", strings.Join(changed, ","), "noise_rules", a.noise.count())
 	return nil
 }

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -42,6 +44,28 @@ func Changes(old, cur *Config) (reload, restart []string) {
 		}
 	}
 	return reload, restart
+}
+
+// Reloaded is what a reload puts in force: the restart-only keys of the
+// running configuration with the reloadable keys of the file, as a new
+// copy (a published configuration is never edited in place). It refuses
+// the whole file, naming the keys, when the file changes a key that needs
+// a restart; changed lists the reloadable keys that differ.
+func Reloaded(running, file *Config) (next *Config, changed []string, err error) {
+	changed, restart := Changes(running, file)
+	if len(restart) > 0 {
+		return nil, nil, fmt.Errorf("reload refused, nothing changed: %s need a restart (a reload applies %s)",
+			strings.Join(restart, ", "), strings.Join(reloadable, ", "))
+	}
+	n := *running
+	n.Noise, n.Exclude = file.Noise, file.Exclude
+	n.SessionTimeout, n.MaxIdle = file.SessionTimeout, file.MaxIdle
+	n.Proxy.Claims = file.Proxy.Claims
+	n.Pools = slices.Clone(running.Pools)
+	for i := range file.Pools {
+		n.Pools[i].Reserve = file.Pools[i].Reserve
+	}
+	return &n, changed, nil
 }
 
 var index = regexp.MustCompile(`\[\d+\]`)

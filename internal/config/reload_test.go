@@ -45,3 +45,35 @@ func TestChanges(t *testing.T) {
 		}
 	}
 }
+
+// Reloaded puts the file's reloadable keys in force over the running
+// configuration, as a new copy, and refuses a file that changes anything
+// else.
+func TestReloaded(t *testing.T) {
+	running, _, errs := Parse([]byte(valid), "", secrets)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	file, _, errs := Parse([]byte(strings.Replace(strings.Replace(valid, "session_timeout: 5h", "session_timeout: 4h", 1),
+		"    reserve: 5\n", "    reserve: 2\n", 1)), "", secrets)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	next, changed, err := Reloaded(running, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next == running || next.SessionTimeout != file.SessionTimeout || next.Pools[0].Reserve != 2 {
+		t.Errorf("next: a new copy with the file's window and reserve, got session_timeout %v reserve %d", next.SessionTimeout, next.Pools[0].Reserve)
+	}
+	if running.SessionTimeout == file.SessionTimeout || running.Pools[0].Reserve == 2 {
+		t.Error("the running configuration was edited in place")
+	}
+	if got := strings.Join(changed, ","); got != "session_timeout,pools[0].reserve" && got != "pools[0].reserve,session_timeout" {
+		t.Errorf("changed %q", got)
+	}
+	bad, _, _ := Parse([]byte(strings.Replace(valid, "listen: \"127.0.0.1:8090\"", "listen: \"127.0.0.1:8091\"", 1)), "", secrets)
+	if n, _, err := Reloaded(running, bad); err == nil || n != nil || !strings.Contains(err.Error(), "listen need a restart") {
+		t.Errorf("a changed listen: %v, %v; want refused, naming the key", n, err)
+	}
+}
