@@ -149,7 +149,7 @@ func (a *App) newPoller(cfg *config.Config, s *seatParts) *license.Poller {
 		case p.Seats != nil:
 			groups := p.LicenseGroups
 			sources[p.Name] = license.Fixed{Seats: *p.Seats, Used: func(ctx context.Context) (int, error) {
-				return countMembers(ctx, s.members, groups)
+				return s.members.Count(ctx, groups...)
 			}}
 		case p.ApplicationRole != "":
 			sources[p.Name] = license.JiraRole{BaseURL: cfg.App.URL, User: cfg.App.User, Password: cfg.App.Password.Reveal(),
@@ -198,17 +198,4 @@ func claimLimits(cfg *config.Config) keeper.ClaimLimits {
 // (exclude.users, the service account app.user, members of exclude.groups).
 func newMembers(cfg *config.Config, dir directory.Directory, clock func() time.Time, log *slog.Logger) *membership.View {
 	return membership.ForConfig(cfg, dir, cfg.Directory.MembershipRefresh, clock, log)
-}
-
-// countMembers counts the distinct nested members of groups (a fixed-seat
-// pool's usage, as the app would count it: once per user), from the
-// membership view, refreshed when due.
-func countMembers(ctx context.Context, v *membership.View, groups []string) (int, error) {
-	if err := v.Ensure(ctx); err != nil {
-		if _, ok := v.Members(); !ok {
-			return 0, err
-		}
-	}
-	m, _ := v.Members(groups...)
-	return len(m), nil
 }

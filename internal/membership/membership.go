@@ -319,6 +319,20 @@ func (v *View) Members(groups ...string) (map[string]bool, bool) {
 	return out, v.loaded
 }
 
+// Count is the number of distinct members of groups (a fixed-seat pool's
+// usage, as the app counts it: once per user), refreshing the view when
+// due. A failed refresh counts from the last good view; with none, it is
+// the error.
+func (v *View) Count(ctx context.Context, groups ...string) (int, error) {
+	if err := v.Ensure(ctx); err != nil {
+		if _, ok := v.Members(); !ok {
+			return 0, err
+		}
+	}
+	m, _ := v.Members(groups...)
+	return len(m), nil
+}
+
 // IsMember reports whether the view holds user in any of groups.
 func (v *View) IsMember(user string, groups ...string) bool {
 	u := username.Normalize(user)

@@ -230,3 +230,25 @@ func TestRefreshListsGroupsConcurrentlyWithinTheBound(t *testing.T) {
 		t.Errorf("members: %v", m)
 	}
 }
+
+// Count counts a user once across groups, from the last good view when a
+// refresh fails, and fails only with no view at all.
+func TestCountIsDistinctAndSurvivesAFailedRefresh(t *testing.T) {
+	d := &fakeDir{groups: map[string][]string{"jira-software-users": {"alice", "bob"}, "jira-administrators": {"bob", "root"}}}
+	c := &clock{now: time.Unix(1_000_000, 0)}
+	v := New(Options{Dir: d, Groups: []string{"jira-software-users", "jira-administrators"}, Interval: 10 * time.Minute, Clock: c.Now})
+	ctx := t.Context()
+	d.set(func(d *fakeDir) { d.fail = directory.ErrUnavailable })
+	if _, err := v.Count(ctx, "jira-software-users"); !errors.Is(err, directory.ErrUnavailable) {
+		t.Fatalf("no view yet: %v, want the directory's error", err)
+	}
+	d.set(func(d *fakeDir) { d.fail = nil })
+	if n, err := v.Count(ctx, "jira-software-users", "jira-administrators"); err != nil || n != 3 {
+		t.Fatalf("count %d %v, want 3 distinct users", n, err)
+	}
+	c.advance(11 * time.Minute)
+	d.set(func(d *fakeDir) { d.fail = directory.ErrUnavailable })
+	if n, err := v.Count(ctx, "jira-software-users"); err != nil || n != 2 {
+		t.Errorf("after a failed refresh: %d %v, want 2 from the last good view", n, err)
+	}
+}
