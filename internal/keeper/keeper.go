@@ -266,29 +266,14 @@ func New(opt Options) (*Keeper, error) {
 // does.
 func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Request) proxy.Verdict {
 	u := username.Normalize(id.User)
-	k.mu.RLock()
-	rev := k.revoked[u]
-	seatless := k.seatless[u]
-	var missing, lack uint64
-	if rev != nil || seatless != nil {
-		for _, r := range rev {
-			missing |= k.bits[r.pool]
-		}
-		for _, p := range seatless {
-			missing |= k.bits[p]
-		}
-		lack = missing & k.need(r)
+	vw := k.lookup(u, id, r)
+	if vw.vpools != nil && k.opt.Observe && k.vset != nil {
+		return k.observeEnsure(ctx, u, vw.vpools, id, k.need(r))
 	}
-	inv, invisible := k.invisible[u]
-	var vpools map[string]bool
-	if len(k.virtual[u]) > 0 {
-		vpools = maps.Clone(k.virtual[u])
+	if vw.lack == 0 && !k.opt.Observe && isLogin(id) && k.readRevoked(ctx, u, vw.missing) {
+		vw = k.lookup(u, id, r)
 	}
-	staleSession := invisible && id.Creds.Session != "" && k.staleSessionLocked(u, id.Creds.Session)
-	k.mu.RUnlock()
-	if vpools != nil && k.opt.Observe && k.vset != nil {
-		return k.observeEnsure(ctx, u, vpools, id, k.need(r))
-	}
+	missing, lack, inv, invisible, staleSession := vw.missing, vw.lack, vw.inv, vw.invisible, vw.staleSession
 	if missing != 0 && lack == 0 && !k.opt.Observe && k.holdsNoSeat(ctx, u) {
 		// Nothing this request needs is missing, but the user holds no
 		// seat at all (a JSM-only agent opening the dashboard): without
@@ -325,6 +310,85 @@ func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Reque
 		k.gate.release(id.Client) // nothing awaits confirmation
 	}
 	return v
+}
+
+// userView is what the view says of one user for one request.
+type userView struct {
+	// missing: the pools floatseat took from the user (or that a
+	// pool-group member lacks); lack: those of them the request needs.
+	missing, lack uint64
+	// vpools: observe mode's virtual pools of the user.
+	vpools map[string]bool
+	// inv: until when the app cannot see the user's last grant (invisible).
+	inv       time.Time
+	invisible bool
+	// staleSession: the request's session is one kept from the app.
+	staleSession bool
+}
+
+// lookup reads the view of u for request r, under one read lock.
+func (k *Keeper) lookup(u string, id identity.Identity, r *http.Request) userView {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var vw userView
+	rev := k.revoked[u]
+	seatless := k.seatless[u]
+	if rev != nil || seatless != nil {
+		for _, r := range rev {
+			vw.missing |= k.bits[r.pool]
+		}
+		for _, p := range seatless {
+			vw.missing |= k.bits[p]
+		}
+		vw.lack = vw.missing & k.need(r)
+	}
+	vw.inv, vw.invisible = k.invisible[u]
+	if len(k.virtual[u]) > 0 {
+		vw.vpools = maps.Clone(k.virtual[u])
+	}
+	vw.staleSession = vw.invisible && id.Creds.Session != "" && k.staleSessionLocked(u, id.Creds.Session)
+	return vw
+}
+
+// isLogin reports a login route (a login form or JSON, the SAML consumer,
+// the OIDC callback) or the seat page: the requests that decide whether
+// the user gets in at all, about one per user a day. A Basic header is a
+// login on every request of a script, so it is not one here.
+func isLogin(id identity.Identity) bool {
+	return id.IsClaim() && (id.Route != identity.RouteNone || id.Source == identity.SourceSeatPage)
+}
+
+// readRevoked asks Redis for u's revoked record of every pool the view
+// does not know u revoked from (known), before a login is let through
+// with nothing to give back. The view learns of a revocation on another
+// replica by pub/sub and the periodic resync; a login in the moments in
+// between would go out ungranted, and the app would refuse it. Each read
+// is bounded by the store's own deadline (redis.timeout); the first error
+// (counted by the store) ends the reads and the login goes on as the view
+// says, the app deciding, as with Redis down (DESIGN §2.8). It reports
+// whether it found a record, which it puts in the view.
+func (k *Keeper) readRevoked(ctx context.Context, u string, known uint64) bool {
+	found := false
+	for i := range k.opt.Pools {
+		pool := k.opt.Pools[i].Name
+		if known&k.bits[pool] != 0 {
+			continue
+		}
+		rec, ok, err := k.reader.RevokedUser(ctx, pool, u)
+		if err != nil {
+			k.opt.Log.Debug("revoked record not read before a login; going by the view", "user", u, "pool", pool, "err", err)
+			return found
+		}
+		if !ok {
+			continue
+		}
+		k.mu.Lock()
+		k.setRevokedLocked(u, pool, rec)
+		k.mu.Unlock()
+		k.opt.Members.Removed(u, rec.Groups...)
+		found = true
+	}
+	return found
 }
 
 // need is the pools r needs; every pool when that cannot be told.
