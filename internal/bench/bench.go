@@ -332,7 +332,11 @@ func ServeBare(listen, upstream string, stdlib bool) error {
 		BufferPool: proxy.NewBufferPool(256),
 		ErrorLog:   log.New(io.Discard, "", 0), // wrk closing connections at the end is not news
 	}
-	srv := &http.Server{Addr: listen, Handler: rp, ErrorLog: log.New(io.Discard, "", 0)}
+	// The server timeouts floatseat serves with by default
+	// (proxy.read_header_timeout, proxy.idle_timeout): each costs deadline
+	// changes per request, and a Go proxy in production sets them.
+	srv := &http.Server{Addr: listen, Handler: rp, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: log.New(io.Discard, "", 0)}
 	return srv.ListenAndServe()
 }
 
