@@ -107,6 +107,27 @@ func TestSeatPage(t *testing.T) {
 		t.Errorf("ensured %v, want erin", seats.ensured)
 	}
 
+	// Refused (the pool is full, or its seat-page claims hold their share
+	// of the reserve): the full page, no pass, nothing to settle.
+	seats.verdict = Verdict{Deny: true, Pool: "jira-software", RetryAfter: 2 * time.Minute}
+	resp, err = client.PostForm(p.URL+SeatClaimPath, url.Values{"username": {"gina"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "120" || !strings.Contains(string(b), "jira-software") {
+		t.Errorf("refused seat claim: %d Retry-After %q %q, want the full page", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == identity.SSOPassCookie {
+			t.Error("a refused seat claim got a pass")
+		}
+	}
+	if len(seats.settled) != 0 {
+		t.Error("a refused seat claim was settled")
+	}
+
 	seats.verdict = Verdict{}
 	resp, err = client.PostForm(p.URL+SeatClaimPath, url.Values{"username": {"ivy"}})
 	if err != nil {

@@ -90,10 +90,22 @@ func (a *App) newKeeper(cfg *config.Config, s *seatParts, immediate bool, auditL
 		SyncInterval: cfg.Directory.SyncInterval, VisibilityMargin: cfg.Directory.VisibilityMargin,
 		GrantTimeout: cfg.Proxy.GrantTimeout, ConfirmWait: cfg.Proxy.SSOConfirmWait, Floor: cfg.SessionTimeout,
 		Need: needOf(a.work, cfg.Proxy.ContextPath), ReaperInterval: cfg.Reaper.Interval, Virtual: a.store,
-		Verifier: passwordVerifier(cfg, s.dir), ClaimLimits: claimLimits(cfg),
+		Verifier: passwordVerifier(cfg, s.dir), ClaimLimits: claimLimits(cfg), Reserve: a.reserveOf,
 		ParkingPrefix: cfg.Directory.ParkingPrefix, EndSessions: endSessions(cfg, a.log),
 		Clock: a.clock, Log: a.log, Reg: a.reg,
 	})
+}
+
+// reserveOf is a pool's reserve in the running configuration, which a
+// reload replaces (the keeper bounds seat-page claims by it).
+func (a *App) reserveOf(pool string) int {
+	pools := a.cfg().Pools
+	for i := range pools {
+		if pools[i].Name == pool {
+			return pools[i].Reserve
+		}
+	}
+	return 0
 }
 
 func (a *App) newReaper(cfg *config.Config, s *seatParts) (*reaper.Reaper, error) {

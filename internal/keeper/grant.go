@@ -72,18 +72,32 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 	trigger := trigger(id)
 
 	var v proxy.Verdict
-	done := &provisional{user: u, trigger: trigger, at: now, client: id.Client, pools: map[string]store.Revoked{}}
+	seatPage := id.Source == identity.SourceSeatPage
+	done := &provisional{user: u, trigger: trigger, at: now, client: id.Client, pools: map[string]store.Revoked{},
+		seatPage: seatPage}
+	var held []string // pools whose seat-page share this claim holds
 	for _, r := range recs {
 		if r.rec.Reason == "pool-group" {
 			reason = "pool-group"
 		}
+		if seatPage {
+			if !k.holdSeatPage(r.pool) {
+				k.releaseSeatPage(held...)
+				return k.deniedPartway(ctx, u, id, done, vis, k.denySeatPage(ctx, u, r.pool, r.rec, trigger, now))
+			}
+			held = append(held, r.pool)
+		}
 		granted, deny := k.grantPool(ctx, u, r.pool, r.rec, reason, trigger, vis)
 		if deny.Deny {
+			k.releaseSeatPage(held...)
 			return k.deniedPartway(ctx, u, id, done, vis, deny)
 		}
 		if granted {
 			done.pools[r.pool] = r.rec
 			v.Granted = true
+		} else if seatPage {
+			k.releaseSeatPage(r.pool) // nothing of this pool to await
+			held = held[:len(held)-1]
 		}
 	}
 	if !v.Granted {
@@ -93,6 +107,10 @@ func (k *Keeper) grant(ctx context.Context, u string, id identity.Identity, pool
 		// Anyone can send a claim: the grant stands only if the app's
 		// answer confirms this user (DESIGN §2.9).
 		v.Ticket = k.newTicket(done)
+		if seatPage {
+			// Two claims of one client at once: the later one stays.
+			k.supersede(id.Client, v.Ticket)
+		}
 	}
 	k.keepFromApp(ctx, u, id, vis, &v)
 	return v

@@ -83,6 +83,10 @@ type Options struct {
 	Verifier directory.PasswordVerifier
 	// ClaimLimits bound grants made for claims (SetClaimLimits changes them).
 	ClaimLimits ClaimLimits
+	// Reserve is a pool's reserve in force (a reload changes it); nil: 0.
+	// Seat-page claims awaiting confirmation hold at most half of it
+	// (seatpage.go).
+	Reserve func(pool string) int
 	// Floor is the session timeout: nobody active within it is revoked.
 	Floor time.Duration
 	// ReaperInterval: a holder past the floor is revoked at the next run.
@@ -139,6 +143,9 @@ type Keeper struct {
 	nextTicket uint64
 	npending   atomic.Int64
 	sweeps     atomic.Uint64
+	// seatPage: pool → seat-page claims granting or awaiting confirmation
+	// on this replica (seatpage.go).
+	seatPage map[string]int
 	// denied: when a user's denial was last audited, so a user retrying
 	// against a full pool writes one event a minute, not one a request.
 	denied map[string]time.Time
@@ -221,6 +228,7 @@ func New(opt Options) (*Keeper, error) {
 		invisible: map[string]time.Time{},
 		stale:     map[string][]uint64{},
 		pending:   map[uint64]*provisional{},
+		seatPage:  map[string]int{},
 		denied:    map[string]time.Time{},
 		holds:     map[string]time.Time{},
 		virtual:   map[string]map[string]bool{},
@@ -266,6 +274,10 @@ func New(opt Options) (*Keeper, error) {
 // does.
 func (k *Keeper) Ensure(ctx context.Context, id identity.Identity, r *http.Request) proxy.Verdict {
 	u := username.Normalize(id.User)
+	if id.Source == identity.SourceSeatPage && !k.opt.Observe {
+		// Whatever comes of this claim, the client's previous one goes.
+		k.supersede(id.Client, 0)
+	}
 	vw := k.lookup(u, id, r)
 	if vw.vpools != nil && k.opt.Observe && k.vset != nil {
 		return k.observeEnsure(ctx, u, vw.vpools, id, k.need(r))

@@ -26,6 +26,9 @@ type provisional struct {
 	awaitUntil time.Time
 	// client holds one in-flight slot of the claim limits until settled.
 	client netip.Addr
+	// seatPage: typed on the seat page; each of pools holds one of the
+	// pool's seat-page claims until the ticket is taken (seatpage.go).
+	seatPage bool
 }
 
 // staleTicket bounds a ticket whose request never settled (it cannot
@@ -58,6 +61,11 @@ func (k *Keeper) takeTicketLocked(t uint64) *provisional {
 	}
 	delete(k.pending, t)
 	k.npending.Add(-1)
+	if p.seatPage {
+		for pool := range p.pools {
+			k.releaseSeatPageLocked(pool)
+		}
+	}
 	return p
 }
 
