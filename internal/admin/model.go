@@ -13,7 +13,6 @@ import (
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/directory"
 	"github.com/floatseat/floatseat/internal/keeper"
-	"github.com/floatseat/floatseat/internal/membership"
 	"github.com/floatseat/floatseat/internal/reaper"
 	"github.com/floatseat/floatseat/internal/seats"
 	"github.com/floatseat/floatseat/internal/store"
@@ -89,8 +88,10 @@ type ModelOptions struct {
 	Version, Replica string
 	Store            Store
 	Audit            AuditLog
-	// Directory, Keeper and Reaper are set together, or all nil when no
-	// directory is configured (floatseat then only observes).
+	// Directory, Members, Keeper and Reaper are set together, or all nil
+	// when no directory is configured (floatseat then only observes).
+	// Members is the membership view the keeper and the reaper share: the
+	// model lists users from the very view the reaper judges by.
 	Directory Directory
 	Members   Membership
 	Keeper    Keeper
@@ -120,14 +121,19 @@ type seatParts struct {
 	reaper  Reaper
 }
 
+// ErrNoMembers: ModelOptions.Directory is set and Members is nil. The
+// model lists users from the membership view the keeper and the reaper
+// share; a view of its own would drift from the one the reaper judges by.
+var ErrNoMembers = errors.New("admin: ModelOptions.Members (the shared membership view) is required with a Directory")
+
 // NewModel returns the read model over o.
-func NewModel(o ModelOptions) *Model {
+func NewModel(o ModelOptions) (*Model, error) {
 	m := &Model{running: o.Running, version: o.Version, replica: o.Replica, store: o.Store, audit: o.Audit, clock: o.Clock, log: o.Log}
 	if o.Directory != nil {
-		m.seats = &seatParts{dir: o.Directory, members: o.Members, keeper: o.Keeper, reaper: o.Reaper}
-		if o.Members == nil { // read live on every call
-			m.seats.members = membership.ForConfig(o.Running.Config(), o.Directory, time.Nanosecond, m.clock, o.Log)
+		if o.Members == nil {
+			return nil, ErrNoMembers
 		}
+		m.seats = &seatParts{dir: o.Directory, members: o.Members, keeper: o.Keeper, reaper: o.Reaper}
 	}
 	if m.clock == nil {
 		m.clock = time.Now
@@ -135,7 +141,7 @@ func NewModel(o ModelOptions) *Model {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	return m
+	return m, nil
 }
 
 // cfg is the configuration in force now.

@@ -62,8 +62,11 @@ func newGuardedServer(t *testing.T, protected bool) *httptest.Server {
 		return nil, nil
 	})}
 	api.Mount(s.Router())
-	m := NewModel(ModelOptions{Running: fixedConfig{&config.Config{Product: config.ProductJira, Mode: config.ModeObserve}},
+	m, err := NewModel(ModelOptions{Running: fixedConfig{&config.Config{Product: config.ProductJira, Mode: config.ModeObserve}},
 		Store: emptyStore{}, Audit: emptyAudit{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	m.MountStatusPage(s.Router())
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)

@@ -10,7 +10,7 @@ import (
 
 // mountAPI puts the admin API and the status page on the admin port, over
 // the read model of this App's parts.
-func (a *App) mountAPI() {
+func (a *App) mountAPI() error {
 	mo := admin.ModelOptions{
 		Running: &a.running, Version: Version, Replica: a.replica,
 		Store: a.store, Audit: a.audit, Clock: a.clock, Log: a.log,
@@ -18,7 +18,10 @@ func (a *App) mountAPI() {
 	if a.seats != nil {
 		mo.Directory, mo.Members, mo.Keeper, mo.Reaper = a.seats.dir, a.seats.members, a.seats.keeper, a.seats.reaper
 	}
-	a.model = admin.NewModel(mo)
+	var err error
+	if a.model, err = admin.NewModel(mo); err != nil {
+		return err
+	}
 	api := &admin.API{
 		Token:  a.cfg().Admin.Token.Reveal(),
 		Status: a.model,
@@ -37,6 +40,7 @@ func (a *App) mountAPI() {
 	}
 	api.Mount(a.admin.Router())
 	a.model.MountStatusPage(a.admin.Router())
+	return nil
 }
 
 // Status gathers what on-call needs at a glance (the admin read model's

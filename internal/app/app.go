@@ -142,7 +142,9 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (_ *App, err erro
 		ReadToken:     cfg.Admin.ReadToken.Reveal(),
 		AdminToken:    cfg.Admin.Token.Reveal(),
 	})
-	a.mountAPI()
+	if err := a.mountAPI(); err != nil {
+		return nil, err
+	}
 	if err := a.listen(cfg); err != nil {
 		return nil, err
 	}
