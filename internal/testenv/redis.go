@@ -36,12 +36,20 @@ func (r *Redis) wait(t TB) {
 // startRedisNode starts one redis-server with no persistence on a free port.
 func startRedisNode(t TB, bin string, extra ...string) *Redis {
 	t.Helper()
-	dir := t.TempDir()
-	port := FreePort(t)
-	args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--protected-mode", "no", "--loglevel", "warning"}, extra...)
-	r := &Redis{Process: StartProcess(t, dir, bin, args...), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r := launchRedis(t, bin, func(port int) []string { return []string{"--port", strconv.Itoa(port)} }, extra...)
 	r.wait(t)
 	return r
+}
+
+// launchRedis starts redis-server with no persistence in a temporary
+// directory, listening on a free port as listen says (the plain port, or
+// the TLS port with the plain one off), without waiting for it.
+func launchRedis(t TB, bin string, listen func(port int) []string, extra ...string) *Redis {
+	t.Helper()
+	dir := t.TempDir()
+	port := FreePort(t)
+	args := append([]string{"--bind", "127.0.0.1"}, listen(port)...)
+	args = append(append(args, "--save", "", "--appendonly", "no", "--dir", dir,
+		"--protected-mode", "no", "--loglevel", "warning"), extra...)
+	return &Redis{Process: StartProcess(t, dir, bin, args...), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
 }

@@ -2,7 +2,9 @@
 // (redis-server, slapd, nginx) on free loopback ports in temporary
 // directories, and stops them in t.Cleanup. Redis also comes as a 3-master
 // Cluster and as a Sentinel group, both from the redis-server binary
-// (`redis-server sentinel.conf --sentinel` is what redis-sentinel runs).
+// (`redis-server sentinel.conf --sentinel` is what redis-sentinel runs),
+// and as a TLS-only server whose certificates come from a CA made at test
+// time (NewCA), with or without client certificates.
 // Services that take seconds to start are shared by a package's tests
 // through Shared and stopped by Main; a *Scope lets a program (the
 // benchmark) start them outside a test.
@@ -39,12 +41,18 @@ func Binary(t TB, name string) string {
 			return p
 		}
 	}
-	msg := fmt.Sprintf("testenv: %s not found: run `make test` (it installs it) or apt-get install it", name)
+	missing(t, fmt.Sprintf("testenv: %s not found: run `make test` (it installs it) or apt-get install it", name))
+	return ""
+}
+
+// missing skips the test for a service or capability this machine lacks,
+// loudly, and fails it under CI=true.
+func missing(t TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg + " (CI=true: a missing service is a failure)")
 	}
 	t.Skip("SKIPPING INTEGRATION TEST: " + msg)
-	return ""
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
