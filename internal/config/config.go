@@ -114,11 +114,17 @@ func (r Redis) ClusterMode() bool {
 	return r.SentinelMaster == "" && (r.Cluster || len(r.Addrs) > 1)
 }
 
-// TLS settings for a client connection.
+// TLS settings for a client connection (tls.go builds them).
 type TLS struct {
-	Enabled            bool   `yaml:"enabled"`
-	CAFile             string `yaml:"ca_file"`
-	ServerName         string `yaml:"server_name"`
+	Enabled bool `yaml:"enabled"`
+	// CAFile verifies the server; empty trusts the system's roots.
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+	// CertFile and KeyFile are the client certificate for a server that
+	// asks for one (mutual TLS; redis-server's tls-auth-clients defaults
+	// to yes). Both or neither.
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
@@ -394,6 +400,7 @@ func Parse(b []byte, path string, getenv func(string) string) (*Config, []string
 		z.SetZero()
 	}
 	var v validator
+	cfg.resolveFiles()
 	cfg.readSecrets(&v, getenv)
 	cfg.validate(&v)
 	if cfg.Redis.Embedded() && cfg.Mode == ModeEnforce {

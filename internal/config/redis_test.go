@@ -1,8 +1,12 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/floatseat/floatseat/internal/testenv"
 )
 
 // TestRedisTopology: check refuses redis: combinations that cannot work
@@ -51,4 +55,75 @@ func TestRedisTopology(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisTLS: redis.tls files are resolved relative to the configuration
+// file like every *_file key, checked when TLS is on (a CA with a
+// certificate, a client certificate with its key), and warned about when
+// they would do nothing or expose something.
+func TestRedisTLS(t *testing.T) {
+	ca := testenv.NewCA(t, "config-test")
+	cert, key := ca.IssueClient(t, "floatseat")
+	other, _ := testenv.NewCA(t, "other").IssueClient(t, "other")
+	dir := filepath.Dir(ca.CertFile) // the CA's files and the client's are side by side
+	path := filepath.Join(dir, "floatseat.yaml")
+	base := filepath.Base
+	const from = "  addr: \"127.0.0.1:6379\""
+	for _, tc := range []struct {
+		name string
+		tls  string // the tls: section, under redis:
+		err  string // substring of an error; empty: no error
+		warn string // substring of a warning
+	}{
+		{name: "CA and client certificate, relative to the file", tls: "{enabled: true, ca_file: " + base(ca.CertFile) + ", cert_file: " + base(cert) + ", key_file: " + base(key) + "}"},
+		{name: "CA only, absolute", tls: "{enabled: true, ca_file: " + ca.CertFile + "}"},
+		{name: "missing CA file", tls: "{enabled: true, ca_file: nope.pem}", err: "redis.tls.ca_file"},
+		{name: "CA file without a certificate", tls: "{enabled: true, ca_file: " + base(key) + "}", err: "no certificate found"},
+		{name: "certificate without its key", tls: "{enabled: true, cert_file: " + base(cert) + "}", err: "cert_file and key_file go together"},
+		{name: "key of another certificate", tls: "{enabled: true, cert_file: " + other + ", key_file: " + key + "}", err: "redis.tls.cert_file/key_file"},
+		{name: "files with TLS off", tls: "{ca_file: " + ca.CertFile + "}", warn: "redis.tls.enabled is false"},
+		{name: "no verification", tls: "{enabled: true, insecure_skip_verify: true}", warn: "not verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, warns, errs := Parse([]byte(strings.Replace(valid, from, from+"\n  tls: "+tc.tls, 1)), path, secrets)
+			all := ""
+			for _, e := range errs {
+				all += e.Error() + "\n"
+			}
+			switch {
+			case tc.err == "" && all != "":
+				t.Fatalf("got errors:\n%s", all)
+			case tc.err != "" && !strings.Contains(all, tc.err):
+				t.Fatalf("got errors:\n%s want one mentioning %q", all, tc.err)
+			}
+			if w := strings.Join(warns, "\n"); tc.warn != "" && !strings.Contains(w, tc.warn) {
+				t.Errorf("got warnings:\n%s\nwant one mentioning %q", w, tc.warn)
+			}
+			if tc.err != "" {
+				return
+			}
+			if c := cfg.Redis.TLS.CAFile; c != "" && c != ca.CertFile {
+				t.Errorf("ca_file: got %q, want %q (relative to %s)", c, ca.CertFile, path)
+			}
+			tc2, err := cfg.Redis.TLS.ClientConfig("redis.tls")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := tc2 != nil, cfg.Redis.TLS.Enabled; got != want {
+				t.Fatalf("ClientConfig: got a config %v, want %v", got, want)
+			}
+			if tc2 != nil && (len(tc2.Certificates) == 1) != (cfg.Redis.TLS.CertFile != "") {
+				t.Errorf("ClientConfig: %d client certificates, cert_file %q", len(tc2.Certificates), cfg.Redis.TLS.CertFile)
+			}
+		})
+	}
+	t.Run("a client key everyone can read", func(t *testing.T) {
+		if err := os.Chmod(key, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, warns, errs := Parse([]byte(strings.Replace(valid, from, from+"\n  tls: {enabled: true, cert_file: "+cert+", key_file: "+key+"}", 1)), path, secrets)
+		if len(errs) > 0 || !strings.Contains(strings.Join(warns, "\n"), "redis.tls.key_file: "+key+" is readable by every user") {
+			t.Errorf("got %v %v, want a warning about the key", errs, warns)
+		}
+	})
 }

@@ -84,6 +84,16 @@ func (c *Config) readSecrets(v *validator, getenv func(string) string) {
 	}
 }
 
+// resolveFiles resolves the file keys that are not secrets (certificates,
+// keys, CA bundles) relative to the configuration file, as the secrets are.
+func (c *Config) resolveFiles() {
+	for _, p := range []*string{&c.Redis.TLS.CAFile, &c.Redis.TLS.CertFile, &c.Redis.TLS.KeyFile, &c.Directory.LDAP.CAFile} {
+		if *p != "" {
+			*p = c.resolve(*p)
+		}
+	}
+}
+
 func (c *Config) resolve(p string) string {
 	if filepath.IsAbs(p) || c.Path == "" {
 		return p

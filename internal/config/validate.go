@@ -88,6 +88,7 @@ func (c *Config) validateRedis(v *validator) {
 		v.errf("redis.key_prefix: %q must be non-empty without braces or spaces", c.Redis.KeyPrefix)
 	}
 	positive(v, "redis.timeout", c.Redis.Timeout, time.Millisecond)
+	validateTLS(v, "redis.tls", c.Redis.TLS)
 }
 
 // validateActivity checks activity: against the session timeout.

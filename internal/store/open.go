@@ -1,11 +1,8 @@
 package store
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -94,20 +91,11 @@ func universalOptions(c config.Redis) (*redis.UniversalOptions, error) {
 	if c.Addr != "" {
 		opt.Addrs = []string{c.Addr}
 	}
-	if c.TLS.Enabled {
-		tc := &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // admin's explicit choice
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("redis.tls.ca_file: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("redis.tls.ca_file: no certificate found in %s", c.TLS.CAFile)
-			}
-		}
-		opt.TLSConfig = tc
+	tc, err := c.TLS.ClientConfig("redis.tls")
+	if err != nil {
+		return nil, err
 	}
+	opt.TLSConfig = tc // nil: plain TCP
 	return opt, nil
 }
 
