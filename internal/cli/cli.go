@@ -126,8 +126,19 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	errs := app.CheckComponents(cfg)
-	if len(errs) == 0 && cfg.Directory.Type != "" {
-		errs = app.CheckParking(cfg, stdout)
+	if len(errs) == 0 {
+		// Redis and the directory are reached independently: a problem
+		// with one does not hide the other's.
+		warn, err := app.CheckRedis(cfg)
+		if warn != "" {
+			fmt.Fprintln(stderr, "warning:", warn)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if cfg.Directory.Type != "" {
+			errs = append(errs, app.CheckParking(cfg, stdout)...)
+		}
 	}
 	if len(errs) > 0 {
 		for _, e := range errs {
