@@ -140,6 +140,12 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		if ctxErr := r.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
+		// The watchdog cut a head that was late: the app is slow, not gone.
+		// As with net/http's ResponseHeaderTimeout the request fails; sent
+		// again it would double the wait and the app's work.
+		if c.aborted.Load() != 0 {
+			return nil, errHeaderTimeout
+		}
 		// A pooled connection the app closed while it sat idle fails
 		// before any byte of an answer: the request is sent again, once,
 		// on a new connection (the method is one that may be).
@@ -152,6 +158,17 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // errNoAnswer marks a connection that gave no byte of a response.
 var errNoAnswer = errors.New("upstream closed the connection before answering")
+
+// errHeaderTimeout is a response head later than the header timeout, like
+// net/http's "timeout awaiting response headers": a net.Error whose
+// Timeout is true.
+var errHeaderTimeout error = headerTimeoutError{}
+
+type headerTimeoutError struct{}
+
+func (headerTimeoutError) Error() string   { return "timeout awaiting the app's response headers" }
+func (headerTimeoutError) Timeout() bool   { return true }
+func (headerTimeoutError) Temporary() bool { return true }
 
 // exchange writes r on c and reads the response head. sent reports whether
 // any byte of a response arrived (the request cannot be retried then).

@@ -321,3 +321,40 @@ func TestUpstreamHonoursConnectionCloseAndThePoolBound(t *testing.T) {
 		t.Errorf("%d idle connections kept, want the bound, 2", idle)
 	}
 }
+
+// A header timeout is the app's answer being late, not a pooled connection
+// found closed: net/http's Transport gives up, and so must the fast path.
+// Sending the request again would double the wait and hand a struggling
+// app the same (possibly heavy) request twice.
+func TestUpstreamDoesNotRetryAHeaderTimeoutOnAPooledConnection(t *testing.T) {
+	release := make(chan struct{})
+	var requests atomic.Int32
+	target, accepted := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		requests.Add(1)
+		if n == 0 && requests.Load() == 1 {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return true
+		}
+		<-release // the second request on the pooled connection: never answered in time
+		return false
+	})
+	defer close(release)
+	tr := Transport(50*time.Millisecond, 4)
+	roundTrip(t, tr, http.MethodGet, target+"/first")
+	req, _ := http.NewRequest(http.MethodGet, target+"/slow", nil)
+	resp, err := tr.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("got %d, want a header timeout", resp.StatusCode)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("err %v, want a timeout", err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("the app got %d requests, want 2: a late answer is not sent again", n)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}
