@@ -92,11 +92,50 @@ type upConn struct {
 	key    string
 	idleAt time.Time // under upstream.mu
 
-	// What the watchdog reads: the request in flight (nil when idle) and
-	// since when its head is awaited (0 once it has arrived).
-	req       atomic.Pointer[http.Request]
-	waitSince atomic.Int64
-	aborted   atomic.Int32
+	// What the watchdog judges, under mu: the request in flight (nil when
+	// idle), since when its head is awaited (0 before it is sent and once
+	// it has arrived), and whether the watchdog cut the connection. The
+	// watchdog decides and aborts under mu, so an abort meant for one
+	// request can never fall on the next one the connection serves.
+	mu        sync.Mutex
+	req       *http.Request
+	waitSince int64
+	aborted   bool
+}
+
+// begin attaches r to c.
+func (c *upConn) begin(r *http.Request) {
+	c.mu.Lock()
+	c.req = r
+	c.mu.Unlock()
+}
+
+// awaitHead starts the header timeout.
+func (c *upConn) awaitHead() {
+	now := time.Now().UnixNano()
+	c.mu.Lock()
+	c.waitSince = now
+	c.mu.Unlock()
+}
+
+// headArrived stops the header timeout; false if the watchdog cut the
+// connection first.
+func (c *upConn) headArrived() bool {
+	c.mu.Lock()
+	c.waitSince = 0
+	ok := !c.aborted
+	c.mu.Unlock()
+	return ok
+}
+
+// end detaches the request; it reports whether the watchdog cut the
+// connection (its deadline is in the past: it is not reused).
+func (c *upConn) end() (aborted bool) {
+	c.mu.Lock()
+	c.req, c.waitSince = nil, 0
+	aborted = c.aborted
+	c.mu.Unlock()
+	return aborted
 }
 
 // fastPath reports whether the request can be served in the caller's
@@ -136,6 +175,7 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
+		aborted := c.end()
 		t.close(c)
 		if ctxErr := r.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
@@ -143,7 +183,7 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		// The watchdog cut a head that was late: the app is slow, not gone.
 		// As with net/http's ResponseHeaderTimeout the request fails; sent
 		// again it would double the wait and the app's work.
-		if c.aborted.Load() != 0 {
+		if aborted {
 			return nil, errHeaderTimeout
 		}
 		// A pooled connection the app closed while it sat idle fails
@@ -174,12 +214,11 @@ func (headerTimeoutError) Temporary() bool { return true }
 // any byte of a response arrived (the request cannot be retried then).
 func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, sent bool, err error) {
 	// The watchdog aborts the I/O of a request whose client went away (or
-	// whose head is late): one store here instead of a context
-	// registration and two deadline changes per request.
-	c.req.Store(r)
+	// whose head is late): an uncontended lock here instead of a context
+	// registration and two deadline changes per request. On failure the
+	// caller ends the exchange and closes c.
+	c.begin(r)
 	fail := func(e error) (*http.Response, bool, error) {
-		c.req.Store(nil)
-		c.waitSince.Store(0)
 		return nil, sent, e
 	}
 	if err := r.Write(c.bw); err != nil {
@@ -188,7 +227,7 @@ func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, se
 	if err := c.bw.Flush(); err != nil {
 		return fail(err)
 	}
-	c.waitSince.Store(time.Now().UnixNano())
+	c.awaitHead()
 	c.lr.N = maxResponseHeader
 	if _, err := c.br.Peek(1); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -213,7 +252,9 @@ func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, se
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return fail(errors.New("the app switched protocols on a request that asked for no upgrade"))
 	}
-	c.waitSince.Store(0)
+	if !c.headArrived() {
+		return fail(errHeaderTimeout) // cut as the head came: its body would fail
+	}
 	c.lr.N = math.MaxInt64
 	keep := !resp.Close && !r.Close && resp.ProtoAtLeast(1, 1)
 	resp.Body = &upBody{rc: resp.Body, c: c, t: t, keep: keep}
@@ -249,10 +290,10 @@ func (b *upBody) finish(eof bool) {
 	if !b.done.CompareAndSwap(false, true) {
 		return
 	}
-	b.c.req.Store(nil)
 	// A connection the watchdog aborted has its deadline in the past: it
 	// is not reused.
-	if eof && b.keep && b.c.br.Buffered() == 0 && b.c.aborted.Load() == 0 {
+	aborted := b.c.end()
+	if eof && b.keep && !aborted && b.c.br.Buffered() == 0 {
 		b.t.put(b.c)
 		return
 	}
@@ -267,7 +308,7 @@ func (t *upstream) get(ctx context.Context, key string) (*upConn, bool, error) {
 		c := l[len(l)-1]
 		l[len(l)-1] = nil
 		t.idle[key] = l[:len(l)-1]
-		if now.Sub(c.idleAt) < idleConnTimeout && c.aborted.Load() == 0 {
+		if now.Sub(c.idleAt) < idleConnTimeout {
 			t.mu.Unlock()
 			return c, true, nil
 		}
@@ -335,20 +376,33 @@ func (t *upstream) watch() {
 		}
 		t.mu.Unlock()
 		for _, c := range busy {
-			r := c.req.Load()
-			if r == nil {
-				continue
-			}
-			late := false
-			if w := c.waitSince.Load(); w != 0 && t.headerTimeout > 0 {
-				late = now.UnixNano()-w > int64(t.headerTimeout)
-			}
-			if late || r.Context().Err() != nil {
-				c.aborted.Store(1)
-				_ = c.conn.SetDeadline(aLongTimeAgo)
-			}
+			t.judge(c, now.UnixNano())
 		}
 	}
+}
+
+// judge aborts c's I/O if its request's head is late or its client went
+// away. The context is asked outside c.mu (a context's Err takes a lock of
+// its own, and may be anyone's); the abort is then made under c.mu only if
+// c still serves that request and, for lateness, still awaits that head:
+// meanwhile the request may have ended and c gone on to the next one.
+func (t *upstream) judge(c *upConn, now int64) {
+	c.mu.Lock()
+	r, w, aborted := c.req, c.waitSince, c.aborted
+	c.mu.Unlock()
+	if r == nil || aborted {
+		return
+	}
+	late := w != 0 && t.headerTimeout > 0 && now-w > int64(t.headerTimeout)
+	if !late && r.Context().Err() == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.req == r && !c.aborted && (!late || c.waitSince == w) {
+		c.aborted = true
+		_ = c.conn.SetDeadline(aLongTimeAgo)
+	}
+	c.mu.Unlock()
 }
 
 // put returns c to the pool, closing it if the pool is full; connections

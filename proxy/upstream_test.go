@@ -358,3 +358,105 @@ func TestUpstreamDoesNotRetryAHeaderTimeoutOnAPooledConnection(t *testing.T) {
 		t.Errorf("%d connections, want 1", n)
 	}
 }
+
+// gateCtx is a request context whose Err, once armed, reports the first
+// caller (the watchdog) and holds it until released, then says Canceled:
+// a client that went away at the worst moment, made to happen on demand.
+type gateCtx struct {
+	context.Context
+	armed   atomic.Bool
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *gateCtx) Err() error {
+	if !c.armed.Load() {
+		return nil
+	}
+	c.once.Do(func() {
+		close(c.entered)
+		<-c.release
+	})
+	return context.Canceled
+}
+
+// seenCtx reports the first call to Err.
+type seenCtx struct {
+	context.Context
+	once sync.Once
+	seen chan struct{}
+}
+
+func (c *seenCtx) Err() error {
+	c.once.Do(func() { close(c.seen) })
+	return nil
+}
+
+// The watchdog reads a connection's request, then judges it. Between the
+// two the request can end (its context is cancelled when its handler
+// returns) and the connection go to the next request: the abort meant for
+// the first must not fall on the second.
+func TestUpstreamWatchdogNeverAbortsTheNextRequestOnAConnection(t *testing.T) {
+	second, answer := make(chan struct{}), make(chan struct{})
+	target, accepted := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		if n == 0 {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
+			return true
+		}
+		close(second)
+		<-answer
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
+		return true
+	})
+	tr := Transport(time.Hour, 4).(*upstream)
+	defer tr.CloseIdleConnections()
+
+	ctxA := &gateCtx{Context: context.Background(), entered: make(chan struct{}), release: make(chan struct{})}
+	reqA, _ := http.NewRequestWithContext(ctxA, http.MethodGet, target+"/a", nil)
+	respA, err := tr.RoundTrip(reqA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxA.armed.Store(true)
+	<-ctxA.entered // the watchdog holds request A and is asking about it
+	if b, _ := io.ReadAll(respA.Body); string(b) != "a" {
+		t.Fatalf("first body %q", b)
+	}
+	respA.Body.Close() // A is done; its connection is back in the pool
+
+	ctxB := &seenCtx{Context: context.Background(), seen: make(chan struct{})}
+	reqB, _ := http.NewRequestWithContext(ctxB, http.MethodGet, target+"/b", nil)
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := tr.RoundTrip(reqB)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{string(b), err}
+	}()
+	<-second            // B is on A's connection, awaiting its head
+	close(ctxA.release) // A's client is gone, as the watchdog now learns
+	var res result
+	select {
+	case <-ctxB.seen: // the watchdog's next round: it looked at B, so it is done with A
+	case res = <-done:
+	}
+	close(answer)
+	if res == (result{}) {
+		res = <-done
+	}
+	if res.err != nil || res.body != "b" {
+		t.Errorf("second request: %q, %v; want b, <nil>", res.body, res.err)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want 1: the second request keeps the first's connection", n)
+	}
+}
