@@ -167,7 +167,7 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		key = net.JoinHostPort(key, "80")
 	}
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.get(r.Context(), key)
+		c, reused, err := t.get(r.Context(), key, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +188,8 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		// A pooled connection the app closed while it sat idle fails
 		// before any byte of an answer: the request is sent again, once,
-		// on a new connection (the method is one that may be).
+		// on a new connection (the method is one that may be). Not on the
+		// next pooled one: after a quiet spell the app has closed them all.
 		if reused && !sent && attempt == 0 {
 			continue
 		}
@@ -300,11 +301,12 @@ func (b *upBody) finish(eof bool) {
 	b.t.close(b.c)
 }
 
-// get pops the most recently used idle connection to key, or dials one.
-func (t *upstream) get(ctx context.Context, key string) (*upConn, bool, error) {
+// get pops the most recently used idle connection to key, or dials one
+// (always when fresh).
+func (t *upstream) get(ctx context.Context, key string, fresh bool) (*upConn, bool, error) {
 	now := time.Now()
 	t.mu.Lock()
-	for l := t.idle[key]; len(l) > 0; l = t.idle[key] {
+	for l := t.idle[key]; len(l) > 0 && !fresh; l = t.idle[key] {
 		c := l[len(l)-1]
 		l[len(l)-1] = nil
 		t.idle[key] = l[:len(l)-1]

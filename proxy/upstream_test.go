@@ -460,3 +460,44 @@ func TestUpstreamWatchdogNeverAbortsTheNextRequestOnAConnection(t *testing.T) {
 		t.Errorf("%d connections, want 1: the second request keeps the first's connection", n)
 	}
 }
+
+// Tomcat closes a keep-alive connection idle past its keepAliveTimeout (20 s
+// in Jira's server.xml), so after a quiet spell every pooled connection is
+// closed, and a request can be written just as the app closes the one it
+// took (here: the app closes each pooled connection as the next request
+// arrives). The one retry must go to a new connection, not to the next
+// pooled one, which is just as dead.
+func TestUpstreamRetriesOnANewConnectionWhenEveryPooledOneIsClosed(t *testing.T) {
+	target, accepted := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		if n > 0 {
+			return false // closed without an answer
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	tr := Transport(time.Minute, 4).(*upstream)
+	defer tr.CloseIdleConnections()
+	// Two at once: two connections, both pooled once read.
+	var resps []*http.Response
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest(http.MethodGet, target+"/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resps = append(resps, resp)
+	}
+	for _, r := range resps {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodGet, target+"/", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("with every pooled connection closing: %v, want an answer on a new connection", err)
+	}
+	resp.Body.Close()
+	if n := accepted.Load(); n != 3 {
+		t.Errorf("%d connections, want 3", n)
+	}
+}
