@@ -91,6 +91,7 @@ type upConn struct {
 	bw     *bufio.Writer
 	key    string
 	idleAt time.Time // under upstream.mu
+	probe  *idleProbe
 
 	// What the watchdog judges, under mu: the request in flight (nil when
 	// idle), since when its head is awaited (0 before it is sent and once
@@ -302,26 +303,27 @@ func (b *upBody) finish(eof bool) {
 }
 
 // get pops the most recently used idle connection to key, or dials one
-// (always when fresh).
+// (always when fresh). A pooled connection is looked into first: one the
+// app closed while it sat idle is not written to, and one holding bytes
+// that no request asked for (a 408 some servers send before closing an
+// idle connection, the excess of a wrong Content-Length) must not have
+// them taken for the next request's answer.
 func (t *upstream) get(ctx context.Context, key string, fresh bool) (*upConn, bool, error) {
-	now := time.Now()
-	t.mu.Lock()
-	for l := t.idle[key]; len(l) > 0 && !fresh; l = t.idle[key] {
-		c := l[len(l)-1]
-		l[len(l)-1] = nil
-		t.idle[key] = l[:len(l)-1]
-		if now.Sub(c.idleAt) < idleConnTimeout {
-			t.mu.Unlock()
+	for !fresh {
+		c := t.pop(key)
+		if c == nil {
+			break
+		}
+		if c.probe.quiet() {
 			return c, true, nil
 		}
-		t.closeLocked(c)
+		t.close(c)
 	}
-	t.mu.Unlock()
 	conn, err := t.dial(ctx, "tcp", key)
 	if err != nil {
 		return nil, false, err
 	}
-	c := &upConn{conn: conn, key: key}
+	c := &upConn{conn: conn, key: key, probe: newIdleProbe(conn)}
 	c.lr = io.LimitedReader{R: conn, N: math.MaxInt64}
 	c.br = bufio.NewReaderSize(&c.lr, 4<<10)
 	c.bw = bufio.NewWriterSize(conn, 4<<10)
@@ -333,6 +335,24 @@ func (t *upstream) get(ctx context.Context, key string, fresh bool) (*upConn, bo
 	}
 	t.mu.Unlock()
 	return c, false, nil
+}
+
+// pop takes the most recently used idle connection to key, nil for none,
+// closing those idle past the timeout on the way.
+func (t *upstream) pop(key string) *upConn {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for l := t.idle[key]; len(l) > 0; l = t.idle[key] {
+		c := l[len(l)-1]
+		l[len(l)-1] = nil
+		t.idle[key] = l[:len(l)-1]
+		if now.Sub(c.idleAt) < idleConnTimeout {
+			return c
+		}
+		t.closeLocked(c)
+	}
+	return nil
 }
 
 func (t *upstream) close(c *upConn) {

@@ -143,7 +143,7 @@ func TestUpstreamSendsTheRestToTheStdlib(t *testing.T) {
 
 // rawServer answers each request on a connection with handle; it is for
 // what httptest cannot do (close a kept-alive connection, never answer).
-func rawServer(t *testing.T, handle func(c net.Conn, r *http.Request, n int) bool) (string, *atomic.Int32) {
+func rawServer(t testing.TB, handle func(c net.Conn, r *http.Request, n int) bool) (string, *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
