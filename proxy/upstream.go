@@ -20,6 +20,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,8 +64,8 @@ const (
 	idleConnTimeout = 90 * time.Second
 	// maxResponseHeader bounds a response head, as the stdlib's default.
 	maxResponseHeader = 1 << 20
-	// max1xx bounds the informational responses skipped before the final
-	// one (103 Early Hints), as the stdlib does.
+	// max1xx bounds the informational responses (103 Early Hints) before
+	// the final one, as the stdlib does.
 	max1xx = 5
 )
 
@@ -249,6 +251,15 @@ func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, se
 		}
 		if n == max1xx {
 			return fail(errors.New("too many informational responses from the app"))
+		}
+		// As net/http's Transport: an informational answer goes to the
+		// trace, through which ReverseProxy forwards it to the client; one
+		// delivered restarts the bound on the head.
+		if trace := httptrace.ContextClientTrace(r.Context()); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+				return fail(err)
+			}
+			c.lr.N = maxResponseHeader
 		}
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {

@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -499,5 +503,50 @@ func TestUpstreamRetriesOnANewConnectionWhenEveryPooledOneIsClosed(t *testing.T)
 	resp.Body.Close()
 	if n := accepted.Load(); n != 3 {
 		t.Errorf("%d connections, want 3", n)
+	}
+}
+
+// ReverseProxy forwards an informational answer (103 Early Hints) to the
+// client through httptrace's Got1xxResponse, which net/http's Transport
+// calls; the fast path must too, or the hints stop at floatseat.
+func TestUpstreamForwardsEarlyHintsThroughReverseProxy(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Write([]byte("page"))
+	}))
+	defer app.Close()
+	u, _ := url.Parse(app.URL)
+	tr := Transport(time.Minute, 4).(*upstream)
+	defer tr.CloseIdleConnections()
+	front := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
+		Transport: tr,
+	})
+	defer front.Close()
+
+	var hints []string
+	ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+			return nil
+		},
+	})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, front.URL+"/", nil)
+	resp, err := front.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "page" {
+		t.Errorf("got %d %q, want 200 page", resp.StatusCode, b)
+	}
+	if want := "103 </app.css>; rel=preload"; len(hints) != 1 || hints[0] != want {
+		t.Errorf("client saw informational answers %q, want [%q]", hints, want)
+	}
+	if tr.fast.Load() != 1 {
+		t.Errorf("fast %d, want the request on the fast path", tr.fast.Load())
 	}
 }
