@@ -170,6 +170,11 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		key = net.JoinHostPort(key, "80")
 	}
 	for attempt := 0; ; attempt++ {
+		// A client gone before its request is sent (while its seat was
+		// granted, say) costs the app nothing, as with net/http.
+		if err := r.Context().Err(); err != nil {
+			return nil, err
+		}
 		c, reused, err := t.get(r.Context(), key, attempt > 0)
 		if err != nil {
 			return nil, err

@@ -550,3 +550,35 @@ func TestUpstreamForwardsEarlyHintsThroughReverseProxy(t *testing.T) {
 		t.Errorf("fast %d, want the request on the fast path", tr.fast.Load())
 	}
 }
+
+// A client can leave before its request is forwarded (while its seat was
+// granted, say). net/http's Transport checks the context first; the fast
+// path must not send the app work for nobody, nor spend a pooled
+// connection on it.
+func TestUpstreamSendsNothingForAClientAlreadyGone(t *testing.T) {
+	var requests atomic.Int32
+	target, accepted := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		requests.Add(1)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	tr := Transport(time.Minute, 4).(*upstream)
+	defer tr.CloseIdleConnections()
+	roundTrip(t, tr, http.MethodGet, target+"/")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target+"/gone", nil)
+	if resp, err := tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	roundTrip(t, tr, http.MethodGet, target+"/")
+	if n := requests.Load(); n != 2 {
+		t.Errorf("the app got %d requests, want 2: none for the client already gone", n)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want 1: the pooled one is kept", n)
+	}
+}
