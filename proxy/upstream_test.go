@@ -582,3 +582,15 @@ func TestUpstreamSendsNothingForAClientAlreadyGone(t *testing.T) {
 		t.Errorf("%d connections, want 1: the pooled one is kept", n)
 	}
 }
+
+// The fast path dials the app itself; the fallback must too, or with
+// HTTP_PROXY set (common on corporate hosts) a node's GETs would go
+// straight to the app and its POSTs (logins, with their passwords) through
+// the egress proxy. net/http reads the environment once per process, so
+// the test reads the transport's setting rather than setting the variable.
+func TestUpstreamFallbackIgnoresTheProxyEnvironment(t *testing.T) {
+	tr := Transport(time.Minute, 4).(*upstream)
+	if tr.fallback.Proxy != nil {
+		t.Error("the fallback transport consults a proxy; the fast path never does")
+	}
+}
