@@ -594,3 +594,170 @@ func TestUpstreamFallbackIgnoresTheProxyEnvironment(t *testing.T) {
 		t.Error("the fallback transport consults a proxy; the fast path never does")
 	}
 }
+
+// Through ReverseProxy, a streamed answer (an event stream, a chunked
+// body) reaches the client part by part as the app flushes it: each part
+// is read by the client before the app writes the next, which a buffered
+// path would never deliver. Trailers follow the body.
+func TestUpstreamStreamsThroughReverseProxy(t *testing.T) {
+	next := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/events" {
+			w.Header().Set("Content-Type", "text/event-stream")
+		}
+		w.Header().Set("Trailer", "X-Done")
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("X-Done", "yes")
+	}))
+	defer app.Close()
+	u, _ := url.Parse(app.URL)
+	tr := Transport(time.Minute, 4).(*upstream)
+	defer tr.CloseIdleConnections()
+	front := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
+		Transport: tr,
+	})
+	defer front.Close()
+
+	for _, path := range []string{"/events", "/chunked"} {
+		resp, err := front.Client().Get(front.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		for i := 0; i < 3; i++ {
+			line, err := br.ReadString('\n')
+			if want := fmt.Sprintf("data: %d\n", i); err != nil || line != want {
+				t.Fatalf("%s: part %d: %q, %v; want %q", path, i, line, err, want)
+			}
+			br.ReadString('\n')
+			next <- struct{}{}
+		}
+		if rest, _ := io.ReadAll(br); len(rest) != 0 {
+			t.Errorf("%s: after the parts: %q", path, rest)
+		}
+		resp.Body.Close()
+		if got := resp.Trailer.Get("X-Done"); got != "yes" {
+			t.Errorf("%s: trailer X-Done %q, want yes", path, got)
+		}
+	}
+	if tr.fast.Load() != 2 {
+		t.Errorf("fast %d, want both streams on the fast path", tr.fast.Load())
+	}
+}
+
+// headCatcher is an app that answers every request with "ok" and keeps the
+// raw bytes of each request head it read.
+func headCatcher(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	heads := make(chan string, 16)
+	target, _ := rawServer(t, func(c net.Conn, r *http.Request, n int) bool {
+		if r.Method == http.MethodHead {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+			return true
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	// rawServer parses; a second listener in front keeps the bytes.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", strings.TrimPrefix(target, "http://"))
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(c, up)
+				br := bufio.NewReader(c)
+				for {
+					var head strings.Builder
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						head.WriteString(line)
+						if line == "\r\n" {
+							break
+						}
+					}
+					heads <- head.String()
+					io.WriteString(up, head.String())
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), heads
+}
+
+// What goes on the wire is what net/http's Transport writes for the same
+// request out of ReverseProxy: the client's Host, no Go User-Agent when
+// the client sent none, Te: trailers, X-Forwarded-*, no hop-by-hop header.
+func TestUpstreamWritesWhatTheStdlibWrites(t *testing.T) {
+	target, heads := headCatcher(t)
+	u, _ := url.Parse(target)
+	fast := Transport(time.Minute, 4).(*upstream)
+	defer fast.CloseIdleConnections()
+	std := StdlibTransport(time.Minute, 4)
+	defer std.CloseIdleConnections()
+	var got []string
+	for _, tr := range []http.RoundTripper{fast, std} {
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(u)
+				pr.Out.Host = pr.In.Host
+				pr.SetXForwarded()
+			},
+			Transport: tr,
+		}
+		for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+			in := httptest.NewRequest(method, "http://jira.example.com/browse/ABC-1?x=%2F", nil)
+			in.Header["User-Agent"] = nil
+			delete(in.Header, "User-Agent")
+			in.Header.Set("Te", "trailers")
+			in.Header.Set("Connection", "keep-alive, X-Hop")
+			in.Header.Set("X-Hop", "drop me")
+			in.Header.Set("Keep-Alive", "timeout=5")
+			in.Header.Add("Cookie", "JSESSIONID=abc")
+			in.Header.Add("Accept", "text/html")
+			w := httptest.NewRecorder()
+			rp.ServeHTTP(w, in)
+			if w.Code != 200 {
+				t.Fatalf("%s: %d", method, w.Code)
+			}
+			got = append(got, <-heads)
+		}
+	}
+	if fast.fast.Load() != 3 {
+		t.Fatalf("fast %d, want the three requests on the fast path", fast.fast.Load())
+	}
+	for i := 0; i < 3; i++ {
+		if got[i] != got[i+3] {
+			t.Errorf("the fast path wrote\n%s\nnet/http wrote\n%s", got[i], got[i+3])
+		}
+	}
+	if h := got[0]; strings.Contains(h, "User-Agent") || strings.Contains(h, "X-Hop") ||
+		!strings.Contains(h, "Host: jira.example.com\r\n") || !strings.Contains(h, "Te: trailers\r\n") ||
+		!strings.Contains(h, "X-Forwarded-For: 192.0.2.1\r\n") {
+		t.Errorf("request head:\n%s", h)
+	}
+}
