@@ -221,10 +221,16 @@ func (a *App) buildProxy(cfg *config.Config, upstream *url.URL) *proxy.Proxy {
 	if hints != nil && cfg.SSO.SeatPageEnabled() {
 		seatPage = &proxy.SeatPage{LoginPath: cfg.SSO.LoginPath}
 	}
+	tr := proxy.Transport(cfg.Proxy.ResponseHeaderTimeout, cfg.Proxy.MaxIdleConnsPerHost)
+	if ci, ok := tr.(interface{ CloseIdleConnections() }); ok {
+		// Run's end closes the keep-alive connections to the app (and so
+		// ends the upstream client's watchdog), not their idle timeout.
+		a.cleanups.push(func() error { ci.CloseIdleConnections(); return nil })
+	}
 	return proxy.New(proxy.Options{
 		Upstream:       upstream,
 		TrustedProxies: trusted,
-		Transport:      proxy.Transport(cfg.Proxy.ResponseHeaderTimeout, cfg.Proxy.MaxIdleConnsPerHost),
+		Transport:      tr,
 		ContextPath:    cfg.Proxy.ContextPath,
 		Who:            a.who,
 		Noise:          a.noise,

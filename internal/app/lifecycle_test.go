@@ -115,3 +115,53 @@ log: {level: error}
 	}
 	eventually(t, "the backend's connections closed at shutdown", func() bool { return openConns() == 0 })
 }
+
+// TestShutdownClosesTheUpstreamConnections: the proxy's keep-alive
+// connections to the app (and the upstream client's watchdog, which runs
+// while any is open) end with Run, not 90 s later at the idle timeout.
+func TestShutdownClosesTheUpstreamConnections(t *testing.T) {
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open[c] = true
+		case http.StateClosed, http.StateHijacked:
+			delete(open, c)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	openConns := func() int { mu.Lock(); defer mu.Unlock(); return len(open) }
+
+	cfg := parseTestConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nupstream: %s\nadmin: {listen: 127.0.0.1:0}\nlog: {level: error}\n", srv.URL))
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + a.ProxyAddr() + "/secure/Dashboard.jspa")
+	if err != nil {
+		cancel()
+		<-done
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if openConns() == 0 {
+		t.Fatal("the proxy kept no connection to the app: nothing to test")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the proxy's connections to the app closed at shutdown", func() bool { return openConns() == 0 })
+}
