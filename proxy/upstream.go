@@ -211,6 +211,9 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 // errNoAnswer marks a connection that gave no byte of a response.
 var errNoAnswer = errors.New("upstream closed the connection before answering")
 
+// errHeadTooLarge is a response head over maxResponseHeader.
+var errHeadTooLarge = fmt.Errorf("the response head exceeds %d bytes", maxResponseHeader)
+
 // errHeaderTimeout is a response head later than the header timeout, like
 // net/http's "timeout awaiting response headers": a net.Error whose
 // Timeout is true.
@@ -251,6 +254,9 @@ func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, se
 	for n := 0; ; n++ {
 		resp, err = http.ReadResponse(c.br, r)
 		if err != nil {
+			if c.lr.N <= 0 {
+				err = errHeadTooLarge
+			}
 			return fail(fmt.Errorf("reading the app's response: %w", err))
 		}
 		code := resp.StatusCode

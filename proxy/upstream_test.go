@@ -761,3 +761,43 @@ func TestUpstreamWritesWhatTheStdlibWrites(t *testing.T) {
 		t.Errorf("request head:\n%s", h)
 	}
 }
+
+// A response head is bounded at 1 MiB, as net/http's is, informational
+// answers nobody looked at included: an app (or something posing as it)
+// cannot make floatseat buffer an endless head.
+func TestUpstreamBoundsTheResponseHead(t *testing.T) {
+	big := strings.Repeat("x", 300<<10)
+	for _, tc := range []struct {
+		name, head string
+	}{
+		{"one head", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat(big, 4) + "\r\nContent-Length: 0\r\n\r\n"},
+		{"hints, then the answer", strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: "+big+"\r\n\r\n", 4) +
+			"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, _ := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+				io.WriteString(c, tc.head)
+				return false
+			})
+			tr := Transport(time.Minute, 4)
+			req, _ := http.NewRequest(http.MethodGet, target+"/", nil)
+			resp, err := tr.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("a head over 1 MiB was taken: %d", resp.StatusCode)
+			}
+			if !errors.Is(err, errHeadTooLarge) {
+				t.Errorf("err %v, want %v", err, errHeadTooLarge)
+			}
+		})
+	}
+	// Under the bound, it passes.
+	head := "HTTP/1.1 200 OK\r\nX-Big: " + big + "\r\nContent-Length: 2\r\n\r\nok"
+	target, _ := rawServer(t, func(c net.Conn, _ *http.Request, n int) bool {
+		io.WriteString(c, head)
+		return false
+	})
+	if resp, body := roundTrip(t, Transport(time.Minute, 4), http.MethodGet, target+"/"); len(resp.Header.Get("X-Big")) != len(big) || body != "ok" {
+		t.Errorf("a 300 KiB header: got %d bytes of it and %q", len(resp.Header.Get("X-Big")), body)
+	}
+}
