@@ -10,6 +10,33 @@ package proxy
 // keep-alive connections. Everything else (a body, an upgrade, a method
 // that may not be retried, TLS) goes to the stdlib Transport unchanged.
 // docs/benchmarks.md has the numbers.
+//
+// Where it knowingly falls short of net/http's Transport, and why that is
+// accepted:
+//   - The watchdog ticks (every 250 ms, or a quarter of the header timeout
+//     if that is shorter). A client that went away has its app connection
+//     cut up to a tick late, and the header timeout is honoured to within a
+//     tick: the price of a lock per request instead of a context
+//     registration and two deadline changes.
+//   - Nothing reads an idle connection. One the app closed (Tomcat's
+//     keepAliveTimeout) stays open on our side until it is popped, when the
+//     probe finds it closed, or until the 90 s idle timeout: at most
+//     max_idle_conns_per_host sockets in CLOSE_WAIT. Bytes the app sends
+//     between the probe and the request being written are taken as the
+//     answer, the same window net/http has. Off unix there is no probe: a
+//     closed pooled connection costs the retry, stray bytes are not seen.
+//     floatseat ships for Linux.
+//   - A failure on a pooled connection before any byte of an answer is
+//     retried once, on a new connection; net/http goes on through its other
+//     pooled connections, which it knows to be open.
+//   - Busy connections are not bounded (nor are they with net/http's
+//     default MaxConnsPerHost): a burst opens as many as there are requests
+//     in flight, and only max_idle_conns_per_host are kept after it.
+//   - An HTTP/1.0 answer is never kept alive, even with Keep-Alive.
+//   - Of httptrace only Got1xxResponse is served, the one ReverseProxy uses.
+//   - A body cut by the watchdog reads as an i/o timeout, not as
+//     context.Canceled; ReverseProxy then aborts the response (the client
+//     is gone) and logs it at debug level through floatseat's ErrorLog.
 
 import (
 	"bufio"
