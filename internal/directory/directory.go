@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Directory is what the seat engine needs from a user directory. Group and
@@ -33,6 +34,21 @@ type Directory interface {
 // one deadline for the whole listing and a retry from page one.
 type Pager interface {
 	MembersPage(ctx context.Context, group string, nested bool, cursor string) (members []string, next string, err error)
+}
+
+// ConnPager is implemented by backends whose member listing is a run of
+// requests that must stay on the connection that began it, so Instrument
+// cannot page it: an LDAP paged search's cookie (RFC 2696) belongs to its
+// connection. Such a backend gives every request of the listing its own
+// deadline, retries and resumes within the listing as far as its protocol
+// allows, and gives up after a bounded number of restarts, reporting each
+// request's outcome and duration to page as it ends. Instrument then calls
+// MembersPaged once per listing under the caller's context, with no
+// deadline of its own over the whole listing and no retry from the start
+// on top of the backend's (the same terms a Pager's listing gets), and
+// counts every reported request as a members_page.
+type ConnPager interface {
+	MembersPaged(ctx context.Context, group string, nested bool, page func(err error, took time.Duration)) ([]string, error)
 }
 
 // PasswordVerifier is implemented by backends that can check a password

@@ -118,3 +118,66 @@ func TestAllPages(t *testing.T) {
 		t.Error(`Offset("-1"): no error`)
 	}
 }
+
+// connPager reports three requests, the first of which timed out, and
+// remembers whether its context had a deadline. Its first unreached calls
+// fail without asking anything, as a backend that cannot connect does.
+type connPager struct {
+	scripted
+	calls       int
+	unreached   int
+	hadDeadline bool
+	err         error
+}
+
+func (p *connPager) MembersPaged(ctx context.Context, _ string, _ bool, page func(error, time.Duration)) ([]string, error) {
+	p.calls++
+	_, p.hadDeadline = ctx.Deadline()
+	if p.calls <= p.unreached {
+		return nil, ErrUnavailable
+	}
+	page(ErrUnavailable, time.Millisecond) // a page that timed out, retried by the backend
+	page(nil, time.Millisecond)
+	page(nil, time.Millisecond)
+	if p.err != nil {
+		return nil, p.err
+	}
+	return []string{"u1", "u2"}, nil
+}
+
+// TestConnPagerListsOnceUnderTheCallersContext: a backend that pages on
+// one connection (LDAP) is called once per listing with the caller's
+// context and no deadline of Instrument's over the whole listing (it
+// bounds each request itself), is not restarted by Instrument when it
+// gives up after asking the server something, is retried when it never
+// reached the server, and has every request it reports counted as a
+// members_page.
+func TestConnPagerListsOnceUnderTheCallersContext(t *testing.T) {
+	p := &connPager{}
+	m := NewMetrics(prometheus.NewRegistry())
+	d := Instrument("ldap", p, m, Options{Timeout: 20 * time.Millisecond, Sleep: func(context.Context, time.Duration) error { return nil }})
+	ms, err := d.Members(t.Context(), "g", true)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("members: %v %v, want u1 u2", ms, err)
+	}
+	if p.calls != 1 || p.hadDeadline {
+		t.Errorf("listing: %d calls, deadline %v; want 1 call under the caller's context (no deadline)", p.calls, p.hadDeadline)
+	}
+	for res, want := range map[string]float64{"ok": 2, "unavailable": 1} {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues("ldap", "members_page", res)); got != want {
+			t.Errorf("members_page %s: %v, want %v", res, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("ldap", "members", "ok")); got != 1 {
+		t.Errorf("members ok: %v, want one listing", got)
+	}
+	p.err = ErrUnavailable
+	if _, err := d.Members(t.Context(), "g", true); !errors.Is(err, ErrUnavailable) || p.calls != 2 {
+		t.Errorf("a listing the backend gave up on: %v after %d calls in all, want ErrUnavailable after 2 (no restart on top)", err, p.calls)
+	}
+	p = &connPager{unreached: 2}
+	d = Instrument("ldap", p, m, Options{Sleep: func(context.Context, time.Duration) error { return nil }})
+	if ms, err := d.Members(t.Context(), "g", true); err != nil || len(ms) != 2 || p.calls != 3 {
+		t.Errorf("a listing that twice could not reach the server: %v %v after %d calls, want it retried like any call (3)", ms, err, p.calls)
+	}
+}

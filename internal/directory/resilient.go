@@ -193,8 +193,12 @@ func (r *resilient) UserGroups(ctx context.Context, user string, nested bool) (g
 
 // Members of a paging backend are read a page at a time (op
 // "members_page" in the metrics), each page under its own deadline and
-// retried on its own; "members" then counts whole listings.
+// retried on its own; "members" then counts whole listings. A ConnPager
+// pages itself (connPaged).
 func (r *resilient) Members(ctx context.Context, group string, nested bool) (us []string, err error) {
+	if cp, ok := r.d.(ConnPager); ok {
+		return r.connPaged(ctx, cp, group, nested)
+	}
 	p, ok := r.d.(Pager)
 	if !ok {
 		err = r.do(ctx, "members", func(ctx context.Context) (e error) { us, e = r.d.Members(ctx, group, nested); return })
@@ -209,6 +213,37 @@ func (r *resilient) Members(ctx context.Context, group string, nested bool) (us 
 		})
 		return
 	})
+}
+
+// connPaged runs the listing of a ConnPager under ctx alone (the backend
+// bounds each request and resumes itself), behind the breaker, with every
+// request the backend reports counted as a members_page and the listing
+// as one members. A listing that asked the server something is never
+// started again on top of the backend's own restarts; one that never got
+// that far (no connection) is retried with backoff like any call.
+func (r *resilient) connPaged(ctx context.Context, cp ConnPager, group string, nested bool) (us []string, err error) {
+	start := r.o.Clock()
+	defer func() { r.observe("members", start, err) }()
+	for attempt := 0; ; attempt++ {
+		if !r.allow() {
+			return nil, fmt.Errorf("%s members of %s: %w", r.backend, group, ErrCircuitOpen)
+		}
+		asked := 0
+		us, err = cp.MembersPaged(ctx, group, nested, func(err error, took time.Duration) {
+			asked++
+			if r.m != nil {
+				r.m.requests.WithLabelValues(r.backend, "members_page", result(err)).Inc()
+				r.m.duration.WithLabelValues(r.backend, "members_page").Observe(took.Seconds())
+			}
+		})
+		r.record(err)
+		if err == nil || asked > 0 || !Retryable(err) || attempt >= r.o.Retries || ctx.Err() != nil {
+			return us, err
+		}
+		if serr := r.o.Sleep(ctx, rand.N(r.o.BaseDelay<<attempt)+1); serr != nil {
+			return us, err
+		}
+	}
 }
 
 // observe counts one call of op that began at start.
