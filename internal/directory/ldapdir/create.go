@@ -35,8 +35,8 @@ func (d *Dir) CreateGroup(ctx context.Context, group string) error {
 		return fmt.Errorf("ldap create group %s: a group with %s members needs attributes floatseat cannot choose (posixGroup: gidNumber): %w",
 			group, d.cfg.MemberAttribute, directory.ErrNotSupported)
 	}
-	return d.with(ctx, func(c *ldap.Conn) error {
-		switch _, err := d.findGroup(c, group); {
+	return d.with(ctx, func(s *session) error {
+		switch _, err := d.findGroup(s, group); {
 		case err == nil:
 			return nil
 		case !errors.Is(err, directory.ErrGroupNotFound):
@@ -47,7 +47,7 @@ func (d *Dir) CreateGroup(ctx context.Context, group string) error {
 		for k, v := range attrs {
 			r.Attribute(k, v)
 		}
-		err := c.Add(r)
+		err := s.c.Add(r)
 		switch {
 		case err == nil:
 			d.log.InfoContext(ctx, "ldap group created", "group", group, "dn", dn)

@@ -20,9 +20,9 @@ var _ directory.EmailLookup = (*Dir)(nil)
 // than one, is ErrUserNotFound: a guess could name the wrong person.
 func (d *Dir) UserByEmail(ctx context.Context, email string) (string, error) {
 	var name string
-	err := d.with(ctx, func(c *ldap.Conn) error {
+	err := d.with(ctx, func(s *session) error {
 		f := "(&" + fmt.Sprintf(d.cfg.UserFilter, "*") + "(" + emailAttribute + "=" + ldap.EscapeFilter(email) + "))"
-		es, err := d.search(c, d.cfg.UserBaseDN, f, []string{d.cfg.UserNameAttribute})
+		es, err := s.search(d.cfg.UserBaseDN, f, []string{d.cfg.UserNameAttribute})
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,8 @@ type Dir struct {
 	log  *slog.Logger
 	tls  *tls.Config
 	pool chan *ldap.Conn
+	// hook, when set (tests), is called before every request of a call.
+	hook func(event)
 }
 
 var (
@@ -147,47 +149,13 @@ func (d *Dir) dial(ctx context.Context, bindDN, password string) (*ldap.Conn, er
 	return c, nil
 }
 
-// with runs f on a pooled connection; a connection that failed at the
-// network level is dropped, a healthy one returned.
-func (d *Dir) with(ctx context.Context, f func(c *ldap.Conn) error) error {
-	var c *ldap.Conn
-	select {
-	case c = <-d.pool:
-		if c.IsClosing() {
-			c.Close()
-			c = nil
-		}
-	default:
-	}
-	if c == nil {
-		var err error
-		if c, err = d.dial(ctx, d.cfg.BindDN, d.cfg.BindPassword); err != nil {
-			return err
-		}
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		if rem := time.Until(dl); rem < d.cfg.Timeout {
-			c.SetTimeout(rem)
-		}
-	}
-	err := f(c)
-	c.SetTimeout(d.cfg.Timeout)
-	if err != nil && errors.Is(mapErr(err), directory.ErrUnavailable) {
-		c.Close()
-		return err
-	}
-	select {
-	case d.pool <- c:
-	default:
-		c.Close()
-	}
-	return err
-}
-
 // mapErr turns LDAP result codes into the typed errors of the interface.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, errLost) && !errors.Is(err, directory.ErrUnavailable) {
+		return fmt.Errorf("%w: %v", directory.ErrUnavailable, err)
 	}
 	var le *ldap.Error
 	if errors.As(err, &le) {
@@ -219,21 +187,9 @@ type groupEntry struct {
 	values   []string
 }
 
-func (d *Dir) search(c *ldap.Conn, base, filter string, attrs []string) ([]*ldap.Entry, error) {
-	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
-	res, err := c.SearchWithPaging(req, uint32(d.cfg.PageSize))
-	if err != nil {
-		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-			return nil, nil
-		}
-		return nil, mapErr(err)
-	}
-	return res.Entries, nil
-}
-
-func (d *Dir) findUser(c *ldap.Conn, user string) (userEntry, error) {
+func (d *Dir) findUser(s *session, user string) (userEntry, error) {
 	f := fmt.Sprintf(d.cfg.UserFilter, ldap.EscapeFilter(user))
-	es, err := d.search(c, d.cfg.UserBaseDN, f, []string{d.cfg.UserNameAttribute})
+	es, err := s.search(d.cfg.UserBaseDN, f, []string{d.cfg.UserNameAttribute})
 	if err != nil {
 		return userEntry{}, err
 	}
@@ -247,21 +203,21 @@ func (d *Dir) groupFilter(extra string) string {
 	return "(&" + d.cfg.GroupFilter + extra + ")"
 }
 
-func (d *Dir) findGroup(c *ldap.Conn, group string) (groupEntry, error) {
+func (d *Dir) findGroup(s *session, group string) (groupEntry, error) {
 	f := d.groupFilter("(" + d.cfg.GroupNameAttribute + "=" + ldap.EscapeFilter(group) + ")")
-	es, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute, d.cfg.MemberAttribute})
+	es, err := s.search(d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute, d.cfg.MemberAttribute})
 	if err != nil {
 		return groupEntry{}, err
 	}
 	if len(es) == 0 {
 		return groupEntry{}, fmt.Errorf("ldap group %s: %w", group, directory.ErrGroupNotFound)
 	}
-	return d.toGroup(c, es[0])
+	return d.toGroup(s, es[0])
 }
 
 // toGroup reads a group entry, every member value included (ranged.go).
-func (d *Dir) toGroup(c *ldap.Conn, e *ldap.Entry) (groupEntry, error) {
-	vs, err := d.memberValues(c, e)
+func (d *Dir) toGroup(s *session, e *ldap.Entry) (groupEntry, error) {
+	vs, err := d.memberValues(s, e)
 	if err != nil {
 		return groupEntry{}, err
 	}
@@ -269,14 +225,14 @@ func (d *Dir) toGroup(c *ldap.Conn, e *ldap.Entry) (groupEntry, error) {
 }
 
 // allGroups reads every group once, for nested questions.
-func (d *Dir) allGroups(c *ldap.Conn) (map[string]groupEntry, error) {
-	es, err := d.search(c, d.cfg.GroupBaseDN, d.cfg.GroupFilter, []string{d.cfg.GroupNameAttribute, d.cfg.MemberAttribute})
+func (d *Dir) allGroups(s *session) (map[string]groupEntry, error) {
+	es, err := s.search(d.cfg.GroupBaseDN, d.cfg.GroupFilter, []string{d.cfg.GroupNameAttribute, d.cfg.MemberAttribute})
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]groupEntry, len(es))
 	for _, e := range es {
-		g, err := d.toGroup(c, e)
+		g, err := d.toGroup(s, e)
 		if err != nil {
 			return nil, err
 		}
@@ -317,12 +273,12 @@ func (d *Dir) holds(g groupEntry, v string) bool {
 }
 
 func (d *Dir) modify(ctx context.Context, user, group string, add bool) error {
-	return d.with(ctx, func(c *ldap.Conn) error {
-		u, err := d.findUser(c, user)
+	return d.with(ctx, func(s *session) error {
+		u, err := d.findUser(s, user)
 		if err != nil {
 			return err
 		}
-		g, err := d.findGroup(c, group)
+		g, err := d.findGroup(s, group)
 		if err != nil {
 			return err
 		}
@@ -332,14 +288,14 @@ func (d *Dir) modify(ctx context.Context, user, group string, add bool) error {
 		} else {
 			m.Delete(d.cfg.MemberAttribute, []string{d.value(u)})
 		}
-		err = c.Modify(m)
+		err = s.c.Modify(m)
 		if !add && ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) && d.cfg.MemberValue == "dn" {
 			// The last member of a class that must have one: swap it for
 			// the placeholder in one atomic change.
 			m = ldap.NewModifyRequest(g.dn, nil)
 			m.Delete(d.cfg.MemberAttribute, []string{d.value(u)})
 			m.Add(d.cfg.MemberAttribute, []string{d.cfg.EmptyMember})
-			err = c.Modify(m)
+			err = s.c.Modify(m)
 		}
 		switch {
 		case err == nil:
@@ -373,8 +329,8 @@ func (d *Dir) VerifyPassword(ctx context.Context, user, password string) error {
 		return directory.ErrBadCredentials // an empty password would be an anonymous bind
 	}
 	var dn string
-	err := d.with(ctx, func(c *ldap.Conn) error {
-		u, err := d.findUser(c, user)
+	err := d.with(ctx, func(s *session) error {
+		u, err := d.findUser(s, user)
 		dn = u.dn
 		return err
 	})

@@ -5,8 +5,11 @@ package ldapdir
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/floatseat/floatseat/internal/directory"
 )
 
 // IsMember implements directory.Directory.
@@ -16,8 +19,8 @@ func (d *Dir) IsMember(ctx context.Context, user, group string, nested bool) (bo
 		return false, err
 	}
 	found := false
-	err = d.with(ctx, func(c *ldap.Conn) error {
-		_, err := d.findGroup(c, group)
+	err = d.with(ctx, func(s *session) error {
+		_, err := d.findGroup(s, group)
 		return err
 	})
 	if err != nil {
@@ -34,21 +37,21 @@ func (d *Dir) IsMember(ctx context.Context, user, group string, nested bool) (bo
 // UserGroups implements directory.Directory.
 func (d *Dir) UserGroups(ctx context.Context, user string, nested bool) ([]string, error) {
 	var out []string
-	err := d.with(ctx, func(c *ldap.Conn) error {
-		u, err := d.findUser(c, user)
+	err := d.with(ctx, func(s *session) error {
+		u, err := d.findUser(s, user)
 		if err != nil {
 			return err
 		}
 		if nested && d.cfg.ADMatchingRuleInChain && d.cfg.MemberValue == "dn" {
 			f := d.groupFilter("(" + d.cfg.MemberAttribute + ":1.2.840.113556.1.4.1941:=" + ldap.EscapeFilter(u.dn) + ")")
-			es, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
+			es, err := s.search(d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
 			for _, e := range es {
 				out = append(out, e.GetAttributeValue(d.cfg.GroupNameAttribute))
 			}
 			return err
 		}
 		f := d.groupFilter("(" + d.cfg.MemberAttribute + "=" + ldap.EscapeFilter(d.value(u)) + ")")
-		es, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
+		es, err := s.search(d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
 		if err != nil {
 			return err
 		}
@@ -68,7 +71,7 @@ func (d *Dir) UserGroups(ctx context.Context, user string, nested bool) ([]strin
 			dn := queue[0]
 			queue = queue[1:]
 			f := d.groupFilter("(" + d.cfg.MemberAttribute + "=" + ldap.EscapeFilter(dn) + ")")
-			parents, err := d.search(c, d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
+			parents, err := s.search(d.cfg.GroupBaseDN, f, []string{d.cfg.GroupNameAttribute})
 			if err != nil {
 				return err
 			}
@@ -89,15 +92,24 @@ func (d *Dir) UserGroups(ctx context.Context, user string, nested bool) ([]strin
 // a user nor a group (the placeholder a groupOfNames must keep when empty)
 // are skipped.
 func (d *Dir) Members(ctx context.Context, group string, nested bool) ([]string, error) {
+	return d.MembersPaged(ctx, group, nested, nil)
+}
+
+var _ directory.ConnPager = (*Dir)(nil)
+
+// MembersPaged implements directory.ConnPager: Members, with each request
+// under its own deadline, resumed over a new connection as far as LDAP
+// allows (session.go), and reported to page.
+func (d *Dir) MembersPaged(ctx context.Context, group string, nested bool, page func(error, time.Duration)) ([]string, error) {
 	var out []string
-	err := d.with(ctx, func(c *ldap.Conn) error {
-		g, err := d.findGroup(c, group)
+	err := d.run(ctx, listingRestarts, page, func(s *session) error {
+		g, err := d.findGroup(s, group)
 		if err != nil {
 			return err
 		}
 		var all map[string]groupEntry
 		if nested && d.cfg.MemberValue == "dn" {
-			if all, err = d.allGroups(c); err != nil {
+			if all, err = d.allGroups(s); err != nil {
 				return err
 			}
 		}
@@ -126,7 +138,7 @@ func (d *Dir) Members(ctx context.Context, group string, nested bool) ([]string,
 				if d.isGroupDN(v) {
 					continue // a subgroup, and this is the direct view
 				}
-				name, err := d.nameOf(c, v)
+				name, err := d.nameOf(s, v)
 				if err != nil {
 					return err
 				}
@@ -148,7 +160,7 @@ func (d *Dir) isGroupDN(dn string) bool {
 
 // nameOf maps a user DN to its username, from the RDN when it is the name
 // attribute, else by reading the entry. "" when no such user exists.
-func (d *Dir) nameOf(c *ldap.Conn, dn string) (string, error) {
+func (d *Dir) nameOf(s *session, dn string) (string, error) {
 	if p, err := ldap.ParseDN(dn); err == nil && len(p.RDNs) > 0 && len(p.RDNs[0].Attributes) == 1 &&
 		strings.EqualFold(p.RDNs[0].Attributes[0].Type, d.cfg.UserNameAttribute) {
 		if !strings.HasSuffix(normDN(dn), normDN(d.cfg.UserBaseDN)) {
@@ -158,7 +170,8 @@ func (d *Dir) nameOf(c *ldap.Conn, dn string) (string, error) {
 	}
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false, "(objectClass=*)",
 		[]string{d.cfg.UserNameAttribute}, nil)
-	res, err := c.Search(req)
+	var res *ldap.SearchResult
+	err := s.resumable("read", func(c *ldap.Conn) (e error) { res, e = c.Search(req); return })
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 		return "", nil
 	}

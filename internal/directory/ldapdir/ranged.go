@@ -15,8 +15,10 @@ import (
 // does that, so a group of any size is read whole (issue #13).
 
 // memberValues returns every value of the member attribute of e, reading
-// the further ranges from the server when the entry came ranged.
-func (d *Dir) memberValues(c *ldap.Conn, e *ldap.Entry) ([]string, error) {
+// the further ranges from the server when the entry came ranged. Each
+// range is a search of its own, so after a lost connection a listing
+// resumes at the range it was reading (session.resumable).
+func (d *Dir) memberValues(s *session, e *ldap.Entry) ([]string, error) {
 	attr := d.cfg.MemberAttribute
 	if vs := e.GetAttributeValues(attr); len(vs) > 0 {
 		return vs, nil
@@ -31,8 +33,8 @@ func (d *Dir) memberValues(c *ldap.Conn, e *ldap.Entry) ([]string, error) {
 		}
 		req := ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 			"(objectClass=*)", []string{attr + ";range=" + strconv.Itoa(next) + "-*"}, nil)
-		res, err := c.Search(req)
-		if err != nil {
+		var res *ldap.SearchResult
+		if err := s.resumable("range", func(c *ldap.Conn) (e error) { res, e = c.Search(req); return }); err != nil {
 			return nil, mapErr(err)
 		}
 		if len(res.Entries) == 0 {
