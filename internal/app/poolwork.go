@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,29 +46,12 @@ func needOf(w *poolwork.Rules, contextPath string) func(r *http.Request) uint64 
 	}
 }
 
-// refreshProjects keeps the project keys of typed pools current: read at
-// start, then every activity.projects_refresh_interval. A failed read keeps
-// the last good list (with none yet, issue pages count for the main pool).
+// refreshProjects keeps the project keys of typed pools current (Jira).
 func (a *App) refreshProjects(ctx context.Context) error {
 	cfg := a.cfg() // restart-only keys
-	if !a.work.Typed() || cfg.Product != config.ProductJira {
-		return nil
+	if a.work.Typed() && cfg.Product == config.ProductJira {
+		a.work.RefreshProjects(ctx, license.JiraProjects{BaseURL: cfg.App.URL, User: cfg.App.User,
+			Password: cfg.App.Password.Reveal(), Timeout: cfg.App.Timeout}, cfg.Activity.ProjectsRefreshInterval, a.log)
 	}
-	src := license.JiraProjects{BaseURL: cfg.App.URL, User: cfg.App.User, Password: cfg.App.Password.Reveal(),
-		Timeout: cfg.App.Timeout}
-	t := time.NewTicker(cfg.Activity.ProjectsRefreshInterval)
-	defer t.Stop()
-	for {
-		if types, err := src.Types(ctx); err != nil {
-			a.log.Warn("reading project types failed; keeping the last list", "err", err)
-		} else {
-			a.work.SetProjects(types)
-			a.log.Debug("project types read", "projects", len(types), "typed", a.work.Projects())
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return nil
 }

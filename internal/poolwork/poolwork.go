@@ -11,10 +11,13 @@
 package poolwork
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -152,6 +155,33 @@ func (r *Rules) SetProjects(types map[string]string) {
 		}
 	}
 	r.projects.Store(&m)
+}
+
+// ProjectTypes reads every project's key and type from the app (Jira's
+// /rest/api/2/project; license.JiraProjects is one).
+type ProjectTypes interface {
+	Types(ctx context.Context) (map[string]string, error)
+}
+
+// RefreshProjects keeps the project keys of typed pools current: read now,
+// then every interval, until ctx ends. A failed read keeps the last good
+// list (with none yet, issue pages count for the main pool).
+func (r *Rules) RefreshProjects(ctx context.Context, src ProjectTypes, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if types, err := src.Types(ctx); err != nil {
+			log.Warn("reading project types failed; keeping the last list", "err", err)
+		} else {
+			r.SetProjects(types)
+			log.Debug("project types read", "projects", len(types), "typed", r.Projects())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Projects is how many known projects belong to a typed pool.

@@ -1,7 +1,11 @@
 package poolwork
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -124,5 +128,39 @@ func BenchmarkActivity(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Activity("GET", "/browse/FS-1")
+	}
+}
+
+// projectSource answers from its list of answers in turn; the last one
+// also ends the refresh.
+type projectSource struct {
+	answers []func() (map[string]string, error)
+	cancel  context.CancelFunc
+	calls   int
+}
+
+func (s *projectSource) Types(context.Context) (map[string]string, error) {
+	f := s.answers[s.calls]
+	s.calls++
+	if s.calls == len(s.answers) {
+		s.cancel()
+	}
+	return f()
+}
+
+// A failed read keeps the last good list of projects.
+func TestRefreshProjectsKeepsTheLastGoodList(t *testing.T) {
+	r, err := New([]Pool{{Name: "jira-software"}, {Name: "jsm", ProjectTypes: []string{"service_desk"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	src := &projectSource{cancel: cancel, answers: []func() (map[string]string, error){
+		func() (map[string]string, error) { return map[string]string{"SD": "service_desk", "HD": "service_desk"}, nil },
+		func() (map[string]string, error) { return nil, errors.New("503 from the app") },
+	}}
+	r.RefreshProjects(ctx, src, time.Millisecond, slog.New(slog.DiscardHandler))
+	if src.calls != 2 || r.Projects() != 2 {
+		t.Errorf("after %d reads: %d projects, want the 2 of the good read kept", src.calls, r.Projects())
 	}
 }
