@@ -64,7 +64,10 @@ func TestDeployFilesParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"NoNewPrivileges=yes", "User=floatseat", "ExecReload=/bin/kill -HUP $MAINPID", "ProtectSystem=strict"} {
+	// check exits 1 on a Redis or directory problem; gating start on it
+	// would turn an outage of either into a 502 for every user.
+	for _, want := range []string{"NoNewPrivileges=yes", "User=floatseat", "ExecReload=/bin/kill -HUP $MAINPID", "ProtectSystem=strict",
+		"ExecStartPre=-/usr/local/bin/floatseat check"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("systemd unit lacks %q", want)
 		}
