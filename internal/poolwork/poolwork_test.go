@@ -156,7 +156,9 @@ func TestRefreshProjectsKeepsTheLastGoodList(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	src := &projectSource{cancel: cancel, answers: []func() (map[string]string, error){
-		func() (map[string]string, error) { return map[string]string{"SD": "service_desk", "HD": "service_desk"}, nil },
+		func() (map[string]string, error) {
+			return map[string]string{"SD": "service_desk", "HD": "service_desk"}, nil
+		},
 		func() (map[string]string, error) { return nil, errors.New("503 from the app") },
 	}}
 	r.RefreshProjects(ctx, src, time.Millisecond, slog.New(slog.DiscardHandler))
