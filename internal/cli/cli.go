@@ -19,6 +19,7 @@ import (
 	"github.com/floatseat/floatseat/internal/app"
 	"github.com/floatseat/floatseat/internal/config"
 	"github.com/floatseat/floatseat/internal/noise"
+	"github.com/floatseat/floatseat/internal/store"
 )
 
 const usage = `floatseat — floating licences for Jira and Confluence Data Center
@@ -129,7 +130,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if len(errs) == 0 {
 		// Redis and the directory are reached independently: a problem
 		// with one does not hide the other's.
-		warn, err := app.CheckRedis(cfg)
+		warn, err := store.CheckConfig(cfg.Redis)
 		if warn != "" {
 			fmt.Fprintln(stderr, "warning:", warn)
 		}

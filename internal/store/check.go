@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/floatseat/floatseat/internal/config"
 )
 
 // ErrUnreachable wraps a Check failure where nothing answered at Redis's
@@ -54,4 +58,46 @@ func explain(err error) error {
 		return fmt.Errorf("the server closed the connection without answering; does it expect TLS (redis.tls.enabled)? %w", err)
 	}
 	return err
+}
+
+// CheckConfig sends the configured Redis one PING (floatseat check). A
+// server that answered and refused floatseat is an error, named in terms
+// of the redis: section (Check); a Redis that nothing answered for
+// is a warning, since check may run where Redis cannot be reached (a build
+// host, a laptop). The embedded store has nothing to check.
+func CheckConfig(r config.Redis) (warning string, err error) {
+	if r.Embedded() {
+		return "", nil
+	}
+	// go-redis's own lines (a dial that failed) would repeat the answer
+	// below in another form.
+	st, err := Open(r, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return "", fmt.Errorf("redis: %w", err)
+	}
+	defer st.Close()
+	// A few times redis.timeout: the dial, a TLS handshake and the PING
+	// are each bounded by it, as they are when floatseat serves.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*r.Timeout)
+	defer cancel()
+	where := redisWhere(r)
+	switch err := st.Check(ctx); {
+	case err == nil:
+		return "", nil
+	case errors.Is(err, ErrUnreachable):
+		return fmt.Sprintf("redis: %s not reachable from here, so TLS, credentials and topology were not checked: %v", where, err), nil
+	default:
+		return "", fmt.Errorf("redis: %s: %w", where, err)
+	}
+}
+
+// redisWhere names the Redis of cfg for a message.
+func redisWhere(r config.Redis) string {
+	switch {
+	case r.SentinelMaster != "":
+		return fmt.Sprintf("master %s through sentinels %s", r.SentinelMaster, strings.Join(r.Addrs, ", "))
+	case r.Addr != "":
+		return r.Addr
+	}
+	return strings.Join(r.Addrs, ", ")
 }
