@@ -217,7 +217,7 @@ func (k *Keeper) grantPool(ctx context.Context, u, pool string, rec store.Revoke
 		return false, k.denyFull(ctx, u, pool, rec, trigger, vis.now)
 	}
 	if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
-		_ = k.ledger.ReleaseSeat(context.WithoutCancel(ctx), pool, u)
+		_ = k.ledger.ReleaseSeat(context.WithoutCancel(ctx), pool, u, k.removalVisibleAt(k.opt.Clock()))
 		k.failures.WithLabelValues("grant").Inc()
 		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
 			Reason: reason, Trigger: trigger, Error: err.Error()})

@@ -254,7 +254,11 @@ func (k *Keeper) finishRollback(ctx context.Context, in store.Intent) error {
 			return fmt.Errorf("groups removed, revoked record not restored yet: %w", err)
 		}
 	}
-	if err := k.ledger.ReleaseSeat(ctx, in.Pool, in.User); err != nil {
+	// A grant that gave back a seat whose revocation the app had not seen
+	// yet cancelled that revocation; the release makes it pending again
+	// (the app still counts the seat), until the app can see the groups
+	// removed once more.
+	if err := k.ledger.ReleaseSeat(ctx, in.Pool, in.User, k.removalVisibleAt(k.opt.Clock())); err != nil {
 		// The pending seat expires on its own at its visibility time.
 		k.opt.Log.Warn("rollback: seat not released; it expires on its own", "user", in.User, "pool", in.Pool, "err", err)
 	}

@@ -271,3 +271,58 @@ func TestRevocationEndsSessionsWhenAsked(t *testing.T) {
 		t.Error("a failure to end sessions undid the revocation")
 	}
 }
+
+// A revoked user's mistyped password in a full pool: the grant gave back
+// a seat the app still counts (the revocation was not visible yet), so
+// the rollback makes the revocation pending again, and the retry with the
+// right password is granted back as the first try was. Before, the
+// rollback left the seat counted as neither freed nor held: the reaper
+// would revoke someone else for it, and the retry met a full pool.
+func TestRolledBackReturnInAFullPoolIsGrantedOnRetry(t *testing.T) {
+	for _, immediate := range []bool{true, false} {
+		t.Run(map[bool]string{true: "app REST", false: "directory sync"}[immediate], func(t *testing.T) {
+			e := newEnv(t, 3, immediate) // 3 seats, 3 used: full
+			revoked := e.clock()
+			revoke(t, e, "jira-software", "carol")
+			if n := e.pendingRevocations(t); n != 1 {
+				t.Fatalf("pending revocations after the revoke: %d, want 1", n)
+			}
+			id := identity.Identity{User: "carol", Source: identity.SourceLoginBody, Route: identity.RouteJiraLogin}
+			try := func(t *testing.T, j proxy.Judgement) {
+				t.Helper()
+				v := e.k.Ensure(t.Context(), id, nil)
+				if !v.Granted || v.Deny || v.Ticket == 0 {
+					t.Fatalf("login: got %+v, want a provisional grant", v)
+				}
+				e.k.Settle(id, v, j)
+			}
+			e.advance(time.Second)
+			try(t, proxy.Judgement{Why: proxy.WhyBadCredentials})
+			if n := e.pendingRevocations(t); n != 1 {
+				t.Errorf("pending revocations after the rollback: got %d, want 1", n)
+			}
+			if n := e.pending(t, "jira-software"); n != 0 {
+				t.Errorf("pending grants after the rollback: got %d, want 0", n)
+			}
+			// Pending until the app can see the groups removed again,
+			// which is later than the first revocation's visible-at.
+			report := func(at time.Time) {
+				t.Helper()
+				if err := e.st.SetLicense(t.Context(), "jira-software", store.LicenseCount{Seats: 3, Used: 3}, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			report(e.k.removalVisibleAt(revoked))
+			if n := e.pendingRevocations(t); n != 1 {
+				t.Errorf("pending revocations after a report at the revocation's visible-at: got %d, want 1", n)
+			}
+			try(t, proxy.Judgement{Confirmed: true})
+			if !e.member(t, "carol", "jira-software-users") {
+				t.Error("carol has no seat after the confirmed retry")
+			}
+			if n := e.pendingRevocations(t); n != 0 {
+				t.Errorf("pending revocations after her confirmed return: got %d, want 0", n)
+			}
+		})
+	}
+}

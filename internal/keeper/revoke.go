@@ -100,10 +100,7 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 	if err := k.records.CompleteRevoke(ctx, in.Pool, in.User, rec); err != nil {
 		return fmt.Errorf("revoke %s: directory changed, record pending reconcile: %w", in.User, err)
 	}
-	visibleAt := in.At.Add(k.opt.VisibilityMargin)
-	if !k.opt.Immediate {
-		visibleAt = visibleAt.Add(k.opt.SyncInterval)
-	}
+	visibleAt := k.removalVisibleAt(in.At)
 	if err := k.ledger.MarkRevoked(ctx, in.Pool, in.User, visibleAt); err != nil {
 		// The revocation itself is complete; only the seat it freed is
 		// not counted as pending yet, so the reaper may judge the pool
@@ -129,6 +126,17 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 		}
 	}
 	return nil
+}
+
+// removalVisibleAt is when the app's seat count shows licence groups
+// removed at: at once with an app-REST backend, at the next directory
+// sync with Crowd or LDAP; plus the margin for the app's own cache.
+func (k *Keeper) removalVisibleAt(at time.Time) time.Time {
+	v := at.Add(k.opt.VisibilityMargin)
+	if !k.opt.Immediate {
+		v = v.Add(k.opt.SyncInterval)
+	}
+	return v
 }
 
 // seatKey is one user's seat of one pool.

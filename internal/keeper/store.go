@@ -15,11 +15,12 @@ import (
 )
 
 // SeatLedger is the seat accounting shared by every replica: a seat taken
-// before a grant, released when the grant is undone, and a revocation
-// marked until the app's licence count shows it.
+// before a grant, released when the grant is undone (a revocation the
+// grant cancelled pending again, until visibleAt at least), and a
+// revocation marked until the app's licence count shows it.
 type SeatLedger interface {
 	TakeSeat(ctx context.Context, pool, user string, now, visibleAt time.Time) (bool, int, error)
-	ReleaseSeat(ctx context.Context, pool, user string) error
+	ReleaseSeat(ctx context.Context, pool, user string, visibleAt time.Time) error
 	MarkRevoked(ctx context.Context, pool, user string, visibleAt time.Time) error
 }
 

@@ -2,12 +2,14 @@ package store
 
 // Seat accounting shared by every replica.
 //
-// Per pool, three keys under the instance's hash tag (so the scripts below
-// may touch all three on Redis Cluster):
+// Per pool, four keys under the instance's hash tag (so the scripts below
+// may touch them all on Redis Cluster):
 //
-//	{prefix}:seats:<pool>:license  hash: seats, used, unlimited, reported_at (Unix ms)
-//	{prefix}:seats:<pool>:grants   sorted set: user → visible-at (Unix ms)
-//	{prefix}:seats:<pool>:revoked  sorted set: user → visible-at (Unix ms)
+//	{prefix}:seats:<pool>:license   hash: seats, used, unlimited, reported_at (Unix ms)
+//	{prefix}:seats:<pool>:grants    sorted set: user → visible-at (Unix ms)
+//	{prefix}:seats:<pool>:revoked   sorted set: user → visible-at (Unix ms)
+//	{prefix}:seats:<pool>:returned  sorted set: user → visible-at (Unix ms) of
+//	                                the pending revocation a grant cancelled
 //
 // The app's own count is the truth: going over the licence stops issue
 // creation in Jira and makes Confluence read-only. floatseat only adds what
@@ -17,7 +19,10 @@ package store
 // includes it. A pending revocation is symmetrical: a seat floatseat freed
 // that the app may still count. Grants ignore pending revocations (the app
 // still counts those seats); the reaper counts them as freed so it does not
-// revoke more people because the app is slow to notice.
+// revoke more people because the app is slow to notice. A grant that
+// cancels a pending revocation keeps it aside (returned) until a report
+// shows it, so that undoing the grant (ReleaseSeat) puts it back: the app
+// still counts that seat.
 //
 // Usernames are stored lower-cased: the apps compare them case-insensitively.
 
@@ -54,6 +59,7 @@ func (s *Store) seatKeys(pool string) []string {
 		s.Key("seats", pool, "license"),
 		s.Key("seats", pool, "grants"),
 		s.Key("seats", pool, "revoked"),
+		s.Key("seats", pool, "returned"),
 	}
 }
 
@@ -61,7 +67,9 @@ func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // setLicenseScript stores a report unless a newer one is already stored (two
 // replicas polling may answer out of order), then drops the pending grants
-// and revocations the report already reflects.
+// and revocations the report already reflects (the revocations grants
+// cancelled too: a grant undone after this report leaves a seat the app
+// no longer counts).
 var setLicenseScript = redis.NewScript(`
 local prev = redis.call('HGET', KEYS[1], 'reported_at')
 if prev and tonumber(prev) > tonumber(ARGV[4]) then
@@ -70,6 +78,7 @@ end
 redis.call('HSET', KEYS[1], 'seats', ARGV[1], 'used', ARGV[2], 'unlimited', ARGV[3], 'reported_at', ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[4])
 return 1
 `)
 
@@ -106,8 +115,15 @@ local function headroom()
   return tonumber(lic[1]) - tonumber(lic[2]) - redis.call('ZCARD', KEYS[2])
 end
 -- Every path below that finds the user revoked grants, so the revocation
--- can go first: a returning user's seat is no longer freed.
-local wasRevoked = redis.call('ZREM', KEYS[3], user) == 1
+-- can go first: a returning user's seat is no longer freed. It is kept
+-- aside until a report shows it, for ReleaseSeat to put back.
+local revokedVis = redis.call('ZSCORE', KEYS[3], user)
+local wasRevoked = false
+if revokedVis then
+  redis.call('ZREM', KEYS[3], user)
+  redis.call('ZADD', KEYS[4], revokedVis, user)
+  wasRevoked = true
+end
 local cur = redis.call('ZSCORE', KEYS[2], user)
 if cur then
   if tonumber(cur) < vis then
@@ -144,7 +160,8 @@ return {1, headroom(), unl}
 // has not seen yet is granted back whatever the headroom: the stored report
 // still counts them, so their return takes no seat the app does not already
 // count. Any grant cancels the user's pending revocation, so the reaper no
-// longer counts their seat as freed. headroomAfter is the headroom after the
+// longer counts their seat as freed; ReleaseSeat puts it back if the grant
+// is undone. headroomAfter is the headroom after the
 // call (UnlimitedHeadroom for an unlimited pool).
 func (s *Store) TakeSeat(ctx context.Context, pool, user string, now, visibleAt time.Time) (granted bool, headroomAfter int, err error) {
 	if visibleAt.Before(now) {
@@ -167,12 +184,42 @@ func (s *Store) TakeSeat(ctx context.Context, pool, user string, now, visibleAt 
 	return res[0] > 0, headroom, nil
 }
 
-// ReleaseSeat rolls back a grant the app rejected (bad credentials): the
-// pending entry goes, and the seat is free again. Releasing a user with no
-// pending grant is a no-op. If the grant had restored a user whose
-// revocation was still pending, the caller re-marks it with MarkRevoked.
-func (s *Store) ReleaseSeat(ctx context.Context, pool, user string) error {
-	if err := s.rdb.ZRem(ctx, s.Key("seats", pool, "grants"), username.Normalize(user)).Err(); err != nil {
+// releaseSeatScript drops the pending grant and puts back the pending
+// revocation it cancelled, if any, with the later visible-at of the two.
+var releaseSeatScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+local back = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if not back then
+  return 0
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
+local vis = ARGV[2]
+if tonumber(back) > tonumber(vis) then vis = back end
+local cur = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if (not cur) or tonumber(cur) < tonumber(vis) then
+  redis.call('ZADD', KEYS[2], vis, ARGV[1])
+end
+return 1
+`)
+
+// ReleaseSeat undoes a grant (the app did not confirm the login, or the
+// directory write failed): the pending grant goes, and the seat is free
+// again. Releasing a user with no pending grant is a no-op.
+//
+// When the grant had given back a seat whose revocation was still pending
+// (TakeSeat granted it back whatever the headroom), the app's last report
+// still counts that seat, and the revocation is pending again, atomically:
+// until the later of its own visible-at and visibleAt, which is when the
+// app can see the groups removed once more (the caller's choice, as for
+// MarkRevoked). Without that, the reaper would count the seat as in use
+// and revoke someone else for it, and the user's next login would need a
+// free seat the app does not lack. A report taken after the revocation's
+// own visible-at ends that: from then on nothing is put back.
+func (s *Store) ReleaseSeat(ctx context.Context, pool, user string, visibleAt time.Time) error {
+	keys := s.seatKeys(pool)
+	err := releaseSeatScript.Run(ctx, s.rdb, []string{keys[1], keys[2], keys[3]},
+		username.Normalize(user), unixMs(visibleAt)).Err()
+	if err != nil {
 		return fmt.Errorf("store release seat in %s for %s: %w", pool, user, err)
 	}
 	return nil

@@ -51,6 +51,15 @@ func mustSetLicense(t *testing.T, s *Store, pool string, c LicenseCount, at time
 	}
 }
 
+func mustPendingRevocations(t *testing.T, s *Store, pool string) int {
+	t.Helper()
+	n, err := s.PendingRevocations(t.Context(), pool)
+	if err != nil {
+		t.Fatalf("PendingRevocations: %v", err)
+	}
+	return n
+}
+
 func mustTake(t *testing.T, s *Store, pool, user string, now, vis time.Time) (bool, int) {
 	t.Helper()
 	ok, h, err := s.TakeSeat(t.Context(), pool, user, now, vis)
@@ -232,14 +241,88 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 		s := newStore(t)
 		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 9}, seatT0)
 		mustTake(t, s, "jsw", "Alice", seatT0, seatT0)
-		if err := s.ReleaseSeat(t.Context(), "jsw", "alice"); err != nil {
+		if err := s.ReleaseSeat(t.Context(), "jsw", "alice", seatT0.Add(time.Minute)); err != nil {
 			t.Fatalf("ReleaseSeat: %v", err)
 		}
-		if err := s.ReleaseSeat(t.Context(), "jsw", "nobody"); err != nil {
+		if err := s.ReleaseSeat(t.Context(), "jsw", "nobody", seatT0.Add(time.Minute)); err != nil {
 			t.Fatalf("ReleaseSeat of nobody: %v", err)
 		}
 		if ok, h := mustTake(t, s, "jsw", "bob", seatT0, seatT0); !ok || h != 0 {
 			t.Errorf("bob after rollback: got %v %d, want true 0", ok, h)
+		}
+	})
+
+	t.Run("a rolled-back return is a pending revocation again", func(t *testing.T) {
+		s := newStore(t)
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Hour)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		// Alice's return is granted back, and her login rolled back.
+		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0.Add(time.Minute), seatT0.Add(2*time.Minute)); !ok {
+			t.Fatal("alice: got refused, want granted back")
+		}
+		if n := mustPendingRevocations(t, s, "jsw"); n != 0 {
+			t.Fatalf("pending revocations while her grant stands: got %d, want 0", n)
+		}
+		if err := s.ReleaseSeat(t.Context(), "jsw", "Alice", seatT0.Add(90*time.Minute)); err != nil {
+			t.Fatalf("ReleaseSeat: %v", err)
+		}
+		// The app's report still counts her: her seat is on its way to
+		// free again, not in use, and her next return needs no headroom.
+		if n := mustPendingRevocations(t, s, "jsw"); n != 1 {
+			t.Errorf("pending revocations after the rollback: got %d, want 1", n)
+		}
+		if got := mustPoolState(t, s, "jsw"); got.pending != 0 {
+			t.Errorf("pending grants after the rollback: got %d, want 0", got.pending)
+		}
+		// Until the later of the two visible-at times (the rollback's).
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0.Add(time.Hour))
+		if n := mustPendingRevocations(t, s, "jsw"); n != 1 {
+			t.Errorf("pending revocations after a report at the revocation's visible-at: got %d, want 1", n)
+		}
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 9}, seatT0.Add(90*time.Minute))
+		if n := mustPendingRevocations(t, s, "jsw"); n != 0 {
+			t.Errorf("pending revocations after a report at the rollback's visible-at: got %d, want 0", n)
+		}
+		// Released twice (a rollback finished again): nothing more.
+		if err := s.ReleaseSeat(t.Context(), "jsw", "alice", seatT0.Add(3*time.Hour)); err != nil {
+			t.Fatalf("ReleaseSeat: %v", err)
+		}
+		if n := mustPendingRevocations(t, s, "jsw"); n != 0 {
+			t.Errorf("pending revocations after a second release: got %d, want 0", n)
+		}
+	})
+
+	t.Run("a rollback after the report that showed the revocation puts nothing back", func(t *testing.T) {
+		s := newStore(t)
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Minute)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0.Add(30*time.Second), seatT0.Add(2*time.Minute)); !ok {
+			t.Fatal("alice: got refused, want granted back")
+		}
+		// A report after the revocation showed but before the grant did:
+		// it counts her out.
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 9}, seatT0.Add(time.Minute))
+		if err := s.ReleaseSeat(t.Context(), "jsw", "alice", seatT0.Add(3*time.Minute)); err != nil {
+			t.Fatalf("ReleaseSeat: %v", err)
+		}
+		if n := mustPendingRevocations(t, s, "jsw"); n != 0 {
+			t.Errorf("pending revocations: got %d, want 0 (the app's count already leaves her out)", n)
+		}
+	})
+
+	t.Run("a released fresh grant marks nothing", func(t *testing.T) {
+		s := newStore(t)
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 5}, seatT0)
+		mustTake(t, s, "jsw", "bob", seatT0, seatT0.Add(time.Minute))
+		if err := s.ReleaseSeat(t.Context(), "jsw", "bob", seatT0.Add(time.Hour)); err != nil {
+			t.Fatalf("ReleaseSeat: %v", err)
+		}
+		if n := mustPendingRevocations(t, s, "jsw"); n != 0 {
+			t.Errorf("pending revocations: got %d, want 0", n)
 		}
 	})
 
@@ -347,7 +430,7 @@ func TestSeatsRedisDown(t *testing.T) {
 	errs := map[string]error{
 		"set licence":         s.SetLicense(ctx, "jsw", LicenseCount{Seats: 1}, seatT0),
 		"take seat":           takeErr,
-		"release seat":        s.ReleaseSeat(ctx, "jsw", "alice"),
+		"release seat":        s.ReleaseSeat(ctx, "jsw", "alice", seatT0),
 		"mark alice revoked":  s.MarkRevoked(ctx, "jsw", "alice", seatT0),
 		"pool state":          stateErr,
 		"pending revocations": revErr,
