@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +147,73 @@ func TestFaultsLeaveUsersLicensedOrRecorded(t *testing.T) {
 				t.Errorf("after her next login she holds %v", held)
 			}
 		})
+	}
+}
+
+// A grant that failed after it reached the directory, and that reconcile
+// will complete, keeps the seat it took: reconcile gives the groups back
+// without taking one. Releasing it would let another login take the same
+// seat, and the pool end one over its licence once reconcile runs. A grant
+// that failed with the directory left as it was releases its seat.
+func TestAGrantLeftForReconcileKeepsItsSeat(t *testing.T) {
+	basic := identity.Identity{User: "erin", Source: identity.SourceBasic, Password: "pw-erin"}
+	for _, c := range []struct {
+		name     string
+		fault    func(fd *faultyDir, fs *flakyStore)
+		heal     func(fd *faultyDir)
+		wantHeld int // pending grants after the failed grant
+	}{
+		{"2nd AddMember fails, the undo works", func(fd *faultyDir, _ *flakyStore) {
+			fd.set(func(d *faultyDir) { d.adds, d.failAddAt = 0, 2 })
+		}, nil, 0},
+		{"2nd AddMember fails and so does the undo", func(fd *faultyDir, _ *flakyStore) {
+			fd.set(func(d *faultyDir) { d.adds, d.failAddAt, d.failRemove = 0, 2, true })
+		}, func(fd *faultyDir) { fd.set(func(d *faultyDir) { d.failRemove = false }) }, 1},
+		{"the record is not dropped after every group was added", func(_ *faultyDir, fs *flakyStore) {
+			fs.failGrant = 1
+		}, nil, 1},
+	} {
+		for _, fresh := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/fresh=%v", c.name, fresh), func(t *testing.T) {
+				k, dir, fd, fs := twoGroupEnv(t)
+				ctx := t.Context()
+				if fresh {
+					// A report after the revocation showed: erin's return
+					// takes a fresh seat. Otherwise it takes back the seat
+					// the app still counts, a pending revocation.
+					if err := fs.Store.SetLicense(ctx, "jira-software", store.LicenseCount{Seats: 10, Used: 0}, k.opt.Clock().Add(24*time.Hour)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c.fault(fd, fs)
+				k.Ensure(ctx, basic, nil)
+				if c.heal != nil {
+					c.heal(fd)
+				}
+				_, _, held, _, _, err := fs.Store.PoolState(ctx, "jira-software")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if held != c.wantHeld {
+					t.Errorf("pending grants after the failed grant: got %d, want %d", held, c.wantHeld)
+				}
+				if err := k.Reconcile(ctx, nil); err != nil {
+					t.Fatalf("reconcile: %v", err)
+				}
+				groups, _ := dir.UserGroups(ctx, "erin", false)
+				if licensed := len(groups) == 2; licensed != (c.wantHeld == 1) {
+					t.Errorf("after reconcile erin holds %v; licensed %v, want %v", groups, licensed, c.wantHeld == 1)
+				}
+				// Revoked still (the undo worked): pending as before, unless
+				// a report showed it; licensed: not pending.
+				wantRev := 0
+				if !fresh && c.wantHeld == 0 {
+					wantRev = 1
+				}
+				if n, _ := fs.Store.PendingRevocations(ctx, "jira-software"); n != wantRev {
+					t.Errorf("pending revocations after reconcile: got %d, want %d", n, wantRev)
+				}
+			})
+		}
 	}
 }

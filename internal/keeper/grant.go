@@ -217,7 +217,10 @@ func (k *Keeper) grantPool(ctx context.Context, u, pool string, rec store.Revoke
 		return false, k.denyFull(ctx, u, pool, rec, trigger, vis.now)
 	}
 	if err := k.addGroups(ctx, pool, u, rec, reason); err != nil {
-		_ = k.ledger.ReleaseSeat(context.WithoutCancel(ctx), pool, u, k.removalVisibleAt(k.opt.Clock()))
+		if !errors.Is(err, errGrantLeft) {
+			// The directory is as it was: the seat is free again.
+			_ = k.ledger.ReleaseSeat(context.WithoutCancel(ctx), pool, u, k.removalVisibleAt(k.opt.Clock()))
+		}
 		k.failures.WithLabelValues("grant").Inc()
 		k.opt.Audit.Record(ctx, audit.Event{Action: audit.Grant, User: u, Pool: pool, Groups: rec.Groups,
 			Reason: reason, Trigger: trigger, Error: err.Error()})
@@ -305,7 +308,15 @@ func (k *Keeper) noteHolder(ctx context.Context, pool string, now time.Time) {
 	_ = k.free.SetNextFree(ctx, pool, cand, false)
 }
 
+// errGrantLeft: the grant failed after it reached the directory, which
+// holds some or all of the groups, and its intent stays for Reconcile to
+// complete. Reconcile gives the groups back without taking a seat, so the
+// seat the grant took stays taken: released, it could go to another login
+// and the pool end one over its licence once reconcile ran.
+var errGrantLeft = errors.New("grant left for reconcile to complete")
+
 // addGroups restores rec.Groups in the directory with an intent around it.
+// An error wrapping errGrantLeft means the directory was changed.
 func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoked, reason string) error {
 	in := store.Intent{Op: "grant", User: u, Pool: pool, Groups: rec.Groups, Reason: reason, At: k.opt.Clock()}
 	if err := k.intents.RecordIntent(ctx, in); err != nil {
@@ -320,7 +331,7 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 			// completes the grant: licensed or recorded, never neither.
 			uctx := context.WithoutCancel(ctx)
 			if uerr := k.removeGroups(uctx, pool, u, rec.Groups[:i]); uerr != nil {
-				return errors.Join(err, fmt.Errorf("partial grant left for reconcile: %w", uerr))
+				return errors.Join(err, fmt.Errorf("partial grant: %w: %w", errGrantLeft, uerr))
 			}
 			if derr := k.intents.DropIntent(uctx, "grant", pool, u); derr != nil {
 				k.opt.Log.Warn("grant intent not dropped; reconcile completes the grant", "user", u, "pool", pool, "err", derr)
@@ -333,7 +344,7 @@ func (k *Keeper) addGroups(ctx context.Context, pool, u string, rec store.Revoke
 		k.unpark(ctx, u, rec.Groups)
 	}
 	if err := k.records.CompleteGrant(ctx, pool, u); err != nil {
-		return err
+		return fmt.Errorf("groups given back, record not dropped: %w: %w", errGrantLeft, err)
 	}
 	k.mu.Lock()
 	k.forgetLocked(u, pool)

@@ -157,10 +157,19 @@ func TestRollbackSurvivesAFailedRestore(t *testing.T) {
 	}
 }
 
-// flakyStore fails RestoreRevoked a number of times.
+// flakyStore fails RestoreRevoked, and CompleteGrant, a number of times.
 type flakyStore struct {
 	*store.Store
 	failRestore int
+	failGrant   int
+}
+
+func (f *flakyStore) CompleteGrant(ctx context.Context, pool, user string) error {
+	if f.failGrant > 0 {
+		f.failGrant--
+		return errors.New("injected: redis write failed")
+	}
+	return f.Store.CompleteGrant(ctx, pool, user)
 }
 
 func (f *flakyStore) RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error {
