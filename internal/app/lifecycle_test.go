@@ -72,22 +72,7 @@ func TestShutdownClosesTheDirectoryBackend(t *testing.T) {
 	dir.AddUser("svc", "svc-pw")
 	dir.AddUser("alice", "pw")
 	_ = dir.AddMember(t.Context(), "alice", "jira-software-users")
-	var mu sync.Mutex
-	open := map[net.Conn]bool{}
-	srv := httptest.NewUnstartedServer(sim)
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch s {
-		case http.StateNew:
-			open[c] = true
-		case http.StateClosed, http.StateHijacked:
-			delete(open, c)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	openConns := func() int { mu.Lock(); defer mu.Unlock(); return len(open) }
+	srv, openConns := countedServer(t, sim)
 
 	cfg := parseTestConfig(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
@@ -120,24 +105,9 @@ log: {level: error}
 // connections to the app (and the upstream client's watchdog, which runs
 // while any is open) end with Run, not 90 s later at the idle timeout.
 func TestShutdownClosesTheUpstreamConnections(t *testing.T) {
-	var mu sync.Mutex
-	open := map[net.Conn]bool{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, openConns := countedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch s {
-		case http.StateNew:
-			open[c] = true
-		case http.StateClosed, http.StateHijacked:
-			delete(open, c)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	openConns := func() int { mu.Lock(); defer mu.Unlock(); return len(open) }
 
 	cfg := parseTestConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nupstream: %s\nadmin: {listen: 127.0.0.1:0}\nlog: {level: error}\n", srv.URL))
 	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -164,4 +134,25 @@ func TestShutdownClosesTheUpstreamConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the proxy's connections to the app closed at shutdown", func() bool { return openConns() == 0 })
+}
+
+// countedServer serves h and says how many of its connections are open.
+func countedServer(t *testing.T, h http.Handler) (*httptest.Server, func() int) {
+	t.Helper()
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open[c] = true
+		case http.StateClosed, http.StateHijacked:
+			delete(open, c)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, func() int { mu.Lock(); defer mu.Unlock(); return len(open) }
 }
