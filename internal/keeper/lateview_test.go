@@ -13,6 +13,7 @@ import (
 
 	"github.com/floatseat/floatseat/internal/identity"
 	"github.com/floatseat/floatseat/internal/store"
+	"github.com/floatseat/floatseat/proxy"
 )
 
 // otherReplica is a second keeper on e's store and directory, primed
@@ -125,5 +126,33 @@ func TestLateViewReadIsForLoginsAndFailsOpen(t *testing.T) {
 	}
 	if cr.reads.Load() != 1 {
 		t.Errorf("reads with Redis down: %d, want 1 (stop at the first error)", cr.reads.Load())
+	}
+}
+
+// A replica whose view is behind a grant made on another replica (the
+// grant's event not heard yet) sees the user holding the groups while its
+// view still names a record: reconcile asks Redis before it repairs
+// anything, and a grant that already dropped the record is no drift to
+// audit or complete. Before, it audited a second grant, reason drift.
+func TestReconcileBehindAGrantOnAnotherReplicaAuditsNoDrift(t *testing.T) {
+	e := newEnv(t, 10, true)
+	b := e.otherReplica(t)
+	revoke(t, e, "jira-software", "carol") // on replica A
+	id := identity.Identity{User: "carol", Source: identity.SourceLoginBody, Route: identity.RouteJiraLogin}
+	v := b.Ensure(t.Context(), id, nil)
+	if !v.Granted {
+		t.Fatalf("login on replica B: got %+v, want granted", v)
+	}
+	b.Settle(id, v, proxy.Judgement{Confirmed: true})
+	if got := e.k.IsRevoked("carol"); len(got) == 0 {
+		t.Fatal("replica A heard of the grant; the test needs it not to")
+	}
+	reconcile(t, e) // on replica A
+	want := []string{"revoke carol jira-software ceiling", "grant carol jira-software login"}
+	if got := e.actions(t); !equal(got, want) {
+		t.Errorf("audit: got %q, want %q", got, want)
+	}
+	if got := e.k.IsRevoked("carol"); len(got) != 0 {
+		t.Errorf("replica A's view after reconcile: %+v, want carol forgotten", got)
 	}
 }

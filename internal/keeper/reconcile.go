@@ -138,6 +138,24 @@ func (k *Keeper) reconcileRecords(ctx context.Context, allowed func(context.Cont
 		if pool == nil {
 			continue
 		}
+		if holdsAny(held, r.rec.Groups) || holdsAny(held, pool.LicenseGroups) {
+			// Before repairing anything, make sure the record still is
+			// in Redis: the view may be behind a grant made on another
+			// replica (its event not heard yet), and that grant is no
+			// drift to audit or complete.
+			_, ok, err := k.reader.RevokedUser(ctx, r.pool, r.user)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !ok {
+				k.mu.Lock()
+				k.forgetLocked(r.user, r.pool)
+				k.mu.Unlock()
+				k.opt.Members.Added(r.user, heldOf(held, r.rec.Groups)...)
+				continue
+			}
+		}
 		if missing := missingOf(held, r.rec.Groups); holdsAny(held, r.rec.Groups) && len(missing) > 0 {
 			// A partial grant (g1 added, g2 failed, then a crash): give
 			// the rest back rather than forget it.
