@@ -379,14 +379,27 @@ func isLogin(id identity.Identity) bool {
 // (counted by the store) ends the reads and the login goes on as the view
 // says, the app deciding, as with Redis down (DESIGN §2.8). It reports
 // whether it found a record, which it puts in the view.
+//
+// A revocation under way (its intent recorded, its record not yet
+// written: a replica is removing the groups) is waited for, up to half
+// the grant timeout for all pools together (awaitRevoke): once its record
+// is written the login is granted as any return, and until then nothing
+// here races the revoking replica's directory writes.
 func (k *Keeper) readRevoked(ctx context.Context, u string, known uint64) bool {
 	found := false
+	var waitUntil time.Time
 	for i := range k.opt.Pools {
 		pool := k.opt.Pools[i].Name
 		if known&k.bits[pool] != 0 {
 			continue
 		}
-		rec, ok, err := k.reader.RevokedUser(ctx, pool, u)
+		rec, ok, revoking, err := k.reader.RevokedOrRevoking(ctx, pool, u)
+		if err == nil && !ok && revoking {
+			if waitUntil.IsZero() {
+				waitUntil = time.Now().Add(k.opt.GrantTimeout / 2)
+			}
+			rec, ok, err = k.awaitRevoke(ctx, pool, u, waitUntil)
+		}
 		if err != nil {
 			k.opt.Log.Debug("revoked record not read before a login; going by the view", "user", u, "pool", pool, "err", err)
 			return found
@@ -401,6 +414,45 @@ func (k *Keeper) readRevoked(ctx context.Context, u string, known uint64) bool {
 		found = true
 	}
 	return found
+}
+
+// awaitRevoke waits, until the deadline, for the revocation of u from
+// pool that is under way to end: with its record written (ok: the login
+// is then granted as any return, the revocation already counted as
+// pending, so the seat is given back whatever the headroom), or undone
+// (its intent gone without a record: u still holds the groups). Why wait
+// rather than grant at once: the revoking replica's removal may reach the
+// directory after a grant's additions and undo them, and its record would
+// then name a user who holds the groups; waiting leaves one writer of u's
+// groups at a time. A revocation takes a few directory writes; one still
+// under way at the deadline (a slow directory, or a replica that crashed
+// half-way, which reconcile finishes) lets the login go on as the view
+// says, the app deciding, as before this wait existed. The wait is real
+// time, not the keeper's clock: it waits for another process.
+func (k *Keeper) awaitRevoke(ctx context.Context, pool, u string, deadline time.Time) (store.Revoked, bool, error) {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	delay := 2 * time.Millisecond
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-wctx.Done():
+			k.opt.Log.Warn("login: a revocation of the user is still under way; the login goes on ungranted and the app decides",
+				"user", u, "pool", pool)
+			return store.Revoked{}, false, nil
+		case <-t.C:
+		}
+		rec, ok, revoking, err := k.reader.RevokedOrRevoking(wctx, pool, u)
+		if err != nil && wctx.Err() != nil {
+			continue // the deadline, seen at the top
+		}
+		if err != nil || ok || !revoking {
+			return rec, ok, err
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+		t.Reset(delay)
+	}
 }
 
 // need is the pools r needs; every pool when that cannot be told.

@@ -30,8 +30,8 @@ func (e *env) otherReplica(t *testing.T) *Keeper {
 	return k
 }
 
-// countingReader counts the reads of single revoked records and can fail
-// them.
+// countingReader counts the reads of single revoked records (with or
+// without the revocation under way) and can fail them.
 type countingReader struct {
 	RevokedReader
 	reads atomic.Int64
@@ -44,6 +44,14 @@ func (c *countingReader) RevokedUser(ctx context.Context, pool, user string) (st
 		return store.Revoked{}, false, errors.New("injected: redis down")
 	}
 	return c.RevokedReader.RevokedUser(ctx, pool, user)
+}
+
+func (c *countingReader) RevokedOrRevoking(ctx context.Context, pool, user string) (store.Revoked, bool, bool, error) {
+	c.reads.Add(1)
+	if c.fail {
+		return store.Revoked{}, false, false, errors.New("injected: redis down")
+	}
+	return c.RevokedReader.RevokedOrRevoking(ctx, pool, user)
 }
 
 // A login on replica B right after replica A revoked the user, before B

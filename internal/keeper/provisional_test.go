@@ -157,11 +157,21 @@ func TestRollbackSurvivesAFailedRestore(t *testing.T) {
 	}
 }
 
-// flakyStore fails RestoreRevoked, and CompleteGrant, a number of times.
+// flakyStore fails RestoreRevoked, CompleteGrant and CompleteRevoke a
+// number of times each.
 type flakyStore struct {
 	*store.Store
 	failRestore int
 	failGrant   int
+	failRevoke  int
+}
+
+func (f *flakyStore) CompleteRevoke(ctx context.Context, pool, user string, r store.Revoked) error {
+	if f.failRevoke > 0 {
+		f.failRevoke--
+		return errors.New("injected: redis write failed")
+	}
+	return f.Store.CompleteRevoke(ctx, pool, user, r)
 }
 
 func (f *flakyStore) CompleteGrant(ctx context.Context, pool, user string) error {

@@ -95,28 +95,29 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 	return k.finishRevoke(ctx, in, ev)
 }
 
+// finishRevoke completes a revocation whose groups are removed. Until its
+// record is written the intent stands, and a login of the user on any
+// replica waits for the record (readRevoked) before it gives the seat
+// back; so whatever must not race that grant comes first: the pending
+// mark (the grant then finds the revocation pending, and gives the seat
+// back whatever the headroom, as for any return), ending the app sessions
+// (it would end the session the login opens), and this replica's own view
+// (set after the record, it could overwrite the grant that follows). The
+// record, the intent's end, the change log and the event are one
+// transaction; the audit follows it, so a revocation is audited once,
+// however often reconcile repeats a step before it.
 func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Event) error {
 	rec := store.Revoked{Groups: in.Groups, At: in.At, Reason: in.Reason}
-	if err := k.records.CompleteRevoke(ctx, in.Pool, in.User, rec); err != nil {
-		return fmt.Errorf("revoke %s: directory changed, record pending reconcile: %w", in.User, err)
-	}
 	visibleAt := k.removalVisibleAt(in.At)
 	if err := k.ledger.MarkRevoked(ctx, in.Pool, in.User, visibleAt); err != nil {
-		// The revocation itself is complete; only the seat it freed is
-		// not counted as pending yet, so the reaper may judge the pool
+		// The revocation itself goes on; only the seat it freed is not
+		// counted as pending yet, so the reaper may judge the pool
 		// fuller than it is. Retried by remark until it would be wrong.
 		k.failures.WithLabelValues("mark_revoked").Inc()
 		k.opt.Log.Warn("revoked, but the freed seat is not counted yet; retried until the app can see the revocation",
 			"user", in.User, "pool", in.Pool, "err", err)
 		k.unmarked.add(seatKey{pool: in.Pool, user: in.User}, unmarked{at: in.At, visibleAt: visibleAt}, true)
 	}
-	k.opt.Members.Removed(in.User, in.Groups...)
-	k.mu.Lock()
-	k.setRevokedLocked(in.User, in.Pool, rec)
-	delete(k.holds, in.User)
-	k.mu.Unlock()
-	k.revocations.WithLabelValues(in.Pool, in.Reason).Inc()
-	k.opt.Audit.Record(ctx, ev)
 	if k.opt.EndSessions != nil {
 		// Sessions kept alive by polling end now: nothing runs as the
 		// unlicensed user until they return (docs/sso.md, live sessions).
@@ -125,6 +126,16 @@ func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Eve
 			k.opt.Log.Warn("revoked, but the user's app sessions could not be ended; their next click still asks for a login", "user", in.User, "err", err)
 		}
 	}
+	k.opt.Members.Removed(in.User, in.Groups...)
+	k.mu.Lock()
+	k.setRevokedLocked(in.User, in.Pool, rec)
+	delete(k.holds, in.User)
+	k.mu.Unlock()
+	if err := k.records.CompleteRevoke(ctx, in.Pool, in.User, rec); err != nil {
+		return fmt.Errorf("revoke %s: directory changed, record pending reconcile: %w", in.User, err)
+	}
+	k.revocations.WithLabelValues(in.Pool, in.Reason).Inc()
+	k.opt.Audit.Record(ctx, ev)
 	return nil
 }
 

@@ -103,3 +103,33 @@ func (e *env) pendingRevocations(t *testing.T) int {
 	}
 	return n
 }
+
+// A revocation whose record could not be written (the groups removed, the
+// intent left for reconcile) is undone by reconcile when the user was
+// active since: the groups come back, and this replica's view, which
+// named the revocation before the record was attempted, forgets it (the
+// record is not in Redis).
+func TestRevocationWithoutItsRecordUndoneByReconcile(t *testing.T) {
+	e := newEnv(t, 10, true)
+	e.k.records = &flakyStore{Store: e.st, failRevoke: 1}
+	if err := e.k.Revoke(t.Context(), RevokeRequest{Pool: "jira-software", User: "alice", Reason: "ceiling", Trigger: "test"}); err == nil {
+		t.Fatal("revoke with the record failing: got nil, want the error")
+	}
+	if e.member(t, "alice", "jira-software-users") {
+		t.Fatal("the groups were not removed")
+	}
+	e.advance(time.Second)
+	if err := e.st.RecordActivity(t.Context(), []store.Activity{{User: "alice", At: e.clock(), Pools: []string{"jira-software"}}}); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(t, e)
+	if !e.member(t, "alice", "jira-software-users") {
+		t.Error("alice, active since, did not get her groups back")
+	}
+	if got := e.k.IsRevoked("alice"); len(got) != 0 {
+		t.Errorf("view after the undo: %+v, want alice forgotten", got)
+	}
+	if ins, _ := e.st.Intents(t.Context()); len(ins) != 0 {
+		t.Errorf("intents left: %+v", ins)
+	}
+}

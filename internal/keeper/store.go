@@ -48,10 +48,13 @@ type RevokedRecords interface {
 	RestoreRevoked(ctx context.Context, pool, user string, r store.Revoked) error
 }
 
-// RevokedReader reads the revoked records: a pool's in chunks, or one.
+// RevokedReader reads the revoked records: a pool's in chunks, or one;
+// or one with whether a revocation of the user is under way (a login's
+// read, readRevoked).
 type RevokedReader interface {
 	ScanRevoked(ctx context.Context, pool string, cursor uint64, count int64, each func(user string, r store.Revoked)) (uint64, error)
 	RevokedUser(ctx context.Context, pool, user string) (store.Revoked, bool, error)
+	RevokedOrRevoking(ctx context.Context, pool, user string) (r store.Revoked, recorded, revoking bool, err error)
 }
 
 // RevokedLog is the change log of the revoked records, which keeps the

@@ -126,6 +126,36 @@ func (s *Store) RevokedUser(ctx context.Context, pool, user string) (Revoked, bo
 	return r, true, nil
 }
 
+// RevokedOrRevoking reads user's revoked record of pool and whether a
+// revocation of them from pool is under way (its intent recorded, its
+// record not yet written), in one transaction: CompleteRevoke writes the
+// record and drops the intent together, so the answer is one or the
+// other (or neither), never a mix of two moments.
+func (s *Store) RevokedOrRevoking(ctx context.Context, pool, user string) (r Revoked, recorded, revoking bool, err error) {
+	var rec *redis.StringCmd
+	var in *redis.BoolCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		rec = p.HGet(ctx, s.Key("revoked", pool), user)
+		in = p.HExists(ctx, s.Key("intents"), IntentKey("revoke", pool, user))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Revoked{}, false, false, s.fail("revoked", fmt.Errorf("read revoked user: %w", err))
+	}
+	revoking = in.Val()
+	v, err := rec.Result()
+	if errors.Is(err, redis.Nil) {
+		return Revoked{}, false, revoking, nil
+	}
+	if err != nil {
+		return Revoked{}, false, false, s.fail("revoked", fmt.Errorf("read revoked user: %w", err))
+	}
+	if err := json.Unmarshal([]byte(v), &r); err != nil {
+		return Revoked{}, false, revoking, fmt.Errorf("revoked record of %s: %w", user, err)
+	}
+	return r, true, revoking, nil
+}
+
 // RestoreRevoked puts a revoked record back (rollback of a grant whose login
 // failed) and tells the other replicas.
 func (s *Store) RestoreRevoked(ctx context.Context, pool, user string, r Revoked) error {

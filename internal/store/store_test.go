@@ -99,6 +99,15 @@ func runStoreSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalCli
 		if len(ins) != 1 || ins[0].User != "bob" {
 			t.Fatalf("intents: got %+v", ins)
 		}
+		state := func(want string) {
+			t.Helper()
+			_, recorded, revoking, err := s.RevokedOrRevoking(ctx, "jsm", "bob")
+			got := map[[2]bool]string{{false, false}: "neither", {false, true}: "revoking", {true, false}: "recorded", {true, true}: "both"}[[2]bool{recorded, revoking}]
+			if err != nil || got != want {
+				t.Errorf("RevokedOrRevoking: got %s, %v; want %s", got, err, want)
+			}
+		}
+		state("revoking")
 		if err := s.CompleteRevoke(ctx, "jsm", "bob", Revoked{Groups: in.Groups, At: in.At, Reason: "ceiling"}); err != nil {
 			t.Fatal(err)
 		}
@@ -109,9 +118,14 @@ func runStoreSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalCli
 		if !ok || len(r.Groups) != 1 || r.Groups[0] != "jira-servicedesk-users" {
 			t.Errorf("revoked record: got %+v %v", r, ok)
 		}
+		state("recorded")
+		if r2, _, _, _ := s.RevokedOrRevoking(ctx, "jsm", "bob"); len(r2.Groups) != 1 || !r2.At.Equal(r.At) {
+			t.Errorf("RevokedOrRevoking record: got %+v, want %+v", r2, r)
+		}
 		if err := s.CompleteGrant(ctx, "jsm", "bob"); err != nil {
 			t.Fatal(err)
 		}
+		state("neither")
 		if all, _ := s.RevokedUsers(ctx, "jsm"); len(all) != 0 {
 			t.Errorf("after grant: revoked %+v", all)
 		}
