@@ -174,8 +174,13 @@ func (a *App) newPoller(cfg *config.Config, s *seatParts) *license.Poller {
 	return &license.Poller{
 		Sources: sources, Interval: interval, Timeout: cfg.App.Timeout, Metrics: s.metrics, Logger: a.log,
 		Clock: license.NowClock(a.clock),
+		// at is when the request was sent (pending grants and revocations
+		// it drops); the answer came no later than now (a returning user's
+		// seat is given back without a free one only if their revocation
+		// started after it).
 		Sink: func(ctx context.Context, pool string, c license.Count, at time.Time) error {
-			if err := a.store.SetLicense(ctx, pool, store.LicenseCount{Seats: c.Seats, Unlimited: c.Unlimited, Used: c.Used}, at); err != nil {
+			lc := store.LicenseCount{Seats: c.Seats, Unlimited: c.Unlimited, Used: c.Used, AnsweredAt: a.clock()}
+			if err := a.store.SetLicense(ctx, pool, lc, at); err != nil {
 				return err
 			}
 			seats, used, pending, unlimited, _, err := a.store.PoolState(ctx, pool)

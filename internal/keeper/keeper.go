@@ -419,7 +419,8 @@ func (k *Keeper) readRevoked(ctx context.Context, u string, known uint64) bool {
 // awaitRevoke waits, until the deadline, for the revocation of u from
 // pool that is under way to end: with its record written (ok: the login
 // is then granted as any return, the revocation already counted as
-// pending, so the seat is given back whatever the headroom), or undone
+// pending, so the seat is given back as to any return: without a free
+// seat while the last licence report predates the revocation), or undone
 // (its intent gone without a record: u still holds the groups). Why wait
 // rather than grant at once: the revoking replica's removal may reach the
 // directory after a grant's additions and undo them, and its record would

@@ -239,6 +239,34 @@ func TestFullPoolDenies(t *testing.T) {
 	}
 }
 
+// TestReturnAfterAReportThatCountedHerOutNeedsASeat: a report answered
+// after alice's revocation started may already leave her out, although her
+// revocation is still pending; dave takes the seat it shows free, and
+// alice's return must then wait for a free seat, or the app would count 4
+// of 3.
+func TestReturnAfterAReportThatCountedHerOutNeedsASeat(t *testing.T) {
+	e := newEnv(t, 3, true) // 3 seats, 3 used by the app
+	revoke(t, e, "jira-software", "alice")
+	if n := e.pendingRevocations(t); n != 1 {
+		t.Fatalf("pending revocations after the revoke: %d, want 1", n)
+	}
+	e.advance(time.Second) // before the revocation's visible-at
+	if err := e.st.SetLicense(t.Context(), "jira-software", store.LicenseCount{Seats: 3, Used: 2}, e.clock()); err != nil {
+		t.Fatal(err)
+	}
+	e.k.SetSeatless(map[string][]string{"dave": {"jira-software"}})
+	if v := e.k.Ensure(t.Context(), identity.Identity{User: "dave", Source: identity.SourceSession}, nil); !v.Granted {
+		t.Fatalf("dave on the seat the report shows free: got %+v, want granted", v)
+	}
+	v := e.k.Ensure(t.Context(), identity.Identity{User: "alice", Source: identity.SourceSession}, nil)
+	if v.Granted || !v.Deny {
+		t.Errorf("alice returning to a pool the app counts full: got %+v, want a denial", v)
+	}
+	if e.member(t, "alice", "jira-software-users") {
+		t.Error("alice got a seat past the licence")
+	}
+}
+
 func TestPoolGroupMemberGetsDefaultGroups(t *testing.T) {
 	e := newEnv(t, 10, true)
 	e.k.refreshSeatless(t.Context()) // dave is in contractors, the pool group

@@ -100,8 +100,10 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 // replica waits for the record (readRevoked) before it gives the seat
 // back; so whatever must not race that grant comes first: the pending
 // mark (the grant then finds the revocation pending, and gives the seat
-// back whatever the headroom, as for any return), ending the app sessions
-// (it would end the session the login opens), and this replica's own view
+// back as for any return: without a free seat only while the last licence
+// report was answered by in.At, the intent's time, which precedes the
+// removal), ending the app sessions (it would end the session the login
+// opens), and this replica's own view
 // (set after the record, it could overwrite the grant that follows). The
 // record, the intent's end, the change log and the event are one
 // transaction; the audit follows it, so a revocation is audited once,
@@ -109,7 +111,7 @@ func (k *Keeper) Revoke(ctx context.Context, rq RevokeRequest) error {
 func (k *Keeper) finishRevoke(ctx context.Context, in store.Intent, ev audit.Event) error {
 	rec := store.Revoked{Groups: in.Groups, At: in.At, Reason: in.Reason}
 	visibleAt := k.removalVisibleAt(in.At)
-	if err := k.ledger.MarkRevoked(ctx, in.Pool, in.User, visibleAt); err != nil {
+	if err := k.ledger.MarkRevoked(ctx, in.Pool, in.User, in.At, visibleAt); err != nil {
 		// The revocation itself goes on; only the seat it freed is not
 		// counted as pending yet, so the reaper may judge the pool
 		// fuller than it is. Retried by remark until it would be wrong.
@@ -206,7 +208,7 @@ func (k *Keeper) remark(ctx context.Context) {
 			continue
 		}
 		if err == nil {
-			err = k.ledger.MarkRevoked(ctx, key.pool, key.user, m.visibleAt)
+			err = k.ledger.MarkRevoked(ctx, key.pool, key.user, m.at, m.visibleAt)
 		}
 		if err != nil {
 			k.unmarked.add(key, m, false) // a newer revocation's entry wins

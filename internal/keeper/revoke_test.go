@@ -21,7 +21,7 @@ type failingMarks struct {
 	fail int
 }
 
-func (f *failingMarks) MarkRevoked(ctx context.Context, pool, user string, visibleAt time.Time) error {
+func (f *failingMarks) MarkRevoked(ctx context.Context, pool, user string, startedAt, visibleAt time.Time) error {
 	f.mu.Lock()
 	failed := f.fail > 0
 	if failed {
@@ -31,7 +31,7 @@ func (f *failingMarks) MarkRevoked(ctx context.Context, pool, user string, visib
 	if failed {
 		return errors.New("injected: redis write failed")
 	}
-	return f.SeatLedger.MarkRevoked(ctx, pool, user, visibleAt)
+	return f.SeatLedger.MarkRevoked(ctx, pool, user, startedAt, visibleAt)
 }
 
 // TestFailedMarkRevokedIsRetried: a revocation whose seat could not be

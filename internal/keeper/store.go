@@ -21,7 +21,7 @@ import (
 type SeatLedger interface {
 	TakeSeat(ctx context.Context, pool, user string, now, visibleAt time.Time) (bool, int, error)
 	ReleaseSeat(ctx context.Context, pool, user string, visibleAt time.Time) error
-	MarkRevoked(ctx context.Context, pool, user string, visibleAt time.Time) error
+	MarkRevoked(ctx context.Context, pool, user string, startedAt, visibleAt time.Time) error
 }
 
 // FreeEstimate is when a seat of a full pool is expected to free: read

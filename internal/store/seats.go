@@ -2,14 +2,17 @@ package store
 
 // Seat accounting shared by every replica.
 //
-// Per pool, four keys under the instance's hash tag (so the scripts below
+// Per pool, five keys under the instance's hash tag (so the scripts below
 // may touch them all on Redis Cluster):
 //
-//	{prefix}:seats:<pool>:license   hash: seats, used, unlimited, reported_at (Unix ms)
+//	{prefix}:seats:<pool>:license   hash: seats, used, unlimited, reported_at,
+//	                                answered_at (Unix ms)
 //	{prefix}:seats:<pool>:grants    sorted set: user → visible-at (Unix ms)
 //	{prefix}:seats:<pool>:revoked   sorted set: user → visible-at (Unix ms)
 //	{prefix}:seats:<pool>:returned  sorted set: user → visible-at (Unix ms) of
 //	                                the pending revocation a grant cancelled
+//	{prefix}:seats:<pool>:revoking  hash: user → when the revocation of a user
+//	                                in revoked or returned started (Unix ms)
 //
 // The app's own count is the truth: going over the licence stops issue
 // creation in Jira and makes Confluence read-only. floatseat only adds what
@@ -19,7 +22,11 @@ package store
 // includes it. A pending revocation is symmetrical: a seat floatseat freed
 // that the app may still count. Grants ignore pending revocations (the app
 // still counts those seats); the reaper counts them as freed so it does not
-// revoke more people because the app is slow to notice. A grant that
+// revoke more people because the app is slow to notice. A returning user
+// whose revocation is pending gets their seat back without a free one only
+// while the last report was answered by the time the revocation started: only
+// such a report surely still counts them (a later one may already leave
+// them out, and the seat they left may be someone else's by now). A grant that
 // cancels a pending revocation keeps it aside (returned) until a report
 // shows it, so that undoing the grant (ReleaseSeat) puts it back: the app
 // still counts that seat.
@@ -52,6 +59,9 @@ type LicenseCount struct {
 	Seats     int
 	Unlimited bool
 	Used      int
+	// AnsweredAt is when the app's answer came (no earlier); zero means at
+	// the request time, for a count read at once (a fixed pool's view).
+	AnsweredAt time.Time
 }
 
 func (s *Store) seatKeys(pool string) []string {
@@ -60,6 +70,7 @@ func (s *Store) seatKeys(pool string) []string {
 		s.Key("seats", pool, "grants"),
 		s.Key("seats", pool, "revoked"),
 		s.Key("seats", pool, "returned"),
+		s.Key("seats", pool, "revoking"),
 	}
 }
 
@@ -69,16 +80,26 @@ func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // replicas polling may answer out of order), then drops the pending grants
 // and revocations the report already reflects (the revocations grants
 // cancelled too: a grant undone after this report leaves a seat the app
-// no longer counts).
+// no longer counts), and the start of each revocation dropped from both.
 var setLicenseScript = redis.NewScript(`
 local prev = redis.call('HGET', KEYS[1], 'reported_at')
 if prev and tonumber(prev) > tonumber(ARGV[4]) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'seats', ARGV[1], 'used', ARGV[2], 'unlimited', ARGV[3], 'reported_at', ARGV[4])
+redis.call('HSET', KEYS[1], 'seats', ARGV[1], 'used', ARGV[2], 'unlimited', ARGV[3],
+  'reported_at', ARGV[4], 'answered_at', ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
+for _, u in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[4])) do
+  table.insert(gone, u)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[4])
+for _, u in ipairs(gone) do
+  if not redis.call('ZSCORE', KEYS[3], u) and not redis.call('ZSCORE', KEYS[4], u) then
+    redis.call('HDEL', KEYS[5], u)
+  end
+end
 return 1
 `)
 
@@ -87,13 +108,20 @@ return 1
 // counts them now. reportedAt must be when the request to the app was sent,
 // not when its answer came: a grant made while the request was in flight may
 // be missing from the answer. A report older than the stored one is ignored.
+// c.AnsweredAt (reportedAt when earlier or zero) bounds the other side: a
+// revocation that started after it cannot be reflected in the report, so
+// TakeSeat gives such a user their seat back without a free one.
 func (s *Store) SetLicense(ctx context.Context, pool string, c LicenseCount, reportedAt time.Time) error {
 	unl := "0"
 	if c.Unlimited {
 		unl = "1"
 	}
+	answered := c.AnsweredAt
+	if answered.Before(reportedAt) {
+		answered = reportedAt
+	}
 	err := setLicenseScript.Run(ctx, s.rdb, s.seatKeys(pool),
-		c.Seats, c.Used, unl, unixMs(reportedAt)).Err()
+		c.Seats, c.Used, unl, unixMs(reportedAt), unixMs(answered)).Err()
 	if err != nil {
 		return fmt.Errorf("store set licence of %s: %w", pool, err)
 	}
@@ -102,9 +130,9 @@ func (s *Store) SetLicense(ctx context.Context, pool string, c LicenseCount, rep
 
 // takeSeatScript returns {status, headroom, unlimited}: status -1 no report, 0 refused,
 // 1 granted (or already pending), 2 granted back to a user whose revocation
-// the app had not seen yet.
+// the last report cannot reflect (answered by the time it started).
 var takeSeatScript = redis.NewScript(`
-local lic = redis.call('HMGET', KEYS[1], 'seats', 'used', 'unlimited', 'reported_at')
+local lic = redis.call('HMGET', KEYS[1], 'seats', 'used', 'unlimited', 'reported_at', 'answered_at')
 if not lic[4] then
   return {-1, 0, 0}
 end
@@ -114,31 +142,42 @@ local user, vis = ARGV[1], tonumber(ARGV[2])
 local function headroom()
   return tonumber(lic[1]) - tonumber(lic[2]) - redis.call('ZCARD', KEYS[2])
 end
--- Every path below that finds the user revoked grants, so the revocation
--- can go first: a returning user's seat is no longer freed. It is kept
--- aside until a report shows it, for ReleaseSeat to put back.
+-- A grant cancels the user's pending revocation: their seat is no longer
+-- freed. It is kept aside until a report shows it, for ReleaseSeat to put
+-- back. A refusal leaves it pending.
 local revokedVis = redis.call('ZSCORE', KEYS[3], user)
-local wasRevoked = false
-if revokedVis then
-  redis.call('ZREM', KEYS[3], user)
-  redis.call('ZADD', KEYS[4], revokedVis, user)
-  wasRevoked = true
+local function cancelRevocation()
+  if revokedVis then
+    redis.call('ZREM', KEYS[3], user)
+    redis.call('ZADD', KEYS[4], revokedVis, user)
+  end
 end
 local cur = redis.call('ZSCORE', KEYS[2], user)
 if cur then
   if tonumber(cur) < vis then
     redis.call('ZADD', KEYS[2], vis, user)
   end
+  cancelRevocation()
   return {1, headroom(), unl}
 end
-if wasRevoked then
-  redis.call('ZADD', KEYS[2], vis, user)
-  return {2, headroom(), unl}
+-- The seat comes back without a free one only if the report surely still
+-- counts the user: answered by the time the revocation started (the same
+-- millisecond too: the removal follows the start by a Redis and a directory
+-- round trip). A start or an answer time not stored (written before they
+-- were) needs a free seat.
+if revokedVis then
+  local started = redis.call('HGET', KEYS[5], user)
+  if started and lic[5] and tonumber(lic[5]) <= tonumber(started) then
+    redis.call('ZADD', KEYS[2], vis, user)
+    cancelRevocation()
+    return {2, headroom(), unl}
+  end
 end
 if unl == 0 and headroom() < 1 then
   return {0, headroom(), unl}
 end
 redis.call('ZADD', KEYS[2], vis, user)
+cancelRevocation()
 return {1, headroom(), unl}
 `)
 
@@ -156,13 +195,17 @@ return {1, headroom(), unl}
 //
 // Headroom = seats − used − pending grants. With no licence report it
 // returns ErrNoLicenseReport (fail closed); an unlimited pool always grants;
-// otherwise it grants only with headroom ≥ 1. A user whose revocation the app
-// has not seen yet is granted back whatever the headroom: the stored report
-// still counts them, so their return takes no seat the app does not already
-// count. Any grant cancels the user's pending revocation, so the reaper no
-// longer counts their seat as freed; ReleaseSeat puts it back if the grant
-// is undone. headroomAfter is the headroom after the
-// call (UnlimitedHeadroom for an unlimited pool).
+// otherwise it grants only with headroom ≥ 1. A user whose revocation is
+// pending is granted back whatever the headroom when the stored report was
+// answered by the time the revocation started (MarkRevoked's startedAt): that
+// report still counts them, so their return takes no seat the app does not
+// already count. A later report may leave them out already (the app saw the
+// groups removed before the mark's visible-at), and their seat may be
+// someone else's by now: then the return needs a free seat like any grant,
+// and a refusal leaves the revocation pending. Any grant cancels the user's
+// pending revocation, so the reaper no longer counts their seat as freed;
+// ReleaseSeat puts it back if the grant is undone. headroomAfter is the
+// headroom after the call (UnlimitedHeadroom for an unlimited pool).
 func (s *Store) TakeSeat(ctx context.Context, pool, user string, now, visibleAt time.Time) (granted bool, headroomAfter int, err error) {
 	if visibleAt.Before(now) {
 		visibleAt = now
@@ -207,14 +250,16 @@ return 1
 // again. Releasing a user with no pending grant is a no-op.
 //
 // When the grant had given back a seat whose revocation was still pending
-// (TakeSeat granted it back whatever the headroom), the app's last report
+// (TakeSeat granted it back), the app's last report
 // still counts that seat, and the revocation is pending again, atomically:
 // until the later of its own visible-at and visibleAt, which is when the
 // app can see the groups removed once more (the caller's choice, as for
 // MarkRevoked). Without that, the reaper would count the seat as in use
 // and revoke someone else for it, and the user's next login would need a
 // free seat the app does not lack. A report taken after the revocation's
-// own visible-at ends that: from then on nothing is put back.
+// own visible-at ends that: from then on nothing is put back. The
+// revocation keeps its start: a report answered since may leave the user
+// out, so only one answered by its start lets them back without a free seat.
 func (s *Store) ReleaseSeat(ctx context.Context, pool, user string, visibleAt time.Time) error {
 	keys := s.seatKeys(pool)
 	err := releaseSeatScript.Run(ctx, s.rdb, []string{keys[1], keys[2], keys[3]},
@@ -225,11 +270,16 @@ func (s *Store) ReleaseSeat(ctx context.Context, pool, user string, visibleAt ti
 	return nil
 }
 
-// markRevokedScript keeps the later visible-at of two marks.
+// markRevokedScript keeps the later visible-at and the earlier start of
+// two marks (a start kept while the user is in returned too).
 var markRevokedScript = redis.NewScript(`
 local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+end
+local started = redis.call('HGET', KEYS[2], ARGV[1])
+if (not started) or tonumber(started) > tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 end
 return 1
 `)
@@ -237,10 +287,17 @@ return 1
 // MarkRevoked records that user's seat in pool was revoked and that the app
 // will stop counting it at visibleAt (now for app-REST backends, the next
 // directory sync for Crowd/LDAP). Until a licence report taken at or after
-// visibleAt arrives, PendingRevocations counts it.
-func (s *Store) MarkRevoked(ctx context.Context, pool, user string, visibleAt time.Time) error {
-	err := markRevokedScript.Run(ctx, s.rdb, []string{s.Key("seats", pool, "revoked")},
-		username.Normalize(user), unixMs(visibleAt)).Err()
+// visibleAt arrives, PendingRevocations counts it. startedAt is when the
+// revocation started, no later than the directory removal began (the
+// revoke intent's time): from then on the app may count the user out, and
+// a report answered since gives them no seat back without a free one.
+func (s *Store) MarkRevoked(ctx context.Context, pool, user string, startedAt, visibleAt time.Time) error {
+	if visibleAt.Before(startedAt) {
+		visibleAt = startedAt
+	}
+	keys := s.seatKeys(pool)
+	err := markRevokedScript.Run(ctx, s.rdb, []string{keys[2], keys[4]},
+		username.Normalize(user), unixMs(visibleAt), unixMs(startedAt)).Err()
 	if err != nil {
 		return fmt.Errorf("store mark %s revoked in %s: %w", user, pool, err)
 	}

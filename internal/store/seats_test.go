@@ -255,7 +255,7 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 	t.Run("a rolled-back return is a pending revocation again", func(t *testing.T) {
 		s := newStore(t)
 		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
-		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Hour)); err != nil {
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Second), seatT0.Add(time.Hour)); err != nil {
 			t.Fatalf("MarkRevoked: %v", err)
 		}
 		// Alice's return is granted back, and her login rolled back.
@@ -297,7 +297,7 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 	t.Run("a rollback after the report that showed the revocation puts nothing back", func(t *testing.T) {
 		s := newStore(t)
 		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
-		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Minute)); err != nil {
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Second), seatT0.Add(time.Minute)); err != nil {
 			t.Fatalf("MarkRevoked: %v", err)
 		}
 		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0.Add(30*time.Second), seatT0.Add(2*time.Minute)); !ok {
@@ -329,10 +329,10 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 	t.Run("pending revocations", func(t *testing.T) {
 		s := newStore(t)
 		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
-		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Hour)); err != nil {
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Second), seatT0.Add(time.Hour)); err != nil {
 			t.Fatalf("MarkRevoked: %v", err)
 		}
-		if err := s.MarkRevoked(t.Context(), "jsw", "bob", seatT0); err != nil {
+		if err := s.MarkRevoked(t.Context(), "jsw", "bob", seatT0, seatT0); err != nil {
 			t.Fatalf("MarkRevoked: %v", err)
 		}
 		pendingRev := func() int {
@@ -363,7 +363,7 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 	t.Run("returning user with a pending revocation", func(t *testing.T) {
 		s := newStore(t)
 		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
-		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Hour)); err != nil {
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Second), seatT0.Add(time.Hour)); err != nil {
 			t.Fatalf("MarkRevoked: %v", err)
 		}
 		// The report still counts Alice: giving her seat back takes none.
@@ -379,11 +379,83 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 		}
 	})
 
+	t.Run("a return after a report that left the user out needs a free seat", func(t *testing.T) {
+		// 10 seats. Alice's revocation starts at T0; the app shows it at
+		// once, and a report answered after that leaves her out (9 used)
+		// although her mark is pending until T0+1m. Bob takes the last seat:
+		// giving Alice hers back would make the app count 11 of 10.
+		s := newStore(t)
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0, seatT0.Add(time.Minute)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 9}, seatT0.Add(10*time.Second))
+		if n := mustPendingRevocations(t, s, "jsw"); n != 1 {
+			t.Fatalf("pending revocations: got %d, want 1", n)
+		}
+		if ok, h := mustTake(t, s, "jsw", "bob", seatT0.Add(20*time.Second), seatT0.Add(20*time.Second)); !ok || h != 0 {
+			t.Fatalf("bob: got %v %d, want true 0", ok, h)
+		}
+		if ok, h := mustTake(t, s, "jsw", "alice", seatT0.Add(30*time.Second), seatT0.Add(30*time.Second)); ok || h < 0 {
+			t.Errorf("alice: got %v headroom %d, want refused with headroom 0", ok, h)
+		}
+		// Refused, her seat is still on its way to free.
+		if n := mustPendingRevocations(t, s, "jsw"); n != 1 {
+			t.Errorf("pending revocations after the refusal: got %d, want 1", n)
+		}
+	})
+
+	t.Run("a report requested before the revocation but answered after it counts as after", func(t *testing.T) {
+		// The app may count while the removal is under way: only a report
+		// answered before the revocation started surely counts the user.
+		s := newStore(t)
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 9, AnsweredAt: seatT0.Add(2 * time.Second)}, seatT0.Add(-time.Second))
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0, seatT0.Add(time.Minute)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		mustTake(t, s, "jsw", "bob", seatT0.Add(5*time.Second), seatT0.Add(5*time.Second))
+		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0.Add(6*time.Second), seatT0.Add(6*time.Second)); ok {
+			t.Errorf("alice: got granted back, want refused (the report may leave her out)")
+		}
+	})
+
+	t.Run("a return with headroom after such a report takes a seat", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0, seatT0.Add(time.Minute)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 8}, seatT0.Add(10*time.Second))
+		if ok, h := mustTake(t, s, "jsw", "alice", seatT0.Add(30*time.Second), seatT0.Add(30*time.Second)); !ok || h != 1 {
+			t.Errorf("alice: got %v %d, want true 1", ok, h)
+		}
+		if n := mustPendingRevocations(t, s, "jsw"); n != 0 {
+			t.Errorf("pending revocations: got %d, want 0 (her seat is taken again)", n)
+		}
+	})
+
+	t.Run("a revocation's start goes with it", func(t *testing.T) {
+		// Once a report shows a revocation its start is forgotten: a later
+		// revocation of the same user starts afresh.
+		s := newStore(t)
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Second), seatT0.Add(time.Minute)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 9}, seatT0.Add(2*time.Minute))
+		mustTake(t, s, "jsw", "alice", seatT0.Add(3*time.Minute), seatT0.Add(3*time.Minute))
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0.Add(30*time.Minute))
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Hour), seatT0.Add(2*time.Hour)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0.Add(61*time.Minute), seatT0.Add(61*time.Minute)); !ok {
+			t.Errorf("alice: got refused, want granted back (the report was answered before her second revocation)")
+		}
+	})
+
 	t.Run("revoked while the grant was pending, then back", func(t *testing.T) {
 		s := newStore(t)
 		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 5}, seatT0)
 		mustTake(t, s, "jsw", "alice", seatT0, seatT0.Add(time.Hour))
-		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Hour)); err != nil {
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Second), seatT0.Add(time.Hour)); err != nil {
 			t.Fatalf("MarkRevoked: %v", err)
 		}
 		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0, seatT0.Add(time.Hour)); !ok {
@@ -431,7 +503,7 @@ func TestSeatsRedisDown(t *testing.T) {
 		"set licence":         s.SetLicense(ctx, "jsw", LicenseCount{Seats: 1}, seatT0),
 		"take seat":           takeErr,
 		"release seat":        s.ReleaseSeat(ctx, "jsw", "alice", seatT0),
-		"mark alice revoked":  s.MarkRevoked(ctx, "jsw", "alice", seatT0),
+		"mark alice revoked":  s.MarkRevoked(ctx, "jsw", "alice", seatT0, seatT0),
 		"pool state":          stateErr,
 		"pending revocations": revErr,
 	}
