@@ -46,6 +46,31 @@ func roundTrip(t *testing.T, tr http.RoundTripper, method, target string) (*http
 	return resp, string(b)
 }
 
+// holdAtOnce starts n GETs of target and holds every response unread, so
+// that each has a connection of its own.
+func holdAtOnce(t *testing.T, tr http.RoundTripper, target string, n int) []*http.Response {
+	t.Helper()
+	resps := make([]*http.Response, 0, n)
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resps = append(resps, resp)
+	}
+	return resps
+}
+
+// drainAll reads each body to its end and closes it: the connections go
+// back to the pool.
+func drainAll(resps []*http.Response) {
+	for _, r := range resps {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+}
+
 func TestUpstreamReusesConnectionsAndReadsEveryFraming(t *testing.T) {
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -304,19 +329,7 @@ func TestUpstreamHonoursConnectionCloseAndThePoolBound(t *testing.T) {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) }))
 	defer s.Close()
 	tr = Transport(time.Minute, 2).(*upstream)
-	var resps []*http.Response
-	for i := 0; i < 5; i++ { // five at once: five connections
-		req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resps = append(resps, resp)
-	}
-	for _, r := range resps {
-		io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-	}
+	drainAll(holdAtOnce(t, tr, s.URL, 5)) // five at once: five connections
 	u, _ := url.Parse(s.URL)
 	tr.mu.Lock()
 	idle := len(tr.idle[u.Host])
@@ -482,19 +495,7 @@ func TestUpstreamRetriesOnANewConnectionWhenEveryPooledOneIsClosed(t *testing.T)
 	tr := Transport(time.Minute, 4).(*upstream)
 	defer tr.CloseIdleConnections()
 	// Two at once: two connections, both pooled once read.
-	var resps []*http.Response
-	for i := 0; i < 2; i++ {
-		req, _ := http.NewRequest(http.MethodGet, target+"/", nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resps = append(resps, resp)
-	}
-	for _, r := range resps {
-		io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-	}
+	drainAll(holdAtOnce(t, tr, target+"/", 2))
 	req, _ := http.NewRequest(http.MethodGet, target+"/", nil)
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
