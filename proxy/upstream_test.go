@@ -170,9 +170,11 @@ func TestUpstreamSendsTheRestToTheStdlib(t *testing.T) {
 	}
 }
 
-// rawServer answers each request on a connection with handle; it is for
-// what httptest cannot do (close a kept-alive connection, never answer).
-func rawServer(t testing.TB, handle func(c net.Conn, r *http.Request, n int) bool) (string, *atomic.Int32) {
+// tcpServer serves each connection it accepts with serve, in a goroutine
+// of its own, and closes the connection after; it returns the listener's
+// address and the count of connections accepted. Cleanup waits for every
+// serve to return.
+func tcpServer(t testing.TB, serve func(c net.Conn)) (string, *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -194,20 +196,30 @@ func rawServer(t testing.TB, handle func(c net.Conn, r *http.Request, n int) boo
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				br := bufio.NewReader(c)
-				for n := 0; ; n++ {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if !handle(c, r, n) {
-						return
-					}
-				}
+				serve(c)
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String(), &accepted
+	return ln.Addr().String(), &accepted
+}
+
+// rawServer answers each request on a connection with handle; it is for
+// what httptest cannot do (close a kept-alive connection, never answer).
+func rawServer(t testing.TB, handle func(c net.Conn, r *http.Request, n int) bool) (string, *atomic.Int32) {
+	t.Helper()
+	addr, accepted := tcpServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for n := 0; ; n++ {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if !handle(c, r, n) {
+				return
+			}
+		}
+	})
+	return "http://" + addr, accepted
 }
 
 func TestUpstreamRetriesOnceWhenTheAppClosedAnIdleConnection(t *testing.T) {
@@ -669,45 +681,31 @@ func headCatcher(t *testing.T) (string, <-chan string) {
 		return true
 	})
 	// rawServer parses; a second listener in front keeps the bytes.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	addr, _ := tcpServer(t, func(c net.Conn) {
+		up, err := net.Dial("tcp", strings.TrimPrefix(target, "http://"))
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		go io.Copy(c, up)
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				up, err := net.Dial("tcp", strings.TrimPrefix(target, "http://"))
+			var head strings.Builder
+			for {
+				line, err := br.ReadString('\n')
 				if err != nil {
 					return
 				}
-				defer up.Close()
-				go io.Copy(c, up)
-				br := bufio.NewReader(c)
-				for {
-					var head strings.Builder
-					for {
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						head.WriteString(line)
-						if line == "\r\n" {
-							break
-						}
-					}
-					heads <- head.String()
-					io.WriteString(up, head.String())
+				head.WriteString(line)
+				if line == "\r\n" {
+					break
 				}
-			}()
+			}
+			heads <- head.String()
+			io.WriteString(up, head.String())
 		}
-	}()
-	return "http://" + ln.Addr().String(), heads
+	})
+	return "http://" + addr, heads
 }
 
 // What goes on the wire is what net/http's Transport writes for the same
