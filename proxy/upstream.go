@@ -436,13 +436,8 @@ func (t *upstream) watch() {
 			t.mu.Unlock()
 			return
 		}
-		for k, l := range t.idle {
-			for len(l) > 0 && now.Sub(l[0].idleAt) >= idleConnTimeout {
-				t.closeLocked(l[0])
-				l[0] = nil
-				l = l[1:]
-			}
-			t.idle[k] = l
+		for k := range t.idle {
+			t.expireLocked(k, now)
 		}
 		busy = busy[:0]
 		for c := range t.open {
@@ -485,20 +480,27 @@ func (t *upstream) put(c *upConn) {
 	now := time.Now()
 	c.idleAt = now
 	t.mu.Lock()
-	l := t.idle[c.key]
-	for len(l) > 0 && now.Sub(l[0].idleAt) >= idleConnTimeout {
-		t.closeLocked(l[0])
-		l[0] = nil
-		l = l[1:]
-	}
+	l := t.expireLocked(c.key, now)
 	if len(l) >= t.maxIdle {
-		t.idle[c.key] = l
 		t.closeLocked(c)
 		t.mu.Unlock()
 		return
 	}
 	t.idle[c.key] = append(l, c)
 	t.mu.Unlock()
+}
+
+// expireLocked closes the connections to key idle past the timeout, at
+// the cold end of its list, and returns what is left.
+func (t *upstream) expireLocked(key string, now time.Time) []*upConn {
+	l := t.idle[key]
+	for len(l) > 0 && now.Sub(l[0].idleAt) >= idleConnTimeout {
+		t.closeLocked(l[0])
+		l[0] = nil
+		l = l[1:]
+	}
+	t.idle[key] = l
+	return l
 }
 
 // CloseIdleConnections closes every idle connection, of both paths.

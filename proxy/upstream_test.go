@@ -800,3 +800,29 @@ func TestUpstreamBoundsTheResponseHead(t *testing.T) {
 		t.Errorf("a 300 KiB header: got %d bytes of it and %q", len(resp.Header.Get("X-Big")), body)
 	}
 }
+
+// A connection idle past the timeout is closed when another one is put
+// back beside it, not kept to the bound.
+func TestUpstreamPutClosesConnectionsIdlePastTheTimeout(t *testing.T) {
+	tr := Transport(time.Minute, 4).(*upstream)
+	stale, stalePeer := net.Pipe()
+	fresh, freshPeer := net.Pipe()
+	defer stalePeer.Close()
+	defer freshPeer.Close()
+	old := &upConn{conn: stale, key: "app:80", idleAt: time.Now().Add(-2 * idleConnTimeout)}
+	tr.idle["app:80"] = []*upConn{old}
+	tr.open[old] = struct{}{}
+	c := &upConn{conn: fresh, key: "app:80"}
+	tr.open[c] = struct{}{}
+	tr.put(c)
+	defer tr.CloseIdleConnections()
+	if l := tr.idle["app:80"]; len(l) != 1 || l[0] != c {
+		t.Fatalf("idle %v, want only the connection just put", l)
+	}
+	if _, ok := tr.open[old]; ok {
+		t.Error("the stale connection is still counted open")
+	}
+	if _, err := stalePeer.Write([]byte("x")); err == nil {
+		t.Error("the stale connection is not closed")
+	}
+}
