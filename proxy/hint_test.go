@@ -114,6 +114,9 @@ func TestStripCookieRepeated(t *testing.T) {
 				t.Errorf("%q: stripped to %q", lines, r.Header["Cookie"])
 			}
 		}
+		if got := strings.Join(r.Header["Cookie"], "; "); !strings.Contains(got, "JSESSIONID=1") {
+			t.Errorf("%q: stripped to %q, want JSESSIONID=1 kept", lines, r.Header["Cookie"])
+		}
 	}
 }
 
