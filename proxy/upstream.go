@@ -260,14 +260,11 @@ func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, se
 	// registration and two deadline changes per request. On failure the
 	// caller ends the exchange and closes c.
 	c.begin(r)
-	fail := func(e error) (*http.Response, bool, error) {
-		return nil, sent, e
-	}
 	if err := r.Write(c.bw); err != nil {
-		return fail(err)
+		return nil, sent, err
 	}
 	if err := c.bw.Flush(); err != nil {
-		return fail(err)
+		return nil, sent, err
 	}
 	c.awaitHead()
 	c.lr.N = maxResponseHeader
@@ -275,7 +272,7 @@ func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, se
 		if errors.Is(err, io.EOF) {
 			err = errNoAnswer
 		}
-		return fail(err)
+		return nil, sent, err
 	}
 	sent = true
 	for n := 0; ; n++ {
@@ -284,30 +281,30 @@ func (t *upstream) exchange(c *upConn, r *http.Request) (resp *http.Response, se
 			if c.lr.N <= 0 {
 				err = errHeadTooLarge
 			}
-			return fail(fmt.Errorf("reading the app's response: %w", err))
+			return nil, sent, fmt.Errorf("reading the app's response: %w", err)
 		}
 		code := resp.StatusCode
 		if code >= 200 || code == http.StatusSwitchingProtocols {
 			break
 		}
 		if n == max1xx {
-			return fail(errors.New("too many informational responses from the app"))
+			return nil, sent, errors.New("too many informational responses from the app")
 		}
 		// As net/http's Transport: an informational answer goes to the
 		// trace, through which ReverseProxy forwards it to the client; one
 		// delivered restarts the bound on the head.
 		if trace := httptrace.ContextClientTrace(r.Context()); trace != nil && trace.Got1xxResponse != nil {
 			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
-				return fail(err)
+				return nil, sent, err
 			}
 			c.lr.N = maxResponseHeader
 		}
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return fail(errors.New("the app switched protocols on a request that asked for no upgrade"))
+		return nil, sent, errors.New("the app switched protocols on a request that asked for no upgrade")
 	}
 	if !c.headArrived() {
-		return fail(errHeaderTimeout) // cut as the head came: its body would fail
+		return nil, sent, errHeaderTimeout // cut as the head came: its body would fail
 	}
 	c.lr.N = math.MaxInt64
 	keep := !resp.Close && !r.Close && resp.ProtoAtLeast(1, 1)
