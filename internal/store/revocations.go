@@ -112,7 +112,13 @@ func (s *Store) RevokedUsers(ctx context.Context, pool string) (map[string]Revok
 
 // RevokedUser returns one user's record of pool, ok false if none.
 func (s *Store) RevokedUser(ctx context.Context, pool, user string) (Revoked, bool, error) {
-	v, err := s.rdb.HGet(ctx, s.Key("revoked", pool), user).Result()
+	return s.revokedRecord(user, s.rdb.HGet(ctx, s.Key("revoked", pool), user))
+}
+
+// revokedRecord decodes the answer to an HGET of user's revoked record:
+// ok false if there is none.
+func (s *Store) revokedRecord(user string, cmd *redis.StringCmd) (Revoked, bool, error) {
+	v, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		return Revoked{}, false, nil
 	}
@@ -142,18 +148,8 @@ func (s *Store) RevokedOrRevoking(ctx context.Context, pool, user string) (r Rev
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Revoked{}, false, false, s.fail("revoked", fmt.Errorf("read revoked user: %w", err))
 	}
-	revoking = in.Val()
-	v, err := rec.Result()
-	if errors.Is(err, redis.Nil) {
-		return Revoked{}, false, revoking, nil
-	}
-	if err != nil {
-		return Revoked{}, false, false, s.fail("revoked", fmt.Errorf("read revoked user: %w", err))
-	}
-	if err := json.Unmarshal([]byte(v), &r); err != nil {
-		return Revoked{}, false, revoking, fmt.Errorf("revoked record of %s: %w", user, err)
-	}
-	return r, true, revoking, nil
+	r, recorded, err = s.revokedRecord(user, rec)
+	return r, recorded, in.Val(), err
 }
 
 // RestoreRevoked puts a revoked record back (rollback of a grant whose login
