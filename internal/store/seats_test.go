@@ -432,6 +432,26 @@ func runSeatSuite(t *testing.T, newClient func(t *testing.T) redis.UniversalClie
 		}
 	})
 
+	t.Run("a return whose revocation start is lost needs a free seat", func(t *testing.T) {
+		// The start key gone (evicted, or written before starts were kept)
+		// while the mark stands: the report cannot be told to count alice,
+		// so a full pool refuses her, and her mark stays pending.
+		s := newStore(t)
+		mustSetLicense(t, s, "jsw", LicenseCount{Seats: 10, Used: 10}, seatT0)
+		if err := s.MarkRevoked(t.Context(), "jsw", "alice", seatT0.Add(time.Second), seatT0.Add(time.Hour)); err != nil {
+			t.Fatalf("MarkRevoked: %v", err)
+		}
+		if err := s.rdb.Del(t.Context(), s.Key("seats", "jsw", "revoking")).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := mustTake(t, s, "jsw", "alice", seatT0.Add(time.Minute), seatT0.Add(time.Minute)); ok {
+			t.Errorf("alice: got granted back, want refused (no start to compare the report with)")
+		}
+		if n := mustPendingRevocations(t, s, "jsw"); n != 1 {
+			t.Errorf("pending revocations after the refusal: got %d, want 1", n)
+		}
+	})
+
 	t.Run("a revocation's start goes with it", func(t *testing.T) {
 		// Once a report shows a revocation its start is forgotten: a later
 		// revocation of the same user starts afresh.
