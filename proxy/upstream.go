@@ -49,6 +49,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,10 +196,7 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		return t.fallback.RoundTrip(r)
 	}
 	t.fast.Add(1)
-	key := r.URL.Host
-	if _, _, err := net.SplitHostPort(key); err != nil {
-		key = net.JoinHostPort(key, "80")
-	}
+	key := dialAddr(r.URL)
 	for attempt := 0; ; attempt++ {
 		// A client gone before its request is sent (while its seat was
 		// granted, say) costs the app nothing, as with net/http.
@@ -233,6 +231,16 @@ func (t *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+}
+
+// dialAddr is the host:port to dial for u, an http URL, as net/http's
+// Transport forms it: port 80 when none is given. An IPv6 literal keeps
+// its one pair of brackets ("[::1]" dials "[::1]:80").
+func dialAddr(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 // errNoAnswer marks a connection that gave no byte of a response.

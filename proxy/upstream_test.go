@@ -826,3 +826,23 @@ func TestUpstreamPutClosesConnectionsIdlePastTheTimeout(t *testing.T) {
 		t.Error("the stale connection is not closed")
 	}
 }
+
+// The fast path dials what net/http's Transport dials: port 80 by default,
+// and an IPv6 literal with its brackets once, not twice.
+func TestDialAddr(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"http://jira:8080/x", "jira:8080"},
+		{"http://jira/x", "jira:80"},
+		{"http://127.0.0.1/", "127.0.0.1:80"},
+		{"http://[::1]:8080/", "[::1]:8080"},
+		{"http://[::1]/", "[::1]:80"},
+	} {
+		u, err := url.Parse(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dialAddr(u); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.url, got, c.want)
+		}
+	}
+}
