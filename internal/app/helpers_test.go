@@ -16,6 +16,15 @@ var testSecrets = map[string]string{
 	"FLOATSEAT_LDAP_BIND_PASSWORD": "x",
 }
 
+// setTestSecrets puts testSecrets in the environment for the test: a
+// reload re-reads the configuration file, and its secrets, from there.
+func setTestSecrets(t *testing.T) {
+	t.Helper()
+	for k, v := range testSecrets {
+		t.Setenv(k, v)
+	}
+}
+
 func parseTestConfig(t *testing.T, yaml string) *config.Config {
 	t.Helper()
 	cfg, _, errs := config.Parse([]byte(yaml), "", func(k string) string { return testSecrets[k] })

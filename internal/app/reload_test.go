@@ -127,9 +127,7 @@ func TestReloadEndpointReadsTheFile(t *testing.T) {
 		t.Skip("integration: real redis-server")
 	}
 	rd := testenv.StartRedis(t)
-	for k, v := range testSecrets {
-		t.Setenv(k, v)
-	}
+	setTestSecrets(t)
 	path := filepath.Join(t.TempDir(), "floatseat.yaml")
 	write := func(s string) {
 		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
@@ -173,9 +171,7 @@ func TestReloadAdminAndAppAgree(t *testing.T) {
 		t.Skip("integration: real redis-server")
 	}
 	rd := testenv.StartRedis(t)
-	for k, v := range testSecrets {
-		t.Setenv(k, v)
-	}
+	setTestSecrets(t)
 	sim := appsim.New(appsim.Config{Product: "jira", AdminUsers: []string{"svc"}})
 	sim.InternalDirectory().AddUser("svc", "svc-pw")
 	up := httptest.NewServer(sim)
