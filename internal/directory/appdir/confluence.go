@@ -3,6 +3,7 @@ package appdir
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,9 +55,7 @@ func pages[T any](cf *confluence, what, path string, q url.Values, notFound erro
 		var res *response
 		if err == nil {
 			pq := url.Values{}
-			for k, v := range q {
-				pq[k] = v
-			}
+			maps.Copy(pq, q)
 			pq.Set("start", strconv.Itoa(start))
 			pq.Set("limit", strconv.Itoa(cf.pageSize))
 			res, err = cf.c.get(ctx, path, pq, &page)

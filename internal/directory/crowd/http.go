@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -77,9 +78,7 @@ func (c *Client) pages(what, resource string, q url.Values, onErr func(*response
 			return nil, "", fmt.Errorf("%s: %w", what, err)
 		}
 		pq := url.Values{}
-		for k, v := range q {
-			pq[k] = v
-		}
+		maps.Copy(pq, q)
 		pq.Set("start-index", strconv.Itoa(start))
 		pq.Set("max-results", strconv.Itoa(c.pageSize))
 		var page namesPage
