@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/floatseat/floatseat/internal/directory"
 )
 
 // Active Directory returns at most MaxValRange (1,500 by default) values of
@@ -28,8 +30,8 @@ func (d *Dir) memberValues(s *session, e *ldap.Entry) ([]string, error) {
 		return nil, nil
 	}
 	for reads := 0; next >= 0; reads++ {
-		if reads > 100000 {
-			return nil, fmt.Errorf("ldap group %s: more than 100000 ranges of %s; giving up", e.DN, attr)
+		if reads > directory.MaxPages {
+			return nil, fmt.Errorf("ldap group %s: more than %d ranges of %s; giving up", e.DN, directory.MaxPages, attr)
 		}
 		req := ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 			"(objectClass=*)", []string{attr + ";range=" + strconv.Itoa(next) + "-*"}, nil)
